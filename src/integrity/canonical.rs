@@ -1,0 +1,227 @@
+//! Canonical encodings.
+//!
+//! JSON is canonicalised once, when an event is recorded (RFC 8785 style: object keys sorted by
+//! their UTF-16 code units, no insignificant whitespace, minimal string escapes, numbers in one
+//! form). Integers that fit `i64`/`u64` are written exactly; other numbers use the ECMAScript
+//! shortest round-trip form. Stores keep that exact text and verification hashes the text it
+//! reads back, so no float or key-order round trip can make an intact event look tampered.
+//!
+//! The event encoding is versioned and length-prefixed: every field is written in a fixed order,
+//! strings as a big-endian `u32` length and UTF-8 bytes, options as a `0`/`1` tag before the
+//! value. Changing it is a format change: bump [`EVENT_ENCODING_VERSION`] and keep the old one.
+
+use serde_json::Value;
+
+use crate::sealed::SealedEvent;
+
+/// Version byte that starts the canonical encoding of an event.
+pub const EVENT_ENCODING_VERSION: u8 = 1;
+
+/// The canonical JSON text of `value`.
+pub fn json(value: &Value) -> String {
+    let mut out = String::new();
+    write_json(value, &mut out);
+    out
+}
+
+fn write_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                out.push_str(&u.to_string());
+            } else if let Some(i) = n.as_i64() {
+                out.push_str(&i.to_string());
+            } else {
+                // serde_json never holds a non-finite float.
+                let f = n.as_f64().unwrap_or(0.0);
+                if f == 0.0 {
+                    out.push('0');
+                } else {
+                    out.push_str(ryu_js::Buffer::new().format_finite(f));
+                }
+            }
+        }
+        Value::String(s) => write_str(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(k, out);
+                out.push(':');
+                write_json(&map[k], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Nesting depth of `value`: a scalar is 0, `[]` and `{}` are 1.
+pub fn depth(value: &Value) -> usize {
+    // Iterative so that a hostile, very deep value cannot overflow the stack.
+    let mut max = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::Array(items) => {
+                max = max.max(d + 1);
+                stack.extend(items.iter().map(|i| (i, d + 1)));
+            }
+            Value::Object(map) => {
+                max = max.max(d + 1);
+                stack.extend(map.values().map(|i| (i, d + 1)));
+            }
+            _ => {}
+        }
+    }
+    max
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u32(b.len() as u32);
+        self.0.extend_from_slice(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+}
+
+/// The canonical bytes of a sealed event in log `log_id`: what its leaf hash covers.
+///
+/// Personal fields enter only through their commitments, so erasing a value never changes
+/// these bytes.
+pub fn event_bytes(log_id: &str, e: &SealedEvent) -> Vec<u8> {
+    let mut w = Writer(Vec::with_capacity(512));
+    w.u8(EVENT_ENCODING_VERSION);
+    w.str(log_id);
+    w.u64(e.seq);
+    w.0.extend_from_slice(e.id.as_bytes());
+    w.i64(crate::time_util::to_micros(e.occurred_at));
+    w.i64(crate::time_util::to_micros(e.recorded_at));
+    w.opt_str(e.tenant.as_deref());
+    w.str(e.actor_kind.as_str());
+    w.str(&e.actor_id);
+    w.opt_str(e.actor_role.as_deref());
+    w.opt_str(e.impersonator.as_deref());
+    w.str(&e.source);
+    w.opt_str(e.request.as_deref());
+    w.str(&e.action);
+    w.opt_str(e.failure.as_deref());
+    w.opt_str(e.target_kind.as_deref());
+    w.opt_str(e.target_id.as_deref());
+    w.opt_str(e.related.as_deref());
+    w.opt_str(e.before.as_deref());
+    w.opt_str(e.after.as_deref());
+    w.opt_str(e.context.as_deref());
+    w.opt_str(e.idempotency_key.as_deref());
+    match e.payload_version {
+        None => w.u8(0),
+        Some(v) => {
+            w.u8(1);
+            w.u32(v);
+        }
+    }
+    w.u32(e.personal.len() as u32);
+    for p in &e.personal {
+        w.str(&p.path);
+        w.0.extend_from_slice(&p.commitment);
+    }
+    w.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sorts_keys_by_utf16_and_escapes_minimally() {
+        let v = json!({"b": 1, "a": [true, null, "x\n\u{1}\"é"], "\u{e000}": 0, "\u{1f600}": 0});
+        assert_eq!(
+            json(&v),
+            "{\"a\":[true,null,\"x\\n\\u0001\\\"é\"],\"b\":1,\"\u{1f600}\":0,\"\u{e000}\":0}"
+        );
+    }
+
+    #[test]
+    fn numbers_have_one_form_and_integers_stay_exact() {
+        let v = json!([u64::MAX, i64::MIN, 1.5, 1e21, 1e-7, 0.1, -0.0, 100.0]);
+        assert_eq!(
+            json(&v),
+            "[18446744073709551615,-9223372036854775808,1.5,1e+21,1e-7,0.1,0,100]"
+        );
+    }
+
+    #[test]
+    fn canonical_text_is_a_fixed_point() {
+        let v: Value =
+            serde_json::from_str(r#"{"z":1.0,"a":{"y":[1e300,2.50]},"m":"\u00e9"}"#).unwrap();
+        let once = json(&v);
+        let twice = json(&serde_json::from_str(&once).unwrap());
+        assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn depth_counts_containers() {
+        assert_eq!(depth(&json!(1)), 0);
+        assert_eq!(depth(&json!({})), 1);
+        assert_eq!(depth(&json!({"a": [[1]]})), 3);
+    }
+}

@@ -1,0 +1,21 @@
+//! Integrity: the ONLY place in auditkit that encodes for hashing, hashes and verifies.
+//!
+//! - [`canonical`]: RFC 8785-style canonical JSON and the versioned, length-prefixed encoding of
+//!   a sealed event.
+//! - [`hashes`]: domain-separated SHA-256 (leaf `0x00`, Merkle node `0x01`, chain `0x02`,
+//!   genesis `0x03`, personal-field commitment `0x04`).
+//! - [`merkle`]: the RFC 6962 Merkle frontier persisted with the head.
+//! - [`checkpoint`]: the C2SP tlog-checkpoint note.
+//! - [`verify`]: the bounded-memory walk over the chain.
+
+pub mod canonical;
+pub mod checkpoint;
+pub mod hashes;
+pub mod merkle;
+pub mod verify;
+
+pub use checkpoint::Checkpoint;
+pub use verify::{Fault, FaultKind, VerifyReport};
+
+/// A SHA-256 digest.
+pub type Hash = [u8; 32];

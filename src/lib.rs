@@ -1,0 +1,98 @@
+//! # auditkit
+//!
+//! An embeddable, tamper-evident audit trail for booking apps (salons, clinics, field
+//! services, scheduling tools): who did what, to which booking, order or customer, when, from
+//! where, with the old and new values — recorded in microseconds, found again in
+//! milliseconds, and provably unaltered.
+//!
+//! ```
+//! # fn main() -> auditkit::Result<()> {
+//! use auditkit::{Actor, AuditTrail, NewEvent, Query, Source, Target};
+//! use auditkit::sqlite::SqliteStore;
+//! use serde_json::json;
+//!
+//! let trail = AuditTrail::new(SqliteStore::open_in_memory()?);
+//! trail.record(
+//!     NewEvent::new("booking.rescheduled")
+//!         .tenant("clinic-42")
+//!         .actor(Actor::user("u-17").name("Sarah").role("staff"))
+//!         .source(Source::Web)
+//!         .target(Target::new("booking", "b-123").label("Haircut with Sam"))
+//!         .before(json!({"start": "2026-01-10T14:00:00Z"}))
+//!         .after(json!({"start": "2026-01-15T09:00:00Z"}))
+//!         .context("reason", "customer asked"),
+//! )?;
+//! let page = trail.query(&Query::new().tenant("clinic-42").action("booking.*"))?;
+//! assert_eq!(page.events[0].changes[0].path, "start");
+//! assert!(trail.verify()?.is_ok());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Layers
+//!
+//! [`AuditTrail`] validates, redacts, stamps and seals each [`NewEvent`] into a hash chain and
+//! hands it to an [`AuditStore`], which persists it faithfully. Integrity (canonical encoding,
+//! hashing, verification, checkpoints) lives only in [`integrity`]; stores never hash.
+//!
+//! ## Features
+//!
+//! | feature   | default | what it adds |
+//! |-----------|---------|--------------|
+//! | `sqlite`  | yes     | [`sqlite::SqliteStore`], the bundled SQLite backend |
+//! | `testkit` | no      | `auditkit::testkit`, the conformance suite for your own [`AuditStore`] |
+//!
+//! ## Guarantees
+//!
+//! - Every acknowledged event is durable: under the default SQLite settings
+//!   (`synchronous=FULL`), [`AuditTrail::record`] returns only after the commit is on disk.
+//! - Bad input is an [`Error`] naming the field; it never panics and never stores part of an
+//!   event.
+//! - [`AuditTrail::verify`] recomputes every hash and reports the first bad entry. Any change
+//!   to events up to a [`Checkpoint`] kept outside the database is detected by
+//!   [`AuditTrail::verify_against`]. Without one, the chain catches every edit that did not
+//!   recompute all later hashes, but it cannot see the newest events cut off together with the
+//!   recorded head.
+//!
+//! ## MSRV
+//!
+//! Rust 1.75. Raising it is a minor-version change, noted in the changelog.
+
+// Audit data must never be corrupted by memory errors: no unsafe anywhere.
+#![forbid(unsafe_code)]
+// Everything public is documented: the API is the product.
+#![deny(missing_docs)]
+// Public items are reachable from the crate root, nothing leaks by accident.
+#![warn(unreachable_pub, missing_debug_implementations)]
+
+pub mod changes;
+mod config;
+mod error;
+mod event;
+mod export;
+pub mod integrity;
+pub mod memory;
+mod new_event;
+mod payload;
+pub mod query;
+mod sealed;
+pub mod store;
+mod time_util;
+mod trail;
+
+#[cfg(feature = "sqlite")]
+mod sql;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+pub use config::{DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_REDACT_KEYS, REDACTED};
+pub use error::{Error, Result};
+pub use event::{Actor, ActorKind, Change, Event, Outcome, RequestContext, Source, Target};
+pub use export::{neutralize, CSV_COLUMNS};
+pub use integrity::{Checkpoint, Fault, FaultKind, VerifyReport};
+pub use memory::MemoryStore;
+pub use new_event::{NewEvent, MAX_JSON_DEPTH, MAX_NAME_BYTES};
+pub use payload::AuditPayload;
+pub use query::{Cursor, Order, OutcomeFilter, Page, Query};
+pub use sealed::{PersonalField, PersonalValue, SealedEvent};
+pub use store::{AuditStore, Head};
+pub use trail::{AuditTrail, TrailBuilder};

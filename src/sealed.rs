@@ -1,0 +1,299 @@
+//! The form in which events travel to and from a store.
+//!
+//! A [`SealedEvent`] is what the hash chain covers, field for field: plain columns, JSON held as
+//! the exact canonical text that was hashed, and personal values split out next to their
+//! commitments so they can be erased without touching anything hashed. Stores persist it
+//! verbatim; [`SealedEvent::decode`] turns it into the [`Event`] applications see.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::event::{hex32, Actor, ActorKind, Event, Outcome, RequestContext, Source, Target};
+use crate::{changes, Error, Result};
+
+/// An event as sealed into the chain and persisted by an [`crate::AuditStore`].
+///
+/// Stores keep every field exactly as given and give it back unchanged: the core recomputes
+/// every hash from these fields on verify, so any loss or alteration shows up there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedEvent {
+    /// Position in the chain, from 1.
+    pub seq: u64,
+    /// Time-ordered id.
+    pub id: Uuid,
+    /// When it happened, UTC, microseconds.
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    /// When it was sealed, UTC, microseconds.
+    #[serde(with = "time::serde::rfc3339")]
+    pub recorded_at: OffsetDateTime,
+    /// Tenant.
+    pub tenant: Option<String>,
+    /// Actor kind.
+    pub actor_kind: ActorKind,
+    /// Actor id.
+    pub actor_id: String,
+    /// Actor role.
+    pub actor_role: Option<String>,
+    /// Canonical JSON of the impersonating actor, personal fields removed.
+    pub impersonator: Option<String>,
+    /// Source name.
+    pub source: String,
+    /// Canonical JSON of the request context.
+    pub request: Option<String>,
+    /// Action name.
+    pub action: String,
+    /// `None` for success, the reason for a failure.
+    pub failure: Option<String>,
+    /// Target kind.
+    pub target_kind: Option<String>,
+    /// Target id.
+    pub target_id: Option<String>,
+    /// Canonical JSON array of related targets, labels removed; `None` when there are none.
+    pub related: Option<String>,
+    /// Canonical JSON of `before`, personal keys removed.
+    pub before: Option<String>,
+    /// Canonical JSON of `after`, personal keys removed.
+    pub after: Option<String>,
+    /// Canonical JSON object of `context`, personal keys removed; `None` when empty.
+    pub context: Option<String>,
+    /// Idempotency key.
+    pub idempotency_key: Option<String>,
+    /// Typed payload schema version.
+    pub payload_version: Option<u32>,
+    /// Personal fields, sorted by path.
+    pub personal: Vec<PersonalField>,
+    /// Chain hash of the previous event.
+    #[serde(with = "hex32")]
+    pub prev_hash: [u8; 32],
+    /// Chain hash of this event.
+    #[serde(with = "hex32")]
+    pub hash: [u8; 32],
+}
+
+/// One personal field of an event: its commitment (hashed into the chain) and, until erased,
+/// its value and salt (never hashed directly, stored apart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalField {
+    /// Where the value sits: `actor.name`, `actor.email`, `target.label`, `related[0].label`,
+    /// `actor.impersonator.name`, or `context.<key>` / `before.<key>` / `after.<key>`.
+    pub path: String,
+    /// `SHA-256(0x04 ‖ path ‖ salt ‖ value)`.
+    #[serde(with = "hex32")]
+    pub commitment: [u8; 32],
+    /// The value and its salt; `None` once erased.
+    pub value: Option<PersonalValue>,
+}
+
+/// An erasable personal value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalValue {
+    /// Canonical JSON text of the value.
+    pub text: String,
+    /// Random per-value salt.
+    #[serde(with = "hex16")]
+    pub salt: [u8; 16],
+}
+
+mod hex16 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(h: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(h))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 16], D::Error> {
+        let s = String::deserialize(d)?;
+        let mut out = [0u8; 16];
+        hex::decode_to_slice(&s, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(out)
+    }
+}
+
+fn corrupt(seq: u64, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Corrupt(format!("event {seq}: {what}: {e}"))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(seq: u64, what: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| corrupt(seq, what, e))
+}
+
+impl SealedEvent {
+    /// The [`Event`] this sealed form stands for; erased personal fields are listed in
+    /// `redacted` and left out.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when a JSON field or a personal path cannot be read back.
+    pub fn decode(&self) -> Result<Event> {
+        let seq = self.seq;
+        let mut actor = Actor::new(self.actor_kind, self.actor_id.clone());
+        actor.role = self.actor_role.clone();
+        if let Some(imp) = &self.impersonator {
+            actor.impersonator = Some(Box::new(parse(seq, "impersonator", imp)?));
+        }
+        let mut target = match (&self.target_kind, &self.target_id) {
+            (Some(k), Some(i)) => Some(Target::new(k.clone(), i.clone())),
+            (None, None) => None,
+            _ => return Err(corrupt(seq, "target", "kind and id must both be present")),
+        };
+        let mut related: Vec<Target> = match &self.related {
+            Some(r) => parse(seq, "related", r)?,
+            None => Vec::new(),
+        };
+        let mut before: Option<Value> = self
+            .before
+            .as_deref()
+            .map(|t| parse(seq, "before", t))
+            .transpose()?;
+        let mut after: Option<Value> = self
+            .after
+            .as_deref()
+            .map(|t| parse(seq, "after", t))
+            .transpose()?;
+        let mut context: Map<String, Value> = match &self.context {
+            Some(c) => parse(seq, "context", c)?,
+            None => Map::new(),
+        };
+        let request: Option<RequestContext> = self
+            .request
+            .as_deref()
+            .map(|t| parse(seq, "request", t))
+            .transpose()?;
+
+        let mut redacted = Vec::new();
+        for p in &self.personal {
+            let Some(pv) = &p.value else {
+                redacted.push(p.path.clone());
+                continue;
+            };
+            let value: Value = parse(seq, &p.path, &pv.text)?;
+            let text = || {
+                value
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| corrupt(seq, &p.path, "expected a string"))
+            };
+            let path = p.path.as_str();
+            if let Some(key) = path.strip_prefix("context.") {
+                context.insert(key.to_owned(), value);
+            } else if let Some(key) = path.strip_prefix("before.") {
+                insert_key(seq, &mut before, key, value)?;
+            } else if let Some(key) = path.strip_prefix("after.") {
+                insert_key(seq, &mut after, key, value)?;
+            } else if path == "target.label" {
+                target
+                    .as_mut()
+                    .ok_or_else(|| corrupt(seq, path, "no target"))?
+                    .label = Some(text()?);
+            } else if let Some(rest) = path.strip_prefix("related[") {
+                let i: usize = rest
+                    .strip_suffix("].label")
+                    .and_then(|i| i.parse().ok())
+                    .ok_or_else(|| corrupt(seq, path, "unknown personal path"))?;
+                related
+                    .get_mut(i)
+                    .ok_or_else(|| corrupt(seq, path, "no such related target"))?
+                    .label = Some(text()?);
+            } else if let Some(rest) = path.strip_prefix("actor.") {
+                let mut a = &mut actor;
+                let mut rest = rest;
+                while let Some(r) = rest.strip_prefix("impersonator.") {
+                    a = a
+                        .impersonator
+                        .as_deref_mut()
+                        .ok_or_else(|| corrupt(seq, path, "no impersonator"))?;
+                    rest = r;
+                }
+                match rest {
+                    "name" => a.name = Some(text()?),
+                    "email" => a.email = Some(text()?),
+                    _ => return Err(corrupt(seq, path, "unknown personal path")),
+                }
+            } else {
+                return Err(corrupt(seq, path, "unknown personal path"));
+            }
+        }
+        let changes = changes::diff(before.as_ref(), after.as_ref());
+        Ok(Event {
+            seq,
+            id: self.id,
+            occurred_at: self.occurred_at,
+            recorded_at: self.recorded_at,
+            tenant: self.tenant.clone(),
+            actor,
+            source: Source::parse(&self.source),
+            request,
+            action: self.action.clone(),
+            outcome: match &self.failure {
+                None => Outcome::Success,
+                Some(r) => Outcome::failure(r.clone()),
+            },
+            target,
+            related,
+            before,
+            after,
+            changes,
+            context,
+            idempotency_key: self.idempotency_key.clone(),
+            payload_version: self.payload_version,
+            redacted,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        })
+    }
+
+    /// The targets a store indexes for `involving(..)`: the target, then every related one.
+    pub fn involved(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        if let (Some(k), Some(i)) = (&self.target_kind, &self.target_id) {
+            out.push((k.clone(), i.clone()));
+        }
+        if let Some(r) = &self.related {
+            let related: Vec<Target> = parse(self.seq, "related", r)?;
+            out.extend(related.into_iter().map(|t| (t.kind, t.id)));
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Every change path and every path above it, for indexing `changed(..)`.
+    pub fn change_paths(&self) -> Result<Vec<String>> {
+        let event = self.decode()?;
+        let mut out: Vec<String> = event
+            .changes
+            .iter()
+            .flat_map(|c| changes::with_ancestors(&c.path))
+            .map(str::to_owned)
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The text a store indexes for `search(..)`; see [`crate::Query::search`].
+    pub fn search_text(&self) -> Result<String> {
+        Ok(crate::query::search_text(&self.decode()?))
+    }
+
+    /// Whether the event is a failure.
+    pub fn is_failure(&self) -> bool {
+        self.failure.is_some()
+    }
+}
+
+fn insert_key(seq: u64, side: &mut Option<Value>, key: &str, value: Value) -> Result<()> {
+    match side.get_or_insert_with(|| Value::Object(Map::new())) {
+        Value::Object(m) => {
+            m.insert(key.to_owned(), value);
+            Ok(())
+        }
+        _ => Err(corrupt(
+            seq,
+            key,
+            "personal key on a value that is not an object",
+        )),
+    }
+}

@@ -1,0 +1,175 @@
+//! The row codec: [`SealedEvent`] to columns and back, shared by the SQL stores.
+
+use uuid::Uuid;
+
+use super::Param;
+use crate::event::ActorKind;
+use crate::integrity::Hash;
+use crate::sealed::{PersonalField, SealedEvent};
+use crate::{time_util, Error, Result};
+
+/// The columns of the events table, in the order [`encode`] binds and [`decode`] reads them.
+pub(crate) const COLUMNS: [&str; 24] = [
+    "seq",
+    "id",
+    "occurred_at",
+    "recorded_at",
+    "tenant",
+    "actor_kind",
+    "actor_id",
+    "actor_role",
+    "impersonator",
+    "source",
+    "request",
+    "action",
+    "failure",
+    "target_kind",
+    "target_id",
+    "related",
+    "before",
+    "after",
+    "context",
+    "idempotency_key",
+    "payload_version",
+    "personal",
+    "prev_hash",
+    "hash",
+];
+
+/// `e.seq, e.id, ...`: the select list for [`decode`].
+pub(crate) fn select_list() -> String {
+    COLUMNS
+        .iter()
+        .map(|c| format!("e.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads one column of a result row.
+pub(crate) trait RowAccess {
+    /// An integer column, `None` for NULL.
+    fn int(&self, idx: usize) -> Result<Option<i64>>;
+    /// A text column, `None` for NULL.
+    fn text(&self, idx: usize) -> Result<Option<String>>;
+    /// A blob column, `None` for NULL.
+    fn blob(&self, idx: usize) -> Result<Option<Vec<u8>>>;
+}
+
+fn corrupt(col: &str, problem: impl std::fmt::Display) -> Error {
+    Error::Corrupt(format!("column {col}: {problem}"))
+}
+
+fn need<T>(v: Option<T>, col: &str) -> Result<T> {
+    v.ok_or_else(|| corrupt(col, "is NULL"))
+}
+
+fn hash(bytes: Vec<u8>, col: &str) -> Result<Hash> {
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| corrupt(col, format!("holds {} bytes, 32 expected", b.len())))
+}
+
+/// The personal commitments as stored in the `personal` column: `path` TAB `hex` per line.
+fn encode_personal(fields: &[PersonalField]) -> Option<String> {
+    if fields.is_empty() {
+        return None;
+    }
+    Some(
+        fields
+            .iter()
+            .map(|p| format!("{}\t{}", p.path, hex::encode(p.commitment)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+fn decode_personal(text: Option<String>) -> Result<Vec<PersonalField>> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    text.split('\n')
+        .map(|line| {
+            let (path, h) = line
+                .rsplit_once('\t')
+                .ok_or_else(|| corrupt("personal", "a line lacks its commitment"))?;
+            let mut commitment = [0u8; 32];
+            hex::decode_to_slice(h, &mut commitment).map_err(|e| corrupt("personal", e))?;
+            Ok(PersonalField {
+                path: path.to_owned(),
+                commitment,
+                value: None,
+            })
+        })
+        .collect()
+}
+
+/// The parameters that insert `e` into the events table, in [`COLUMNS`] order.
+pub(crate) fn encode(e: &SealedEvent) -> Vec<Param> {
+    vec![
+        Param::Int(e.seq as i64),
+        Param::Blob(e.id.as_bytes().to_vec()),
+        Param::Int(time_util::to_micros(e.occurred_at)),
+        Param::Int(time_util::to_micros(e.recorded_at)),
+        e.tenant.as_deref().into(),
+        Param::Text(e.actor_kind.as_str().to_owned()),
+        Param::Text(e.actor_id.clone()),
+        e.actor_role.as_deref().into(),
+        e.impersonator.as_deref().into(),
+        Param::Text(e.source.clone()),
+        e.request.as_deref().into(),
+        Param::Text(e.action.clone()),
+        e.failure.as_deref().into(),
+        e.target_kind.as_deref().into(),
+        e.target_id.as_deref().into(),
+        e.related.as_deref().into(),
+        e.before.as_deref().into(),
+        e.after.as_deref().into(),
+        e.context.as_deref().into(),
+        e.idempotency_key.as_deref().into(),
+        e.payload_version
+            .map_or(Param::Null, |v| Param::Int(v.into())),
+        encode_personal(&e.personal).into(),
+        Param::Blob(e.prev_hash.to_vec()),
+        Param::Blob(e.hash.to_vec()),
+    ]
+}
+
+/// A sealed event from a row selected with [`select_list`]; personal values are left `None`
+/// for the store to fill from its personal-values table.
+pub(crate) fn decode(row: &impl RowAccess) -> Result<SealedEvent> {
+    let seq = need(row.int(0)?, "seq")?;
+    let id = need(row.blob(1)?, "id")?;
+    let id = Uuid::from_slice(&id).map_err(|e| corrupt("id", e))?;
+    let kind = need(row.text(5)?, "actor_kind")?;
+    Ok(SealedEvent {
+        seq: u64::try_from(seq).map_err(|e| corrupt("seq", e))?,
+        id,
+        occurred_at: time_util::from_micros(need(row.int(2)?, "occurred_at")?)?,
+        recorded_at: time_util::from_micros(need(row.int(3)?, "recorded_at")?)?,
+        tenant: row.text(4)?,
+        actor_kind: kind
+            .parse::<ActorKind>()
+            .map_err(|e| corrupt("actor_kind", e))?,
+        actor_id: need(row.text(6)?, "actor_id")?,
+        actor_role: row.text(7)?,
+        impersonator: row.text(8)?,
+        source: need(row.text(9)?, "source")?,
+        request: row.text(10)?,
+        action: need(row.text(11)?, "action")?,
+        failure: row.text(12)?,
+        target_kind: row.text(13)?,
+        target_id: row.text(14)?,
+        related: row.text(15)?,
+        before: row.text(16)?,
+        after: row.text(17)?,
+        context: row.text(18)?,
+        idempotency_key: row.text(19)?,
+        payload_version: row
+            .int(20)?
+            .map(|v| u32::try_from(v).map_err(|e| corrupt("payload_version", e)))
+            .transpose()?,
+        personal: decode_personal(row.text(21)?)?,
+        prev_hash: hash(need(row.blob(22)?, "prev_hash")?, "prev_hash")?,
+        hash: hash(need(row.blob(23)?, "hash")?, "hash")?,
+    })
+}

@@ -1,0 +1,40 @@
+//! What the SQL backends share: the query builder and the row codec.
+//!
+//! Backends differ only in placeholders and in how they spell full-text search; both come in
+//! through [`Dialect`]. Everything else (which column holds what, how a filter becomes a
+//! predicate that an index serves) is written once here.
+
+pub(crate) mod codec;
+pub(crate) mod filter;
+
+/// A value bound to a statement parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Param {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<Option<String>> for Param {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Param::Null, Param::Text)
+    }
+}
+
+impl From<Option<&str>> for Param {
+    fn from(v: Option<&str>) -> Self {
+        v.map_or(Param::Null, |s| Param::Text(s.to_owned()))
+    }
+}
+
+/// How one SQL backend spells what differs between engines.
+pub(crate) struct Dialect {
+    /// The `n`-th (1-based) parameter placeholder.
+    pub(crate) placeholder: fn(usize) -> String,
+    /// A predicate on `e.seq` that keeps events whose search text has every word bound to
+    /// the given placeholder (the words are passed already in the engine's query syntax).
+    pub(crate) search: fn(&str) -> String,
+    /// Turns the lowercase words of a search into the bound search parameter.
+    pub(crate) search_param: fn(&[String]) -> String,
+}

@@ -1,0 +1,534 @@
+//! [`SqliteStore`]: the bundled SQLite backend (feature `sqlite`, on by default).
+//!
+//! - WAL journal, `synchronous=FULL` by default: an acknowledged event survives power loss.
+//!   [`Synchronous::Normal`] is an explicit opt-in that may lose the newest commits on power
+//!   loss (never on a process crash).
+//! - Appends take the write lock up front (`BEGIN IMMEDIATE`) and compare the head, so several
+//!   processes on one file keep one linear chain.
+//! - Triggers refuse UPDATE and DELETE of events (outside a purge) and any INSERT that is not
+//!   at head + 1; defensive mode is on. They stop accidents, not an attacker with the file:
+//!   keep checkpoints outside the database for that.
+//! - Every query filter runs on an index.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::config::DbConfig;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params_from_iter, Connection, ErrorCode, OpenFlags, ToSql, TransactionBehavior};
+use uuid::Uuid;
+
+pub use schema::SCHEMA_VERSION;
+
+use crate::integrity::merkle;
+use crate::query::Query;
+use crate::sealed::{PersonalValue, SealedEvent};
+use crate::sql::codec::{self, RowAccess};
+use crate::sql::filter::{order_by, SqlBuilder};
+use crate::sql::{Dialect, Param};
+use crate::store::{check_batch, AuditStore, Head};
+use crate::{Error, Result};
+
+/// Default time a writer waits for another's lock before [`Error::Busy`]: 5 seconds.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How hard SQLite works to make each commit durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// Every commit is on disk before it is acknowledged (default): nothing acknowledged is
+    /// lost, even on power loss.
+    #[default]
+    Full,
+    /// Faster commits; in WAL mode the newest commits may be lost on power loss or an OS
+    /// crash (not on an application crash). Opt in only if that is acceptable.
+    Normal,
+}
+
+/// Options for [`SqliteStore::open_with`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// How long to wait for another writer's lock (default [`DEFAULT_BUSY_TIMEOUT`]).
+    pub busy_timeout: Duration,
+    /// Durability of commits (default [`Synchronous::Full`]).
+    pub synchronous: Synchronous,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            synchronous: Synchronous::Full,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// Sets the busy timeout.
+    #[must_use]
+    pub fn busy_timeout(mut self, t: Duration) -> Self {
+        self.busy_timeout = t;
+        self
+    }
+
+    /// Sets the durability of commits.
+    #[must_use]
+    pub fn synchronous(mut self, s: Synchronous) -> Self {
+        self.synchronous = s;
+        self
+    }
+}
+
+/// An [`AuditStore`] in a SQLite database file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    log_id: String,
+    writer: Mutex<Connection>,
+    /// Reader connections for file databases (reads proceed while a commit is syncing);
+    /// `None` for an in-memory database, which has only the writer.
+    readers: Option<Mutex<Vec<Connection>>>,
+    path: Option<PathBuf>,
+    options: SqliteOptions,
+}
+
+pub(crate) fn map_err(e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        let msg = msg.clone().unwrap_or_else(|| f.to_string());
+        return match f.code {
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Busy(msg),
+            ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
+                Error::Corrupt(format!("{msg}; the file is not an intact SQLite database"))
+            }
+            ErrorCode::DiskFull => Error::Storage(format!(
+                "{msg}; the disk or the database's size limit is full, free space and retry"
+            )),
+            ErrorCode::ReadOnly => Error::Storage(format!(
+                "{msg}; the database is read-only, open it with write access to record events"
+            )),
+            ErrorCode::CannotOpen => Error::Storage(format!(
+                "{msg}; check that the directory exists and is writable"
+            )),
+            _ => Error::Storage(msg),
+        };
+    }
+    Error::Storage(e.to_string())
+}
+
+impl ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Param::Null => ValueRef::Null,
+            Param::Int(i) => ValueRef::Integer(*i),
+            Param::Text(s) => ValueRef::Text(s.as_bytes()),
+            Param::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+impl RowAccess for rusqlite::Row<'_> {
+    fn int(&self, idx: usize) -> Result<Option<i64>> {
+        self.get(idx).map_err(map_err)
+    }
+    fn text(&self, idx: usize) -> Result<Option<String>> {
+        self.get(idx).map_err(map_err)
+    }
+    fn blob(&self, idx: usize) -> Result<Option<Vec<u8>>> {
+        self.get(idx).map_err(map_err)
+    }
+}
+
+const SQLITE: Dialect = Dialect {
+    placeholder: |n| format!("?{n}"),
+    search: |ph| format!("e.seq IN (SELECT rowid FROM event_search WHERE event_search MATCH {ph})"),
+    search_param: |words| {
+        words
+            .iter()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    },
+};
+
+fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
+    conn.busy_timeout(options.busy_timeout).map_err(map_err)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .map_err(map_err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(map_err)?;
+    let sync = match options.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)
+        .map_err(map_err)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the audit database at `path` with default options.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] for a file that is not an auditkit SQLite database,
+    /// [`Error::SchemaTooNew`] for one written by a newer auditkit, [`Error::Busy`] when
+    /// another process holds it locked past the timeout, [`Error::Storage`] when it cannot be
+    /// opened.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens the audit database at `path` with `options`.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(map_err)?;
+        configure(&conn, &options)?;
+        let log_id = schema::prepare(&mut conn)?;
+        Ok(SqliteStore {
+            log_id,
+            writer: Mutex::new(conn),
+            readers: Some(Mutex::new(Vec::new())),
+            path: Some(path),
+            options,
+        })
+    }
+
+    /// A fresh database in memory: gone when the store is dropped. For tests and examples.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when SQLite cannot allocate it.
+    pub fn open_in_memory() -> Result<Self> {
+        let mut conn = Connection::open_in_memory().map_err(map_err)?;
+        let options = SqliteOptions::default();
+        configure(&conn, &options)?;
+        let log_id = schema::prepare(&mut conn)?;
+        Ok(SqliteStore {
+            log_id,
+            writer: Mutex::new(conn),
+            readers: None,
+            path: None,
+            options,
+        })
+    }
+
+    /// The database file, `None` in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        // rusqlite rolls back an open transaction when it is dropped during a panic, so the
+        // connection behind a poisoned lock is clean.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on a reader connection (the writer for in-memory databases).
+    fn read_with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let Some(pool) = &self.readers else {
+            return f(&self.writer());
+        };
+        let conn = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    self.path.as_ref().expect("file stores have a path"),
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(map_err)?;
+                c.busy_timeout(self.options.busy_timeout).map_err(map_err)?;
+                c.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+                    .map_err(map_err)?;
+                c.set_prepared_statement_cache_capacity(64);
+                c.pragma_update(None, "query_only", true).map_err(map_err)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut pool = pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// Runs a query for events and fills in their personal values.
+    fn select(conn: &Connection, sql: &str, params: &[Param]) -> Result<Vec<SealedEvent>> {
+        let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+        let mut rows = stmt.query(params_from_iter(params)).map_err(map_err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(map_err)? {
+            out.push(codec::decode(row)?);
+        }
+        fill_personal(conn, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// Puts each event's personal values (those not erased) next to their commitments.
+fn fill_personal(conn: &Connection, events: &mut [SealedEvent]) -> Result<()> {
+    let at: std::collections::HashMap<u64, usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.personal.is_empty())
+        .map(|(i, e)| (e.seq, i))
+        .collect();
+    let (Some(&lo), Some(&hi)) = (at.keys().min(), at.keys().max()) else {
+        return Ok(());
+    };
+    let mut put = |(seq, path, text, salt): (i64, String, String, Vec<u8>)| -> Result<()> {
+        let Some(&i) = at.get(&(seq as u64)) else {
+            return Ok(());
+        };
+        let salt: [u8; 16] = salt.try_into().map_err(|_| {
+            Error::Corrupt(format!(
+                "personal value {path} of event {seq}: salt is not 16 bytes"
+            ))
+        })?;
+        if let Some(p) = events[i].personal.iter_mut().find(|p| p.path == path) {
+            p.value = Some(PersonalValue { text, salt });
+        }
+        Ok(())
+    };
+    let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, String, String, Vec<u8>)> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    };
+    // A dense run of seqs (verify, exports) is one range scan; a scattered page is point
+    // lookups.
+    if (hi - lo) as usize <= 4 * at.len() {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, path, value, salt FROM personal_values WHERE seq >= ?1 AND seq <= ?2",
+            )
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map([lo as i64, hi as i64], row)
+            .map_err(map_err)?;
+        for r in rows {
+            put(r.map_err(map_err)?)?;
+        }
+    } else {
+        let mut stmt = conn
+            .prepare_cached("SELECT seq, path, value, salt FROM personal_values WHERE seq = ?1")
+            .map_err(map_err)?;
+        for &seq in at.keys() {
+            let rows = stmt.query_map([seq as i64], row).map_err(map_err)?;
+            for r in rows {
+                put(r.map_err(map_err)?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<()> {
+    let placeholders: Vec<String> = (1..=codec::COLUMNS.len())
+        .map(|i| format!("?{i}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO events ({}) VALUES ({})",
+        codec::COLUMNS.join(", "),
+        placeholders.join(", ")
+    );
+    tx.prepare_cached(&sql)
+        .map_err(map_err)?
+        .execute(params_from_iter(codec::encode(e)))
+        .map_err(map_err)?;
+    let seq = e.seq as i64;
+    let mut personal = tx
+        .prepare_cached(
+            "INSERT INTO personal_values (seq, path, value, salt) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(map_err)?;
+    for p in &e.personal {
+        if let Some(v) = &p.value {
+            personal
+                .execute(rusqlite::params![seq, p.path, v.text, v.salt.as_slice()])
+                .map_err(map_err)?;
+        }
+    }
+    let mut targets = tx
+        .prepare_cached("INSERT OR IGNORE INTO event_targets (kind, id, seq) VALUES (?1, ?2, ?3)")
+        .map_err(map_err)?;
+    for (kind, id) in e.involved()? {
+        targets
+            .execute(rusqlite::params![kind, id, seq])
+            .map_err(map_err)?;
+    }
+    let mut changes = tx
+        .prepare_cached("INSERT OR IGNORE INTO event_changes (path, seq) VALUES (?1, ?2)")
+        .map_err(map_err)?;
+    for path in e.change_paths()? {
+        changes
+            .execute(rusqlite::params![path, seq])
+            .map_err(map_err)?;
+    }
+    tx.prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
+        .map_err(map_err)?
+        .execute(rusqlite::params![seq, e.search_text()?])
+        .map_err(map_err)?;
+    Ok(())
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+impl AuditStore for SqliteStore {
+    fn log_id(&self) -> Result<String> {
+        Ok(self.log_id.clone())
+    }
+
+    fn head(&self) -> Result<Head> {
+        self.read_with(|conn| {
+            let (seq, hash, frontier): (i64, Vec<u8>, Vec<u8>) = conn
+                .prepare_cached("SELECT seq, hash, frontier FROM auditkit_head WHERE id = 1")
+                .map_err(map_err)?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(map_err)?;
+            let hash = hash
+                .try_into()
+                .map_err(|_| Error::Corrupt("the head hash is not 32 bytes".into()))?;
+            let frontier = merkle::from_bytes(&frontier)
+                .ok_or_else(|| Error::Corrupt("the head's Merkle frontier is damaged".into()))?;
+            Ok(Head::new(seq as u64, hash, frontier))
+        })
+    }
+
+    fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        check_batch(expected, batch, new_head)?;
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let actual: i64 = tx
+            .prepare_cached("SELECT seq FROM auditkit_head WHERE id = 1")
+            .map_err(map_err)?
+            .query_row([], |r| r.get(0))
+            .map_err(map_err)?;
+        let conflict = || Error::Conflict {
+            expected,
+            actual: actual as u64,
+        };
+        if actual as u64 != expected {
+            return Err(conflict());
+        }
+        for e in batch {
+            if let Err(err) = insert_event(&tx, e) {
+                return Err(match err {
+                    Error::Storage(_) => {
+                        // Re-run the insert's first statement only to classify the failure.
+                        let dup = tx
+                            .query_row(
+                                "SELECT 1 FROM events WHERE id = ?1 OR idempotency_key = ?2",
+                                rusqlite::params![e.id.as_bytes().as_slice(), e.idempotency_key],
+                                |_| Ok(()),
+                            )
+                            .is_ok();
+                        if dup {
+                            conflict()
+                        } else {
+                            err
+                        }
+                    }
+                    other => other,
+                });
+            }
+        }
+        tx.prepare_cached(
+            "UPDATE auditkit_head SET seq = ?1, hash = ?2, frontier = ?3 WHERE id = 1",
+        )
+        .map_err(map_err)?
+        .execute(rusqlite::params![
+            new_head.seq as i64,
+            new_head.hash.as_slice(),
+            merkle::to_bytes(&new_head.frontier)
+        ])
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                conflict()
+            } else {
+                map_err(e)
+            }
+        })?;
+        tx.commit().map_err(map_err)
+    }
+
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
+        let sql = format!(
+            "SELECT {} FROM events e WHERE e.seq >= ?1 ORDER BY e.seq LIMIT ?2",
+            codec::select_list()
+        );
+        self.read_with(|conn| {
+            Self::select(
+                conn,
+                &sql,
+                &[
+                    Param::Int(from.min(i64::MAX as u64) as i64),
+                    Param::Int(limit as i64),
+                ],
+            )
+        })
+    }
+
+    fn query(&self, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
+        let mut b = SqlBuilder::new(&SQLITE);
+        let filter = b.where_clause(query);
+        let lim = b.bind(Param::Int(limit as i64));
+        let sql = format!(
+            "SELECT {} FROM events e{filter}{} LIMIT {lim}",
+            codec::select_list(),
+            order_by(query)
+        );
+        self.read_with(|conn| Self::select(conn, &sql, &b.params))
+    }
+
+    fn count(&self, query: &Query) -> Result<u64> {
+        let mut b = SqlBuilder::new(&SQLITE);
+        let filter = b.where_clause(query);
+        let sql = format!("SELECT COUNT(*) FROM events e{filter}");
+        self.read_with(|conn| {
+            let n: i64 = conn
+                .prepare_cached(&sql)
+                .map_err(map_err)?
+                .query_row(params_from_iter(&b.params), |r| r.get(0))
+                .map_err(map_err)?;
+            Ok(n as u64)
+        })
+    }
+
+    fn get(&self, id: Uuid) -> Result<Option<SealedEvent>> {
+        let sql = format!(
+            "SELECT {} FROM events e WHERE e.id = ?1",
+            codec::select_list()
+        );
+        self.read_with(|conn| {
+            Ok(Self::select(conn, &sql, &[Param::Blob(id.as_bytes().to_vec())])?.pop())
+        })
+    }
+
+    fn find_by_key(&self, key: &str) -> Result<Option<SealedEvent>> {
+        let sql = format!(
+            "SELECT {} FROM events e WHERE e.idempotency_key = ?1",
+            codec::select_list()
+        );
+        self.read_with(|conn| Ok(Self::select(conn, &sql, &[Param::Text(key.to_owned())])?.pop()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

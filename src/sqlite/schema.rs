@@ -1,0 +1,199 @@
+//! The SQLite schema, its version, and forward migrations.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::map_err;
+use crate::{Error, Result};
+
+/// `PRAGMA application_id` of an auditkit database ("AUDT").
+pub(crate) const APPLICATION_ID: i64 = 0x4155_4454;
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Schema version 1: created on a fresh database.
+const V1: &str = r#"
+CREATE TABLE auditkit_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- One row: the chain head and the purge anchor.
+CREATE TABLE auditkit_head (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    seq             INTEGER NOT NULL,
+    hash            BLOB NOT NULL,
+    frontier        BLOB NOT NULL,
+    purged_seq      INTEGER NOT NULL DEFAULT 0,
+    purged_hash     BLOB,
+    purged_frontier BLOB
+);
+CREATE TABLE events (
+    seq             INTEGER PRIMARY KEY,
+    id              BLOB NOT NULL,
+    occurred_at     INTEGER NOT NULL,
+    recorded_at     INTEGER NOT NULL,
+    tenant          TEXT,
+    actor_kind      TEXT NOT NULL,
+    actor_id        TEXT NOT NULL,
+    actor_role      TEXT,
+    impersonator    TEXT,
+    source          TEXT NOT NULL,
+    request         TEXT,
+    action          TEXT NOT NULL,
+    failure         TEXT,
+    target_kind     TEXT,
+    target_id       TEXT,
+    related         TEXT,
+    before          TEXT,
+    after           TEXT,
+    context         TEXT,
+    idempotency_key TEXT,
+    payload_version INTEGER,
+    personal        TEXT,
+    prev_hash       BLOB NOT NULL,
+    hash            BLOB NOT NULL
+);
+-- Every index ends in occurred_at (and the implicit rowid, seq) so that a filter plus the
+-- timeline order is one index range, newest first.
+CREATE UNIQUE INDEX events_id ON events(id);
+CREATE UNIQUE INDEX events_key ON events(idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX events_time ON events(occurred_at);
+CREATE INDEX events_tenant ON events(tenant, occurred_at);
+CREATE INDEX events_actor ON events(actor_id, occurred_at);
+CREATE INDEX events_actor_kind ON events(actor_kind, occurred_at);
+CREATE INDEX events_action ON events(action, occurred_at);
+CREATE INDEX events_target ON events(target_kind, target_id, occurred_at);
+CREATE INDEX events_source ON events(source, occurred_at);
+CREATE INDEX events_failures ON events(occurred_at) WHERE failure IS NOT NULL;
+
+-- Derived indexes, rebuilt from the events themselves; not part of what is hashed.
+CREATE TABLE event_targets (
+    kind TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    seq  INTEGER NOT NULL,
+    PRIMARY KEY (kind, id, seq)
+) WITHOUT ROWID;
+CREATE TABLE event_changes (
+    path TEXT NOT NULL,
+    seq  INTEGER NOT NULL,
+    PRIMARY KEY (path, seq)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE event_search USING fts5(
+    body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
+);
+
+-- Erasable personal values, kept apart so erasure never touches an event row.
+CREATE TABLE personal_values (
+    seq   INTEGER NOT NULL,
+    path  TEXT NOT NULL,
+    value TEXT NOT NULL,
+    salt  BLOB NOT NULL,
+    PRIMARY KEY (seq, path)
+) WITHOUT ROWID;
+
+-- Guards against accidents (a stray UPDATE, a cleanup script); outside checkpoints are what
+-- stop a determined attacker with the file.
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: events are append-only and cannot be updated');
+END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+WHEN OLD.seq > (SELECT purged_seq FROM auditkit_head WHERE id = 1)
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: events cannot be deleted except by a purge');
+END;
+-- INSERT OR REPLACE would delete silently without recursive_triggers: refuse any insert that
+-- is not exactly the next seq.
+CREATE TRIGGER events_insert_at_head BEFORE INSERT ON events
+WHEN NEW.seq IS NOT COALESCE(
+    (SELECT MAX(seq) FROM events),
+    (SELECT purged_seq FROM auditkit_head WHERE id = 1),
+    0) + 1
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: events are appended at head + 1 only');
+END;
+CREATE TRIGGER head_forward_only BEFORE UPDATE ON auditkit_head
+WHEN NEW.seq < OLD.seq OR NEW.purged_seq < OLD.purged_seq
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: the head only moves forward');
+END;
+CREATE TRIGGER head_no_delete BEFORE DELETE ON auditkit_head
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: the head cannot be deleted');
+END;
+CREATE TRIGGER personal_no_update BEFORE UPDATE ON personal_values
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: personal values can be erased, never changed');
+END;
+"#;
+
+/// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2). Empty while
+/// version 1 is the newest.
+const MIGRATIONS: &[&str] = &[];
+
+/// Creates the schema in an empty database, or checks and migrates an existing one; returns
+/// the log id.
+pub(crate) fn prepare(conn: &mut Connection) -> Result<String> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    let app_id: i64 = tx
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(map_err)?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(map_err)?;
+    let objects: i64 = tx
+        .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(map_err)?;
+    if app_id == 0 && version == 0 && objects == 0 {
+        tx.execute_batch(V1).map_err(map_err)?;
+        let log_id = uuid::Uuid::now_v7().to_string();
+        tx.execute(
+            "INSERT INTO auditkit_meta (key, value) VALUES ('log_id', ?1)",
+            [&log_id],
+        )
+        .map_err(map_err)?;
+        tx.execute(
+            "INSERT INTO auditkit_head (id, seq, hash, frontier) VALUES (1, 0, zeroblob(32), x'')",
+            [],
+        )
+        .map_err(map_err)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(map_err)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(map_err)?;
+    } else {
+        if app_id != APPLICATION_ID {
+            return Err(Error::Corrupt(format!(
+                "this SQLite database was not created by auditkit (application_id {app_id:#x}); open an auditkit database or a new file"
+            )));
+        }
+        let version = u32::try_from(version)
+            .map_err(|_| Error::Corrupt(format!("schema version {version} is not valid")))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version == 0 {
+            return Err(Error::Corrupt(
+                "the auditkit database has no schema version".into(),
+            ));
+        }
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
+            tx.execute_batch(step).map_err(map_err)?;
+            tx.pragma_update(None, "user_version", i as u32 + 2)
+                .map_err(map_err)?;
+        }
+    }
+    let log_id: String = tx
+        .query_row(
+            "SELECT value FROM auditkit_meta WHERE key = 'log_id'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(map_err)?;
+    tx.commit().map_err(map_err)?;
+    Ok(log_id)
+}

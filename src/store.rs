@@ -1,0 +1,244 @@
+//! The storage contract: [`AuditStore`].
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::integrity::Hash;
+use crate::query::Query;
+use crate::sealed::SealedEvent;
+use crate::{Error, Result};
+
+/// The head of a log: where the next event links on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Head {
+    /// `seq` of the newest event; 0 for an empty log.
+    pub seq: u64,
+    /// Chain hash of the newest event; ignored (the genesis hash applies) when `seq` is 0.
+    pub hash: Hash,
+    /// RFC 6962 Merkle frontier over leaves `1..=seq`: one hash per set bit of `seq`.
+    pub frontier: Vec<Hash>,
+}
+
+impl Head {
+    /// A head at `seq` with chain hash `hash` and Merkle `frontier`.
+    pub fn new(seq: u64, hash: Hash, frontier: Vec<Hash>) -> Self {
+        Head {
+            seq,
+            hash,
+            frontier,
+        }
+    }
+}
+
+/// Persistence for sealed events: dumb and faithful.
+///
+/// # Contract
+///
+/// - A store holds one log, identified by [`AuditStore::log_id`], fixed when the store is
+///   created.
+/// - Events are appended only through [`AuditStore::append`], in batches, and only if the
+///   store's head is still the one the batch was sealed against (compare-and-append on `seq`).
+///   A batch is stored whole or not at all, together with the new head.
+/// - Every field of a [`SealedEvent`] is given back exactly as it was appended: strings
+///   byte for byte, times to the microsecond, hashes verbatim. The core recomputes every hash on
+///   verify; a store that loses or alters anything fails verify and the testkit.
+/// - Personal values ([`crate::PersonalField::value`]) are the only thing a store may remove
+///   (through erasure); nothing else is ever updated or deleted.
+/// - A store need not check hashes, validate events or understand JSON: the core does that.
+///
+/// Only the first four methods are required. The provided query methods are slow but correct
+/// fallbacks that scan with [`AuditStore::read`] and filter with [`Query::matches`]; SQL stores
+/// override them to push filters down to indexes. `auditkit::testkit` (feature `testkit`)
+/// checks a store against this contract.
+pub trait AuditStore: Send + Sync {
+    /// The log's identity, fixed at creation (it names the log in checkpoints and seeds the
+    /// genesis hash).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn log_id(&self) -> Result<String>;
+
+    /// The current head.
+    ///
+    /// # Behavior
+    /// - An empty log has `seq` 0 and an empty frontier.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn head(&self) -> Result<Head>;
+
+    /// Appends `batch` (seqs `expected + 1 ..= expected + batch.len()`, in order) and sets the
+    /// head to `new_head`, atomically, if the head is still at `expected`.
+    ///
+    /// # Behavior
+    /// - Head not at `expected`: nothing is written; returns [`Error::Conflict`] with the
+    ///   actual head.
+    /// - An idempotency key or id already stored: nothing is written; returns
+    ///   [`Error::Conflict`] (the trail re-reads and resolves it).
+    /// - On `Ok`, the batch is durable to the store's stated durability.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] as above; [`Error::Busy`] when locked past the timeout; others when
+    /// the write fails.
+    fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()>;
+
+    /// Up to `limit` events with `seq >= from`, in ascending `seq` order.
+    ///
+    /// # Behavior
+    /// - Returns what is stored, gaps included: it never fills or hides a missing seq.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>>;
+
+    /// Up to `limit` events that match `query` (filters and cursor), in its order.
+    ///
+    /// # Errors
+    /// When the store cannot be read or an event cannot be decoded.
+    fn query(&self, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
+        let mut found = Vec::new();
+        scan(self, |s| {
+            let e = s.decode()?;
+            if query.matches(&e) {
+                found.push((e, s));
+            }
+            Ok(true)
+        })?;
+        found.sort_by_key(|(e, _)| (e.occurred_at, e.seq));
+        if query.order() == crate::query::Order::NewestFirst {
+            found.reverse();
+        }
+        Ok(found.into_iter().take(limit).map(|(_, s)| s).collect())
+    }
+
+    /// How many events match `query` (its limit ignored, its cursor applied).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn count(&self, query: &Query) -> Result<u64> {
+        let mut n = 0;
+        scan(self, |s| {
+            if query.matches(&s.decode()?) {
+                n += 1;
+            }
+            Ok(true)
+        })?;
+        Ok(n)
+    }
+
+    /// The event with this id.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn get(&self, id: Uuid) -> Result<Option<SealedEvent>> {
+        find(self, |s| s.id == id)
+    }
+
+    /// The event recorded with this idempotency key.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn find_by_key(&self, key: &str) -> Result<Option<SealedEvent>> {
+        find(self, |s| s.idempotency_key.as_deref() == Some(key))
+    }
+}
+
+/// Calls `f` on every stored event in seq order until it returns `false`.
+fn scan<S: AuditStore + ?Sized>(
+    store: &S,
+    mut f: impl FnMut(SealedEvent) -> Result<bool>,
+) -> Result<()> {
+    let mut from = 1;
+    loop {
+        let chunk = store.read(from, 1_000)?;
+        let Some(last) = chunk.last() else {
+            return Ok(());
+        };
+        from = last.seq + 1;
+        for s in chunk {
+            if !f(s)? {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn find<S: AuditStore + ?Sized>(
+    store: &S,
+    pred: impl Fn(&SealedEvent) -> bool,
+) -> Result<Option<SealedEvent>> {
+    let mut out = None;
+    scan(store, |s| {
+        if pred(&s) {
+            out = Some(s);
+            return Ok(false);
+        }
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+macro_rules! forward {
+    ($($ty:ty),*) => {$(
+        impl<S: AuditStore + ?Sized> AuditStore for $ty {
+            fn log_id(&self) -> Result<String> {
+                (**self).log_id()
+            }
+            fn head(&self) -> Result<Head> {
+                (**self).head()
+            }
+            fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+                (**self).append(expected, batch, new_head)
+            }
+            fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
+                (**self).read(from, limit)
+            }
+            fn query(&self, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
+                (**self).query(query, limit)
+            }
+            fn count(&self, query: &Query) -> Result<u64> {
+                (**self).count(query)
+            }
+            fn get(&self, id: Uuid) -> Result<Option<SealedEvent>> {
+                (**self).get(id)
+            }
+            fn find_by_key(&self, key: &str) -> Result<Option<SealedEvent>> {
+                (**self).find_by_key(key)
+            }
+        }
+    )*};
+}
+
+forward!(Box<S>, Arc<S>);
+
+/// Checks that `batch` continues `expected` contiguously; for stores to call in `append`.
+///
+/// # Errors
+/// [`Error::Invalid`] when the seqs are not `expected + 1, expected + 2, ...`.
+pub fn check_batch(expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+    for (i, e) in batch.iter().enumerate() {
+        if e.seq != expected + 1 + i as u64 {
+            return Err(Error::invalid(
+                "batch",
+                format!(
+                    "event {i} has seq {}, expected {}; batches must continue the head contiguously",
+                    e.seq,
+                    expected + 1 + i as u64
+                ),
+            ));
+        }
+    }
+    if new_head.seq != expected + batch.len() as u64 {
+        return Err(Error::invalid(
+            "new_head",
+            format!(
+                "seq {} does not match the end of the batch ({})",
+                new_head.seq,
+                expected + batch.len() as u64
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,605 @@
+//! [`AuditTrail`]: validate → redact → stamp → seal → store, with group commit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::config::{normalize, TrailConfig};
+use crate::event::{Event, Target};
+use crate::integrity::{self, hashes, merkle, Checkpoint, VerifyReport};
+use crate::new_event::NewEvent;
+use crate::query::{Cursor, Page, Query};
+use crate::sealed::SealedEvent;
+use crate::store::{AuditStore, Head};
+use crate::{time_util, Error, Result};
+
+/// How often a batch is resealed after losing a compare-and-append race before giving up.
+const MAX_CONFLICT_RETRIES: u32 = 1_000;
+
+/// The audit trail: records events into a store and reads, verifies and exports them.
+///
+/// `AuditTrail` is `Send + Sync` and cheap to clone (an `Arc` inside): share one per store.
+/// It is synchronous; from async code call it inside `spawn_blocking`.
+///
+/// Concurrent [`record`](AuditTrail::record) calls are grouped into one store transaction
+/// (group commit); each call still returns only after its own event is durable.
+pub struct AuditTrail<S> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S> Clone for AuditTrail<S> {
+    fn clone(&self) -> Self {
+        AuditTrail {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for AuditTrail<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditTrail")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner<S> {
+    store: S,
+    config: TrailConfig,
+    log_id: OnceLock<String>,
+    state: Mutex<State>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    queue: Vec<Job>,
+    leading: bool,
+    tip: Option<Tip>,
+    finished: HashMap<u64, Result<Vec<SealedEvent>>>,
+    next_ticket: u64,
+}
+
+/// Each job's result, by ticket.
+type JobResults = Vec<(u64, Result<Vec<SealedEvent>>)>;
+
+struct Job {
+    ticket: u64,
+    drafts: Vec<SealedEvent>,
+}
+
+/// The head plus what stamping the next event needs.
+#[derive(Clone)]
+struct Tip {
+    head: Head,
+    last_recorded: OffsetDateTime,
+    last_id: Uuid,
+}
+
+/// Builds an [`AuditTrail`] with non-default settings.
+#[derive(Debug)]
+#[must_use]
+pub struct TrailBuilder<S> {
+    store: S,
+    config: TrailConfig,
+}
+
+impl<S: AuditStore> TrailBuilder<S> {
+    /// Largest canonical JSON of `before` + `after` + `context` together, in bytes
+    /// (default [`crate::DEFAULT_MAX_PAYLOAD_BYTES`], 64 KiB).
+    pub fn max_payload_bytes(mut self, n: usize) -> Self {
+        self.config.max_payload_bytes = n;
+        self
+    }
+
+    /// Replaces the keys masked before storage (default [`crate::DEFAULT_REDACT_KEYS`]).
+    pub fn redact_keys<I, K>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<str>,
+    {
+        self.config.redact_keys = keys.into_iter().map(|k| normalize(k.as_ref())).collect();
+        self
+    }
+
+    /// Adds to the keys masked before storage.
+    pub fn also_redact<I, K>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<str>,
+    {
+        self.config
+            .redact_keys
+            .extend(keys.into_iter().map(|k| normalize(k.as_ref())));
+        self
+    }
+
+    /// Top-level keys of `before`, `after` and `context` that hold personal data (phone,
+    /// email, address...): they are stored as erasable values with a salted commitment, like
+    /// actor names and target labels. Applies to events recorded from now on (default: none).
+    pub fn personal_keys<I, K>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: Into<String>,
+    {
+        self.config.personal_keys = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The trail.
+    pub fn build(self) -> AuditTrail<S> {
+        AuditTrail {
+            inner: Arc::new(Inner {
+                store: self.store,
+                config: self.config,
+                log_id: OnceLock::new(),
+                state: Mutex::default(),
+                done: Condvar::new(),
+            }),
+        }
+    }
+}
+
+impl<S: AuditStore> AuditTrail<S> {
+    /// A trail over `store` with default settings.
+    pub fn new(store: S) -> Self {
+        Self::builder(store).build()
+    }
+
+    /// A builder for a trail over `store`.
+    pub fn builder(store: S) -> TrailBuilder<S> {
+        TrailBuilder {
+            store,
+            config: TrailConfig::default(),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// The log's id, as the store reports it.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub fn log_id(&self) -> Result<&str> {
+        if let Some(id) = self.inner.log_id.get() {
+            return Ok(id);
+        }
+        let id = self.inner.store.log_id()?;
+        Ok(self.inner.log_id.get_or_init(|| id))
+    }
+
+    /// Records one event and returns it as stored.
+    ///
+    /// Returns once the event is durable. With an idempotency key already recorded, returns
+    /// the event recorded first and stores nothing.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field for bad input (nothing is stored); [`Error::Busy`]
+    /// when the database stays locked; storage errors. [`Error::OutcomeUnknown`] when the store
+    /// failed in a way that leaves open whether the event was committed.
+    pub fn record(&self, event: NewEvent) -> Result<Event> {
+        let mut events = self.record_batch(vec![event])?;
+        Ok(events.remove(0))
+    }
+
+    /// Records several events atomically: all are stored, contiguously and in order, or none.
+    ///
+    /// # Errors
+    /// As [`AuditTrail::record`]; an invalid event fails the whole batch, naming its index.
+    pub fn record_batch(&self, events: Vec<NewEvent>) -> Result<Vec<Event>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let many = events.len() > 1;
+        let drafts = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                e.prepare(&self.inner.config).map_err(|err| match err {
+                    Error::Invalid { field, problem } if many => Error::Invalid {
+                        field: format!("events[{i}].{field}"),
+                        problem,
+                    },
+                    other => other,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.log_id()?;
+        let sealed = self.submit(drafts)?;
+        sealed.iter().map(SealedEvent::decode).collect()
+    }
+
+    /// Queues `drafts` for the next group commit and waits for its result; the first caller
+    /// to find no commit in progress leads it.
+    fn submit(&self, drafts: Vec<SealedEvent>) -> Result<Vec<SealedEvent>> {
+        let inner = &*self.inner;
+        let mut st = lock(&inner.state);
+        let ticket = st.next_ticket;
+        st.next_ticket += 1;
+        st.queue.push(Job { ticket, drafts });
+        loop {
+            if let Some(r) = st.finished.remove(&ticket) {
+                return r;
+            }
+            if st.leading {
+                st = inner.done.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            st.leading = true;
+            let jobs = std::mem::take(&mut st.queue);
+            let tip = st.tip.take();
+            drop(st);
+            // Answers every taken job and resets `leading` even if committing panics, so
+            // waiters are never stranded.
+            let guard = LeaderGuard {
+                inner,
+                tickets: jobs.iter().map(|j| j.ticket).collect(),
+            };
+            let (results, tip) = self.commit_group(jobs, tip);
+            std::mem::forget(guard);
+            st = lock(&inner.state);
+            st.leading = false;
+            st.tip = tip;
+            st.finished.extend(results);
+            inner.done.notify_all();
+        }
+    }
+
+    fn load_tip(&self) -> Result<Tip> {
+        let store = &self.inner.store;
+        let mut head = store.head()?;
+        if head.seq == 0 {
+            head.hash = hashes::genesis(self.log_id()?);
+            return Ok(Tip {
+                head,
+                last_recorded: OffsetDateTime::UNIX_EPOCH,
+                last_id: Uuid::nil(),
+            });
+        }
+        if !merkle::fits(&head.frontier, head.seq) {
+            return Err(Error::Corrupt(format!(
+                "the stored head at seq {} has {} frontier hashes, {} expected",
+                head.seq,
+                head.frontier.len(),
+                head.seq.count_ones()
+            )));
+        }
+        let last = store.read(head.seq, 1)?;
+        match last.first() {
+            Some(e) if e.seq == head.seq => Ok(Tip {
+                last_recorded: e.recorded_at,
+                last_id: e.id,
+                head,
+            }),
+            _ => Err(Error::Corrupt(format!(
+                "the head records seq {} but that event cannot be read; run verify",
+                head.seq
+            ))),
+        }
+    }
+
+    /// Seals every queued draft against the head and appends them in one store call,
+    /// resealing on conflicts. Returns each job's result and the new tip (if known).
+    fn commit_group(
+        &self,
+        jobs: Vec<Job>,
+        tip: Option<Tip>,
+    ) -> (JobResults, Option<Tip>) {
+        let fail_all = |jobs: &[Job], e: &Error| {
+            jobs.iter()
+                .map(|j| (j.ticket, Err(duplicate(e))))
+                .collect::<Vec<_>>()
+        };
+        let mut tip = match tip.map(Ok).unwrap_or_else(|| self.load_tip()) {
+            Ok(t) => t,
+            Err(e) => return (fail_all(&jobs, &e), None),
+        };
+        let log_id = self
+            .inner
+            .log_id
+            .get()
+            .expect("log id is read before submit")
+            .clone();
+        let store = &self.inner.store;
+        let mut attempt = 0;
+        loop {
+            match self.seal_and_append(store, &log_id, &jobs, &tip) {
+                Ok((results, new_tip)) => return (results, Some(new_tip.unwrap_or(tip))),
+                Err(e) if e.is_conflict() && attempt < MAX_CONFLICT_RETRIES => {
+                    attempt += 1;
+                    if attempt > 3 {
+                        std::thread::sleep(Duration::from_micros(50 * u64::from(attempt.min(100))));
+                    }
+                    match self.load_tip() {
+                        Ok(t) => tip = t,
+                        Err(e) => return (fail_all(&jobs, &e), None),
+                    }
+                }
+                Err(e) => return (fail_all(&jobs, &e), None),
+            }
+        }
+    }
+
+    fn seal_and_append(
+        &self,
+        store: &S,
+        log_id: &str,
+        jobs: &[Job],
+        tip: &Tip,
+    ) -> Result<(JobResults, Option<Tip>)> {
+        enum Slot {
+            Existing(Box<SealedEvent>),
+            New(usize),
+        }
+        let mut next = tip.clone();
+        let mut batch: Vec<SealedEvent> = Vec::new();
+        let mut keys: HashMap<&str, usize> = HashMap::new();
+        let mut slots: Vec<Vec<Slot>> = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let mut job_slots = Vec::with_capacity(job.drafts.len());
+            for draft in &job.drafts {
+                if let Some(k) = draft.idempotency_key.as_deref() {
+                    if let Some(&i) = keys.get(k) {
+                        job_slots.push(Slot::New(i));
+                        continue;
+                    }
+                    if let Some(existing) = store.find_by_key(k)? {
+                        job_slots.push(Slot::Existing(Box::new(existing)));
+                        continue;
+                    }
+                    keys.insert(k, batch.len());
+                }
+                job_slots.push(Slot::New(batch.len()));
+                batch.push(seal(log_id, draft, &mut next));
+            }
+            slots.push(job_slots);
+        }
+        if !batch.is_empty() {
+            if let Err(e) = store.append(tip.head.seq, &batch, &next.head) {
+                if e.is_conflict() || e.is_invalid() || e.is_busy() {
+                    return Err(e);
+                }
+                // The write may have been committed before the error surfaced: look.
+                match store.read(batch[0].seq, batch.len()) {
+                    Ok(found)
+                        if found.len() == batch.len()
+                            && found.iter().zip(&batch).all(|(a, b)| a.id == b.id) => {}
+                    Ok(_) => return Err(e),
+                    Err(_) => return Err(Error::OutcomeUnknown(e.to_string())),
+                }
+            }
+        }
+        let results = jobs
+            .iter()
+            .zip(slots)
+            .map(|(job, job_slots)| {
+                let events = job_slots
+                    .into_iter()
+                    .map(|s| match s {
+                        Slot::Existing(e) => *e,
+                        Slot::New(i) => batch[i].clone(),
+                    })
+                    .collect();
+                (job.ticket, Ok(events))
+            })
+            .collect();
+        Ok((results, (!batch.is_empty()).then_some(next)))
+    }
+
+    /// The event with this id.
+    ///
+    /// # Errors
+    /// When the store cannot be read or the event cannot be decoded.
+    pub fn get(&self, id: Uuid) -> Result<Option<Event>> {
+        self.inner.store.get(id)?.map(|s| s.decode()).transpose()
+    }
+
+    /// One page of events matching `query`; continue with `query.after(page.next)`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unanswerable query (bad limit, empty search); storage errors.
+    pub fn query(&self, query: &Query) -> Result<Page> {
+        query.validate()?;
+        let limit = query.page_size();
+        let mut found = self.inner.store.query(query, limit + 1)?;
+        let more = found.len() > limit;
+        found.truncate(limit);
+        let events = found
+            .iter()
+            .map(SealedEvent::decode)
+            .collect::<Result<Vec<_>>>()?;
+        let next = if more {
+            events.last().map(Cursor::after_event)
+        } else {
+            None
+        };
+        Ok(Page { events, next })
+    }
+
+    /// How many events match `query` (its limit is ignored).
+    ///
+    /// # Errors
+    /// As [`AuditTrail::query`].
+    pub fn count(&self, query: &Query) -> Result<u64> {
+        query.validate()?;
+        self.inner.store.count(query)
+    }
+
+    /// Calls `f` on every event matching `query`, in its order, ignoring its limit; memory
+    /// stays bounded by one page of [`crate::query::MAX_LIMIT`] events.
+    ///
+    /// # Errors
+    /// As [`AuditTrail::query`], or the first error `f` returns.
+    pub fn for_each(&self, query: &Query, mut f: impl FnMut(Event) -> Result<()>) -> Result<()> {
+        let mut q = query.clone().limit(crate::query::MAX_LIMIT);
+        loop {
+            let page = self.query(&q)?;
+            for e in page.events {
+                f(e)?;
+            }
+            match page.next {
+                Some(c) => q = q.after(c),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Every event whose target is exactly `target` (not merely related), newest first, across
+    /// tenants. Scope it with a [`Query`] and `.tenant(..)` where target ids are not unique.
+    ///
+    /// # Errors
+    /// As [`AuditTrail::query`].
+    pub fn history(&self, target: &Target) -> Result<Vec<Event>> {
+        let mut out = Vec::new();
+        self.for_each(&Query::new().target(target), |e| {
+            out.push(e);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Recomputes every hash of the chain, in bounded memory.
+    ///
+    /// Returns `Ok` with `report.fault` set for a tampered log; `Err` only when the store
+    /// cannot be read. Without an outside checkpoint, cutting off the newest events together
+    /// with the recorded head cannot be detected: keep checkpoints and use
+    /// [`AuditTrail::verify_against`].
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        integrity::verify::run(&self.inner.store, self.log_id()?, None)
+    }
+
+    /// [`AuditTrail::verify`], and also checks that the log still holds exactly what
+    /// `checkpoint` stated, which catches deletion of the newest events.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] when the checkpoint belongs to another log; as
+    /// [`AuditTrail::verify`] otherwise.
+    pub fn verify_against(&self, checkpoint: &Checkpoint) -> Result<VerifyReport> {
+        let log_id = self.log_id()?;
+        let origin = format!("{}{log_id}", integrity::checkpoint::ORIGIN_PREFIX);
+        if checkpoint.origin != origin {
+            return Err(Error::Checkpoint(format!(
+                "it is for log {:?}, this log is {origin:?}",
+                checkpoint.origin
+            )));
+        }
+        integrity::verify::run(&self.inner.store, log_id, Some(checkpoint))
+    }
+
+    /// The log's current checkpoint: size, Merkle root and chain head, as a C2SP note.
+    ///
+    /// Keep it somewhere the database's owner cannot rewrite; [`AuditTrail::verify_against`]
+    /// then proves nothing up to it changed.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when the stored head does not match the newest event; storage errors.
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
+        let log_id = self.log_id()?.to_owned();
+        let tip = self.load_tip()?;
+        if tip.head.seq > 0 {
+            let last = self.inner.store.read(tip.head.seq, 1)?;
+            if last.first().map(|e| e.hash) != Some(tip.head.hash) {
+                return Err(Error::Corrupt(
+                    "the stored head does not match the newest event; run verify".into(),
+                ));
+            }
+        }
+        Ok(Checkpoint::new(
+            &log_id,
+            tip.head.seq,
+            merkle::root(&tip.head.frontier),
+            tip.head.hash,
+        ))
+    }
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct LeaderGuard<'a, S> {
+    inner: &'a Inner<S>,
+    tickets: Vec<u64>,
+}
+
+impl<S> Drop for LeaderGuard<'_, S> {
+    fn drop(&mut self) {
+        let mut st = lock(&self.inner.state);
+        st.leading = false;
+        st.tip = None;
+        for t in &self.tickets {
+            st.finished.insert(
+                *t,
+                Err(Error::OutcomeUnknown(
+                    "the group commit panicked; read the event back before retrying".into(),
+                )),
+            );
+        }
+        self.inner.done.notify_all();
+    }
+}
+
+/// Stamps `draft` as the event after `tip` and advances `tip` past it.
+fn seal(log_id: &str, draft: &SealedEvent, tip: &mut Tip) -> SealedEvent {
+    let mut e = draft.clone();
+    e.seq = tip.head.seq + 1;
+    e.recorded_at = time_util::now().max(tip.last_recorded);
+    let micros = time_util::to_micros(e.recorded_at);
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        (micros / 1_000_000) as u64,
+        ((micros % 1_000_000) * 1_000) as u32,
+    );
+    e.id = Uuid::new_v7(ts);
+    if e.id <= tip.last_id {
+        e.id = Uuid::from_u128(tip.last_id.as_u128() + 1);
+    }
+    e.prev_hash = tip.head.hash;
+    let (leaf, hash) = integrity::verify::seal_hashes(log_id, &e);
+    e.hash = hash;
+    merkle::push(&mut tip.head.frontier, tip.head.seq, leaf);
+    tip.head.seq = e.seq;
+    tip.head.hash = hash;
+    tip.last_recorded = e.recorded_at;
+    tip.last_id = e.id;
+    e
+}
+
+/// A copy of `e` for each waiter of a failed group commit.
+fn duplicate(e: &Error) -> Error {
+    match e {
+        Error::Invalid { field, problem } => Error::Invalid {
+            field: field.clone(),
+            problem: problem.clone(),
+        },
+        Error::Conflict { expected, actual } => Error::Conflict {
+            expected: *expected,
+            actual: *actual,
+        },
+        Error::Busy(s) => Error::Busy(s.clone()),
+        Error::Malformed { what, problem } => Error::Malformed {
+            what,
+            problem: problem.clone(),
+        },
+        Error::SchemaTooNew { found, supported } => Error::SchemaTooNew {
+            found: *found,
+            supported: *supported,
+        },
+        Error::Corrupt(s) => Error::Corrupt(s.clone()),
+        Error::Checkpoint(s) => Error::Checkpoint(s.clone()),
+        Error::Payload(s) => Error::Payload(s.clone()),
+        Error::Unsupported(s) => Error::Unsupported(s.clone()),
+        Error::OutcomeUnknown(s) => Error::OutcomeUnknown(s.clone()),
+        Error::Storage(s) => Error::Storage(s.clone()),
+        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+    }
+}
