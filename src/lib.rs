@@ -96,3 +96,8 @@ pub use query::{Cursor, Order, OutcomeFilter, Page, Query};
 pub use sealed::{PersonalField, PersonalValue, SealedEvent};
 pub use store::{AuditStore, Head};
 pub use trail::{AuditTrail, TrailBuilder};
+
+// README's examples are compiled and run as doctests, so the first thing users copy works.
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -68,12 +68,14 @@ impl Event {
         let context = match version {
             v if v == P::VERSION => context,
             v if v < P::VERSION => P::upgrade(v, context)?,
-            v => return Err(Error::Payload(format!(
+            v => {
+                return Err(Error::Payload(format!(
                 "event {} has {} version {v}, newer than this build's {}; upgrade the application",
                 self.seq,
                 P::ACTION,
                 P::VERSION
-            ))),
+            )))
+            }
         };
         serde_json::from_value(context).map_err(|e| {
             Error::Payload(format!(

@@ -286,11 +286,7 @@ impl<S: AuditStore> AuditTrail<S> {
 
     /// Seals every queued draft against the head and appends them in one store call,
     /// resealing on conflicts. Returns each job's result and the new tip (if known).
-    fn commit_group(
-        &self,
-        jobs: Vec<Job>,
-        tip: Option<Tip>,
-    ) -> (JobResults, Option<Tip>) {
+    fn commit_group(&self, jobs: Vec<Job>, tip: Option<Tip>) -> (JobResults, Option<Tip>) {
         let fail_all = |jobs: &[Job], e: &Error| {
             jobs.iter()
                 .map(|j| (j.ticket, Err(duplicate(e))))
