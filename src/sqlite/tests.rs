@@ -1,1 +1,103 @@
+//! Tests that need the store's private SQL: every filter runs on an index.
 
+use super::*;
+use crate::event::{ActorKind, Source, Target};
+use crate::query::Query;
+use time::macros::datetime;
+
+fn plan(store: &SqliteStore, q: &Query) -> String {
+    let mut b = SqlBuilder::new(&SQLITE);
+    let filter = b.where_clause(q);
+    let lim = b.bind(Param::Int(50));
+    let sql = format!(
+        "EXPLAIN QUERY PLAN SELECT {} FROM events e{filter}{} LIMIT {lim}",
+        codec::select_list(),
+        order_by(q)
+    );
+    let conn = store.writer();
+    let mut stmt = conn.prepare(&sql).unwrap();
+    let rows = stmt
+        .query_map(params_from_iter(&b.params), |r| r.get::<_, String>(3))
+        .unwrap();
+    rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn every_filter_runs_on_an_index() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let from = datetime!(2026-01-01 0:00 UTC);
+    let to = datetime!(2026-02-01 0:00 UTC);
+    let booking = Target::new("booking", "b-1");
+    let cases: Vec<(&str, Query, &str)> = vec![
+        ("tenant", Query::new().tenant("t"), "events_tenant"),
+        ("between", Query::new().between(from, to), "events_time"),
+        ("since", Query::new().since(from), "events_time"),
+        ("until", Query::new().until(to), "events_time"),
+        ("actor", Query::new().actor("u-1"), "events_actor ("),
+        (
+            "actor_kind",
+            Query::new().actor_kind(ActorKind::Customer),
+            "events_actor_kind",
+        ),
+        (
+            "action",
+            Query::new().action("booking.created"),
+            "events_action",
+        ),
+        (
+            "action prefix",
+            Query::new().action("booking.*"),
+            "events_action",
+        ),
+        (
+            "actions",
+            Query::new().actions(["booking.created", "order.*"]),
+            "events_action",
+        ),
+        ("target", Query::new().target(&booking), "events_target"),
+        (
+            "target_kind",
+            Query::new().target_kind("booking"),
+            "events_target",
+        ),
+        (
+            "involving",
+            Query::new().involving(&booking),
+            "SEARCH t USING PRIMARY KEY",
+        ),
+        ("source", Query::new().source(Source::Web), "events_source"),
+        ("failures", Query::new().failures(), "events_failures"),
+        (
+            "search",
+            Query::new().search("haircut"),
+            "event_search VIRTUAL TABLE INDEX 0:M",
+        ),
+        (
+            "changed",
+            Query::new().changed("slot.start"),
+            "SEARCH c USING PRIMARY KEY",
+        ),
+        ("oldest first", Query::new().oldest_first(), "events_time"),
+        (
+            "tenant + actor + window",
+            Query::new().tenant("t").actor("u-1").between(from, to),
+            "SEARCH e USING INDEX events_",
+        ),
+    ];
+    for (name, q, index) in cases {
+        let plan = plan(&store, &q);
+        assert!(plan.contains(index), "{name}: expected {index}:\n{plan}");
+        assert!(
+            !plan.lines().any(|l| l.trim_start().starts_with("SCAN ")
+                && !l.contains("USING")
+                && !l.contains("VIRTUAL TABLE INDEX")),
+            "{name}: full table scan:\n{plan}"
+        );
+        assert!(
+            plan.contains("INDEX")
+                || plan.contains("PRIMARY KEY")
+                || plan.contains("VIRTUAL TABLE"),
+            "{name}: no index used:\n{plan}"
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! Runs the core examples and checks what they print.
+#![cfg(feature = "sqlite")]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// `cargo test` builds the examples next to the test binaries: `target/<profile>/examples/`.
+fn run_example(name: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let dir: PathBuf = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("examples");
+    let out = Command::new(dir.join(name))
+        .output()
+        .unwrap_or_else(|e| panic!("example {name} was not built in {}: {e}", dir.display()));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{name} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn quickstart_prints_the_timeline_newest_first_and_verifies() {
+    let out = run_example("quickstart");
+    let timeline: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with('#'))
+        .collect();
+    let actions: Vec<&str> = timeline
+        .iter()
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "payment.refunded",
+            "booking.cancelled",
+            "booking.rescheduled",
+            "booking.confirmed",
+            "booking.created"
+        ],
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "by Sarah (user) [start: \"2026-01-10T14:00:00Z\" -> \"2026-01-15T09:00:00Z\"]"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("reason: \"feeling unwell\""), "{out}");
+    assert!(
+        out.contains("verify: ok: 5 events verified through seq 5"),
+        "{out}"
+    );
+    let checkpoint = out
+        .split("checkpoint (keep it outside the database):\n")
+        .nth(1)
+        .unwrap();
+    let cp: auditkit::Checkpoint = checkpoint.parse().unwrap();
+    assert_eq!(cp.size, 5);
+}
+
+#[test]
+fn booking_lifecycle_prints_each_screen() {
+    let out = run_example("booking_lifecycle");
+    assert!(out.contains("== History of booking b-c-1-1\n#5"), "{out}");
+    assert!(
+        out.contains("slot.start: \"2026-03-05T09:00:00Z\" -> \"2026-03-06T09:00:00Z\""),
+        "{out}"
+    );
+    let maria = out
+        .split("== Everything involving customer Maria Rossi\n")
+        .nth(1)
+        .unwrap()
+        .split("==")
+        .next()
+        .unwrap();
+    assert_eq!(maria.lines().count(), 6, "{maria}");
+    assert!(maria.starts_with("#16"), "{maria}");
+    assert!(out.contains("FAILED (card declined)"), "{out}");
+    assert!(out.contains("page 4: seq [15]"), "{out}");
+    assert!(out.contains("bookings created: 6"), "{out}");
+    assert_eq!(
+        out.matches(",booking.rescheduled,success,").count(),
+        3,
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "ok: 16 events verified through seq 16, checked against a checkpoint of size 16"
+        ),
+        "{out}"
+    );
+}

@@ -1,0 +1,190 @@
+//! Tampering with the SQLite file directly: verify names the right position and kind; the guard
+//! triggers refuse direct edits of an untouched database.
+#![cfg(feature = "sqlite")]
+
+use auditkit::sqlite::SqliteStore;
+use auditkit::{Actor, AuditTrail, FaultKind, NewEvent, Target};
+use rusqlite::Connection;
+use serde_json::json;
+
+fn seeded(n: u64) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let trail = AuditTrail::new(SqliteStore::open(&path).unwrap());
+    for i in 1..=n {
+        trail
+            .record(
+                NewEvent::new("booking.rescheduled")
+                    .tenant("salon-1")
+                    .actor(Actor::user("u-1").name("Sarah"))
+                    .target(Target::new("booking", format!("b-{i}")).label("Cut"))
+                    .before(json!({"start": "10:00"}))
+                    .after(json!({"start": format!("11:{i:02}")}))
+                    .context("amount", i * 100),
+            )
+            .unwrap();
+    }
+    (dir, path)
+}
+
+/// An attacker with the file: the guard triggers are dropped first.
+fn attacker(path: &std::path::Path) -> Connection {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;
+         DROP TRIGGER events_insert_at_head; DROP TRIGGER head_forward_only;
+         DROP TRIGGER personal_no_update;",
+    )
+    .unwrap();
+    conn
+}
+
+fn verify(path: &std::path::Path) -> auditkit::VerifyReport {
+    AuditTrail::new(SqliteStore::open(path).unwrap())
+        .verify()
+        .unwrap()
+}
+
+#[test]
+fn an_intact_file_verifies() {
+    let (_dir, path) = seeded(10);
+    let report = verify(&path);
+    assert!(report.is_ok(), "{report}");
+    assert_eq!((report.checked, report.verified_through), (10, 10));
+}
+
+#[test]
+fn a_changed_middle_event_is_modified_at_its_seq() {
+    let (_dir, path) = seeded(10);
+    attacker(&path)
+        .execute(
+            "UPDATE events SET context = '{\"amount\":1}' WHERE seq = 5",
+            [],
+        )
+        .unwrap();
+    let report = verify(&path);
+    let fault = report.fault.expect("tampering must be detected");
+    assert_eq!((fault.seq, fault.kind), (5, FaultKind::Modified), "{fault}");
+    assert_eq!(report.verified_through, 4);
+}
+
+#[test]
+fn a_changed_personal_value_is_modified() {
+    let (_dir, path) = seeded(6);
+    attacker(&path)
+        .execute(
+            "UPDATE personal_values SET value = '\"Mallory\"' WHERE seq = 3 AND path = 'actor.name'",
+            [],
+        )
+        .unwrap();
+    let fault = verify(&path).fault.expect("detected");
+    assert_eq!((fault.seq, fault.kind), (3, FaultKind::Modified), "{fault}");
+}
+
+#[test]
+fn a_deleted_middle_event_is_missing_at_its_seq() {
+    let (_dir, path) = seeded(10);
+    attacker(&path)
+        .execute("DELETE FROM events WHERE seq = 4", [])
+        .unwrap();
+    let fault = verify(&path).fault.expect("detected");
+    assert_eq!((fault.seq, fault.kind), (4, FaultKind::Missing), "{fault}");
+}
+
+#[test]
+fn deleting_the_newest_events_is_caught_by_a_checkpoint() {
+    let (_dir, path) = seeded(10);
+    let checkpoint = AuditTrail::new(SqliteStore::open(&path).unwrap())
+        .checkpoint()
+        .unwrap();
+    let text = checkpoint.to_string();
+    // A careful attacker cuts the newest events and rewinds the recorded head to match.
+    let conn = attacker(&path);
+    let (hash8,): (Vec<u8>,) = conn
+        .query_row("SELECT hash FROM events WHERE seq = 8", [], |r| {
+            Ok((r.get(0)?,))
+        })
+        .unwrap();
+    conn.execute("DELETE FROM events WHERE seq > 8", [])
+        .unwrap();
+    conn.execute(
+        "UPDATE auditkit_head SET seq = 8, hash = ?1, frontier = x''",
+        [hash8],
+    )
+    .unwrap();
+    drop(conn);
+
+    let trail = AuditTrail::new(SqliteStore::open(&path).unwrap());
+    let report = trail
+        .verify_against(&text.parse().expect("checkpoint text parses"))
+        .unwrap();
+    let fault = report
+        .fault
+        .expect("truncation after a checkpoint is detected");
+    assert_eq!(
+        (fault.seq, fault.kind),
+        (9, FaultKind::Truncated),
+        "{fault}"
+    );
+    assert_eq!(report.verified_through, 8);
+}
+
+#[test]
+fn cutting_events_without_fixing_the_head_is_truncated() {
+    let (_dir, path) = seeded(5);
+    attacker(&path)
+        .execute("DELETE FROM events WHERE seq = 5", [])
+        .unwrap();
+    let fault = verify(&path).fault.expect("detected");
+    assert_eq!(
+        (fault.seq, fault.kind),
+        (5, FaultKind::Truncated),
+        "{fault}"
+    );
+}
+
+#[test]
+fn a_checkpoint_of_another_history_is_a_mismatch() {
+    let (_dir, path) = seeded(5);
+    let trail = AuditTrail::new(SqliteStore::open(&path).unwrap());
+    let mut cp = trail.checkpoint().unwrap();
+    cp.root[0] ^= 1;
+    let fault = trail.verify_against(&cp).unwrap().fault.expect("detected");
+    assert_eq!(
+        (fault.seq, fault.kind),
+        (5, FaultKind::CheckpointMismatch),
+        "{fault}"
+    );
+    let other = AuditTrail::new(SqliteStore::open_in_memory().unwrap())
+        .checkpoint()
+        .unwrap();
+    let err = trail.verify_against(&other).unwrap_err();
+    assert!(matches!(err, auditkit::Error::Checkpoint(_)), "{err}");
+}
+
+#[test]
+fn direct_edits_of_an_untouched_file_are_refused() {
+    let (_dir, path) = seeded(3);
+    let conn = Connection::open(&path).unwrap();
+    let refused = |sql: &str| {
+        let err = conn.execute(sql, []).expect_err(sql).to_string();
+        assert!(err.contains("auditkit:"), "{sql}: {err}");
+    };
+    refused("UPDATE events SET action = 'booking.deleted' WHERE seq = 2");
+    refused("DELETE FROM events WHERE seq = 3");
+    refused("DELETE FROM events");
+    refused("INSERT OR REPLACE INTO events SELECT * FROM events WHERE seq = 2");
+    refused(
+        "INSERT INTO events SELECT 9, x'00', occurred_at, recorded_at, tenant, actor_kind, actor_id,
+         actor_role, impersonator, source, request, action, failure, target_kind, target_id,
+         related, before, after, context, NULL, payload_version, personal, prev_hash, hash
+         FROM events WHERE seq = 1",
+    );
+    refused("UPDATE auditkit_head SET seq = 1");
+    refused("DELETE FROM auditkit_head");
+    refused("UPDATE personal_values SET value = '\"x\"'");
+    drop(conn);
+    let report = verify(&path);
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.checked, 3);
+}
