@@ -55,7 +55,8 @@
 //!
 //! ## MSRV
 //!
-//! Rust 1.75. Raising it is a minor-version change, noted in the changelog.
+//! Rust 1.81, the floor of our dependencies. Raising it is a minor-version change, noted in the
+//! changelog.
 
 // Audit data must never be corrupted by memory errors: no unsafe anywhere.
 #![forbid(unsafe_code)]
