@@ -111,6 +111,13 @@ pub fn append_and_head<S: AuditStore>(store: S) -> CheckResult {
         );
     }
     let before = read_all(C, raw)?;
+    let acknowledged = h.appended();
+    same_events(
+        C,
+        "reading back every acknowledged append",
+        &acknowledged.iter().collect::<Vec<_>>(),
+        &before,
+    )?;
     let head = raw.head().ctx(C, "head()")?;
     ensure!(
         C,
@@ -1117,7 +1124,7 @@ pub fn concurrent_writers<S: AuditStore>(store: S) -> CheckResult {
     ensure!(
         C,
         head.seq == total && seqs(&stored) == (1..=total).collect::<Vec<_>>(),
-        "{WRITERS} concurrent writers recorded {total} events, but the head is at {} and the store holds seqs {:?}: compare-and-append must make a losing writer retry",
+        "{WRITERS} concurrent writers recorded {total} events, but the head is at {} and the store holds seqs {:?}: every acknowledged event must be stored, and compare-and-append must make a losing writer retry",
         head.seq,
         seqs(&stored)
     );
