@@ -161,7 +161,7 @@ impl JsonlStore {
 fn write_head(dir: &Path, head: &HeadFile) -> Result<()> {
     let tmp = dir.join("head.json.tmp");
     let mut f = File::create(&tmp)?;
-    f.write_all(&serde_json::to_vec(head).map_err(|e| corrupt(e))?)?;
+    f.write_all(&serde_json::to_vec(head).map_err(corrupt)?)?;
     f.sync_all()?;
     fs::rename(&tmp, dir.join("head.json"))?;
     // Make the rename itself durable (directories cannot be opened this way on Windows).
@@ -198,7 +198,7 @@ impl AuditStore for JsonlStore {
         }
         let mut lines = Vec::new();
         for e in batch {
-            serde_json::to_writer(&mut lines, e).map_err(|e| corrupt(e))?;
+            serde_json::to_writer(&mut lines, e).map_err(corrupt)?;
             lines.push(b'\n');
         }
         // Write after the committed bytes (dropping any tail of a failed append), sync, then

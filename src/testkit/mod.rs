@@ -82,6 +82,9 @@ impl std::error::Error for Failure {}
 /// The result of a check.
 pub type CheckResult = std::result::Result<(), Failure>;
 
+/// A check, as [`run`] lists them.
+type Check<S> = fn(S) -> CheckResult;
+
 /// Runs every check of the suite, each on a fresh store from `factory`.
 ///
 /// # Panics
@@ -89,7 +92,7 @@ pub type CheckResult = std::result::Result<(), Failure>;
 /// the property broken and the event involved. Every check runs even after an earlier one
 /// failed, so one run shows everything that is wrong.
 pub fn run<S: AuditStore, F: Fn() -> S>(factory: F) {
-    let checks: [(&'static str, fn(S) -> CheckResult); 10] = [
+    let checks: [(&'static str, Check<S>); 10] = [
         ("append_and_head", append_and_head::<S>),
         ("read_ranges", read_ranges::<S>),
         ("round_trip", round_trip::<S>),
