@@ -85,6 +85,10 @@ mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+pub mod guide;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
 pub use config::{DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_REDACT_KEYS, REDACTED};
 pub use error::{Error, Result};
 pub use event::{Actor, ActorKind, Change, Event, Outcome, RequestContext, Source, Target};

@@ -174,9 +174,11 @@ impl Query {
         self
     }
 
-    /// Events from this source.
+    /// Events from this source. `Source::Other("web")` means the same as `Source::Web`, as it
+    /// does when recorded.
     pub fn source(mut self, source: Source) -> Self {
-        self.source = Some(source);
+        // Normalized so that `matches` agrees with stores, which compare the stored name.
+        self.source = Some(Source::parse(source.as_str()));
         self
     }
 

@@ -51,7 +51,7 @@ impl Head {
 /// Only the first four methods are required. The provided query methods are slow but correct
 /// fallbacks that scan with [`AuditStore::read`] and filter with [`Query::matches`]; SQL stores
 /// override them to push filters down to indexes. `auditkit::testkit` (feature `testkit`)
-/// checks a store against this contract.
+/// checks a store against this contract; [`crate::guide`] walks through writing one.
 pub trait AuditStore: Send + Sync {
     /// The log's identity, fixed at creation (it names the log in checkpoints and seeds the
     /// genesis hash).

@@ -147,11 +147,36 @@ const SQLITE: Dialect = Dialect {
     search_param: |words| {
         words
             .iter()
-            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .map(|w| format!("\"{}\"", fts_token(w)))
             .collect::<Vec<_>>()
             .join(" ")
     },
 };
+
+/// The FTS5 token standing for one search word (see [`crate::query::words`]).
+///
+/// FTS5's unicode61 tokenizer does not split and fold text the way `Query::matches` does
+/// (private-use characters and some marks are word characters to it, its case folding
+/// predates Unicode's current tables), so a search could find other events in SQLite than
+/// in memory. The store therefore splits words itself and hands FTS5 one ASCII token per
+/// word, which unicode61 keeps whole and unchanged: `a` + the word when it is ASCII letters
+/// and digits, else `u` + the hex of its UTF-8. The prefixes keep the two forms apart.
+fn fts_token(word: &str) -> String {
+    if word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        format!("a{word}")
+    } else {
+        format!("u{}", hex::encode(word))
+    }
+}
+
+/// The indexed body of an event: its search words as FTS5 tokens.
+fn search_body(e: &SealedEvent) -> Result<String> {
+    Ok(crate::query::words(&e.search_text()?)
+        .iter()
+        .map(|w| fts_token(w))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
 
 fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
     conn.busy_timeout(options.busy_timeout).map_err(map_err)?;
@@ -377,7 +402,7 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<()> {
     }
     tx.prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
         .map_err(map_err)?
-        .execute(rusqlite::params![seq, e.search_text()?])
+        .execute(rusqlite::params![seq, search_body(e)?])
         .map_err(map_err)?;
     Ok(())
 }

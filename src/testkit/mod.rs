@@ -1,0 +1,404 @@
+//! The conformance suite for [`AuditStore`] implementations (feature `testkit`).
+//!
+//! A store you write is right when it passes [`run`]: hand it a factory for fresh, empty
+//! stores and call it from a test.
+//!
+//! ```
+//! // In your crate's tests, with auditkit's `testkit` feature in [dev-dependencies]:
+//! // #[test] fn my_store_conforms() { auditkit::testkit::run(|| MyStore::new()) }
+//! auditkit::testkit::run(auditkit::MemoryStore::new);
+//! ```
+//!
+//! [`run`] calls every check below, each on a fresh store from the factory, and **panics**
+//! when any fails, listing every failed check with the property it broke and the event
+//! involved. The checks are also public one by one: each returns `Err(`[`Failure`]`)` instead
+//! of panicking, so you can run a single one while fixing it, or skip one your store cannot
+//! support yet.
+//!
+//! | check | property |
+//! |-------|----------|
+//! | [`append_and_head`] | appends move the head; a stale or future expected head is [`Error::Conflict`] and writes nothing; a batch is stored whole or not at all; duplicate ids and idempotency keys are conflicts |
+//! | [`read_ranges`] | `read(from, limit)` returns stored events in seq order from `from`, never past the head, never inventing or skipping one |
+//! | [`round_trip`] | every field comes back exactly: unicode, large and nested JSON, floats and big integers, microsecond times, optional fields absent and present, personal values — through `read`, `get`, `find_by_key` and `query` |
+//! | [`query_filters`] | every [`Query`] filter, alone and combined, gives what [`Query::matches`] gives |
+//! | [`query_order`] | newest first and oldest first, ties on `occurred_at` broken by `seq`, and a store-level `limit` keeps the first events |
+//! | [`paging`] | cursors visit every event exactly once, also while new events arrive between pages |
+//! | [`count`] | `count` agrees with [`Query::matches`], ignores the limit and applies the cursor |
+//! | [`get_and_idempotency`] | `get` by id, `find_by_key`, and recording an idempotency key twice stores one event |
+//! | [`verify`] | [`AuditTrail::verify`] passes on the store and catches a lost or altered event read through it |
+//! | [`concurrent_writers`] | several trails appending at once keep one contiguous, verifiable chain |
+//!
+//! The expected result of every query is computed with [`Query::matches`] over the very events
+//! the store was handed, so a store that passes agrees with [`crate::MemoryStore`] and
+//! [`crate::sqlite::SqliteStore`](crate) on every filter.
+
+mod checks;
+mod corpus;
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::query::Query;
+use crate::sealed::SealedEvent;
+use crate::store::{AuditStore, Head};
+use crate::{AuditTrail, Error, Result};
+
+pub use checks::{
+    append_and_head, concurrent_writers, count, get_and_idempotency, paging, query_filters,
+    query_order, read_ranges, round_trip, verify,
+};
+
+/// One broken property: which check found it and what went wrong, naming the event involved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Failure {
+    /// The check that failed, as named in this module (`query_filters`, ...).
+    pub check: &'static str,
+    /// What property broke, with what event, and what the store returned.
+    pub message: String,
+}
+
+impl Failure {
+    fn new(check: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            check,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.check, self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The result of a check.
+pub type CheckResult = std::result::Result<(), Failure>;
+
+/// A check, as [`run`] lists them.
+type Check<S> = fn(S) -> CheckResult;
+
+/// Runs every check of the suite, each on a fresh store from `factory`.
+///
+/// # Panics
+/// When any check fails (or the store panics), with one paragraph per failed check naming
+/// the property broken and the event involved. Every check runs even after an earlier one
+/// failed, so one run shows everything that is wrong.
+pub fn run<S: AuditStore, F: Fn() -> S>(factory: F) {
+    let checks: [(&'static str, Check<S>); 10] = [
+        ("append_and_head", append_and_head::<S>),
+        ("read_ranges", read_ranges::<S>),
+        ("round_trip", round_trip::<S>),
+        ("query_filters", query_filters::<S>),
+        ("query_order", query_order::<S>),
+        ("paging", paging::<S>),
+        ("count", count::<S>),
+        ("get_and_idempotency", get_and_idempotency::<S>),
+        ("verify", verify::<S>),
+        ("concurrent_writers", concurrent_writers::<S>),
+    ];
+    let mut failures = Vec::new();
+    for (name, check) in checks {
+        // A store that panics fails this check only; the others still run.
+        let outcome = catch_unwind(AssertUnwindSafe(|| check(factory())));
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(f)) => failures.push(f),
+            Err(panic) => failures.push(Failure::new(
+                name,
+                format!(
+                    "panicked (in the store or the check): {}",
+                    panic_text(&*panic)
+                ),
+            )),
+        }
+    }
+    if !failures.is_empty() {
+        let list: Vec<String> = failures.iter().map(|f| format!("- {f}")).collect();
+        panic!(
+            "auditkit testkit: {} of {} checks failed for {}:\n{}",
+            failures.len(),
+            checks.len(),
+            std::any::type_name::<S>(),
+            list.join("\n")
+        );
+    }
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a non-string panic payload)".into()
+    }
+}
+
+// ---- shared machinery ----
+
+/// Fails the check with a formatted message unless `cond` holds.
+macro_rules! ensure {
+    ($check:expr, $cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err($crate::testkit::Failure::new($check, format!($($fmt)+)));
+        }
+    };
+}
+pub(crate) use ensure;
+
+/// Turns a store error into a failure saying what the check was doing.
+trait Ctx<T> {
+    fn ctx(self, check: &'static str, doing: impl fmt::Display) -> std::result::Result<T, Failure>;
+}
+
+impl<T> Ctx<T> for Result<T> {
+    fn ctx(self, check: &'static str, doing: impl fmt::Display) -> std::result::Result<T, Failure> {
+        self.map_err(|e| Failure::new(check, format!("{doing} failed: {e}")))
+    }
+}
+
+/// The store under test, seen through a recorder that remembers exactly what was appended:
+/// the ground truth every read is compared with.
+struct Recorder<S> {
+    inner: Arc<S>,
+    appended: Mutex<Vec<SealedEvent>>,
+}
+
+impl<S: AuditStore> AuditStore for Recorder<S> {
+    fn log_id(&self) -> Result<String> {
+        self.inner.log_id()
+    }
+    fn head(&self) -> Result<Head> {
+        self.inner.head()
+    }
+    fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        self.inner.append(expected, batch, new_head)?;
+        let mut log = self.appended.lock().unwrap_or_else(|p| p.into_inner());
+        log.extend_from_slice(batch);
+        Ok(())
+    }
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
+        self.inner.read(from, limit)
+    }
+    fn query(&self, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
+        self.inner.query(query, limit)
+    }
+    fn count(&self, query: &Query) -> Result<u64> {
+        self.inner.count(query)
+    }
+    fn get(&self, id: Uuid) -> Result<Option<SealedEvent>> {
+        self.inner.get(id)
+    }
+    fn find_by_key(&self, key: &str) -> Result<Option<SealedEvent>> {
+        self.inner.find_by_key(key)
+    }
+}
+
+/// A trail over the store under test plus raw access and the record of what was appended.
+struct Harness<S> {
+    trail: AuditTrail<Recorder<S>>,
+}
+
+impl<S: AuditStore> Harness<S> {
+    fn new(store: S) -> Self {
+        Self::with_trail(store, |b| b)
+    }
+
+    fn with_trail(
+        store: S,
+        configure: impl FnOnce(crate::TrailBuilder<Recorder<S>>) -> crate::TrailBuilder<Recorder<S>>,
+    ) -> Self {
+        let recorder = Recorder {
+            inner: Arc::new(store),
+            appended: Mutex::default(),
+        };
+        Harness {
+            trail: configure(AuditTrail::builder(recorder)).build(),
+        }
+    }
+
+    /// The store under test, for contract checks through the raw trait.
+    fn raw(&self) -> &S {
+        &self.trail.store().inner
+    }
+
+    fn shared(&self) -> Arc<S> {
+        Arc::clone(&self.trail.store().inner)
+    }
+
+    /// Every event the store acknowledged, in seq order.
+    fn appended(&self) -> Vec<SealedEvent> {
+        let mut v = self
+            .trail
+            .store()
+            .appended
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        v.sort_by_key(|e| e.seq);
+        v
+    }
+}
+
+/// A short description of an event for failure messages.
+fn describe(e: &SealedEvent) -> String {
+    let mut s = format!("seq {} `{}`", e.seq, e.action);
+    if let Some(t) = &e.tenant {
+        s.push_str(&format!(" tenant {t:?}"));
+    }
+    if let (Some(k), Some(i)) = (&e.target_kind, &e.target_id) {
+        s.push_str(&format!(" target {k}/{i}"));
+    }
+    s
+}
+
+fn seqs(events: &[SealedEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.seq).collect()
+}
+
+/// The first field in which `got` differs from `want`, named, with both values.
+fn field_diff(want: &SealedEvent, got: &SealedEvent) -> Option<String> {
+    if want == got {
+        return None;
+    }
+    let (Ok(Value::Object(w)), Ok(Value::Object(g))) =
+        (serde_json::to_value(want), serde_json::to_value(got))
+    else {
+        return Some("the events differ (and cannot be serialized to say where)".into());
+    };
+    let mut keys: Vec<&String> = w.keys().chain(g.keys()).collect();
+    keys.dedup();
+    for k in keys {
+        let (a, b) = (w.get(k), g.get(k));
+        if a != b {
+            return Some(format!(
+                "field `{k}` was {} when appended but {} when read back",
+                clip(a),
+                clip(b)
+            ));
+        }
+    }
+    Some("the events differ".into())
+}
+
+fn clip(v: Option<&Value>) -> String {
+    let s = match v {
+        None => "absent".to_owned(),
+        Some(v) => v.to_string(),
+    };
+    if s.len() > 160 {
+        let mut end = 160;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}… ({} bytes)", &s[..end], s.len())
+    } else {
+        s
+    }
+}
+
+/// Checks that `got` are exactly the `want` events, in order, naming the first difference.
+fn same_events(
+    check: &'static str,
+    what: &str,
+    want: &[&SealedEvent],
+    got: &[SealedEvent],
+) -> CheckResult {
+    let w: Vec<u64> = want.iter().map(|e| e.seq).collect();
+    let g = seqs(got);
+    if w != g {
+        let missing: Vec<String> = want
+            .iter()
+            .filter(|e| !g.contains(&e.seq))
+            .map(|e| describe(e))
+            .collect();
+        let extra: Vec<String> = got
+            .iter()
+            .filter(|e| !w.contains(&e.seq))
+            .map(describe)
+            .collect();
+        let mut msg = format!("{what}: expected seqs {w:?}, the store returned {g:?}");
+        if let Some(m) = missing.first() {
+            msg.push_str(&format!("; missing event {m}"));
+        }
+        if let Some(x) = extra.first() {
+            msg.push_str(&format!("; unexpected event {x}"));
+        }
+        if missing.is_empty() && extra.is_empty() {
+            msg.push_str("; the right events in the wrong order");
+        }
+        return Err(Failure::new(check, msg));
+    }
+    for (w, g) in want.iter().zip(got) {
+        if let Some(d) = field_diff(w, g) {
+            return Err(Failure::new(
+                check,
+                format!("{what}: event {} came back altered: {d}", describe(w)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The events of `all` that `query` matches, in its order: the reference answer.
+fn expected<'a>(
+    check: &'static str,
+    all: &'a [SealedEvent],
+    query: &Query,
+) -> std::result::Result<Vec<&'a SealedEvent>, Failure> {
+    let mut out = Vec::new();
+    for s in all {
+        let e = s
+            .decode()
+            .map_err(|e| Failure::new(check, format!("decoding event {}: {e}", describe(s))))?;
+        if query.matches(&e) {
+            out.push((e.occurred_at, s));
+        }
+    }
+    out.sort_by_key(|(t, s)| (*t, s.seq));
+    if query.order() == crate::query::Order::NewestFirst {
+        out.reverse();
+    }
+    Ok(out.into_iter().map(|(_, s)| s).collect())
+}
+
+/// Seals drafts by hand, for contract checks that append through the raw trait.
+fn seal_batch(
+    log_id: &str,
+    head: &Head,
+    drafts: Vec<crate::NewEvent>,
+) -> Result<(Vec<SealedEvent>, Head)> {
+    let config = crate::config::TrailConfig::default();
+    let mut next = head.clone();
+    if next.seq == 0 {
+        next.hash = crate::integrity::hashes::genesis(log_id);
+    }
+    let mut out = Vec::new();
+    for d in drafts {
+        let mut e = d.prepare(&config)?;
+        e.seq = next.seq + 1;
+        e.id = Uuid::now_v7();
+        e.recorded_at = crate::time_util::now();
+        e.prev_hash = next.hash;
+        let (leaf, hash) = crate::integrity::verify::seal_hashes(log_id, &e);
+        e.hash = hash;
+        crate::integrity::merkle::push(&mut next.frontier, next.seq, leaf);
+        next.seq = e.seq;
+        next.hash = hash;
+        out.push(e);
+    }
+    Ok((out, next))
+}
+
+/// Whether `e` is the conflict the contract asks for.
+fn is_conflict(e: &Error) -> bool {
+    matches!(e, Error::Conflict { .. })
+}
