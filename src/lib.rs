@@ -79,6 +79,11 @@ pub mod store;
 mod time_util;
 mod trail;
 
+mod describe;
+mod summary;
+pub mod vocab;
+mod zone;
+
 #[cfg(feature = "sqlite")]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -96,6 +101,9 @@ pub use query::{Cursor, Order, OutcomeFilter, Page, Query};
 pub use sealed::{PersonalField, PersonalValue, SealedEvent};
 pub use store::{AuditStore, Head};
 pub use trail::{AuditTrail, TrailBuilder};
+
+pub use describe::Description;
+pub use summary::GroupBy;
 
 // README's examples are compiled and run as doctests, so the first thing users copy works.
 #[cfg(all(doctest, feature = "sqlite"))]
