@@ -181,7 +181,7 @@ vocab! {
 
     /// A booking moved to another time.
     BookingRescheduled, BOOKING_RESCHEDULED = "booking.rescheduled", "Booking rescheduled",
-        "rescheduled {target} from {from} to {to}[ ({reason})]" {
+        "rescheduled {target}[ from {from} to {to}][ ({reason})]" {
         /// The original start.
         #[serde(with = "ts")]
         from: OffsetDateTime,
@@ -205,7 +205,7 @@ vocab! {
 
     /// A booking moved to another host.
     BookingReassigned, BOOKING_REASSIGNED = "booking.reassigned", "Booking reassigned",
-        "reassigned {target}[ from {previous_host}] to {host}[ ({assignment})]" {
+        "reassigned {target}[ from {previous_host}][ to {host}][ ({assignment})]" {
         /// The new host.
         host: String,
         ;
@@ -245,14 +245,14 @@ vocab! {
 
     /// Someone joined a booking.
     BookingAttendeeAdded, BOOKING_ATTENDEE_ADDED = "booking.attendee_added", "Attendee added",
-        "added {attendee} to {target}" {
+        "added an attendee to {target}[: {attendee}]" {
         /// The attendee's name or email.
         attendee: String,
     }
 
     /// A booking's location changed.
     BookingLocationChanged, BOOKING_LOCATION_CHANGED = "booking.location_changed",
-        "Location changed", "moved {target} from {from} to {to}" {
+        "Location changed", "changed the location of {target}[ from {from} to {to}]" {
         /// The previous location.
         from: String,
         /// The new location.
@@ -269,7 +269,7 @@ vocab! {
 
     /// A seat moved to another time.
     BookingSeatRescheduled, BOOKING_SEAT_RESCHEDULED = "booking.seat_rescheduled",
-        "Seat rescheduled", "moved a seat on {target}[ for {attendee}] from {from} to {to}" {
+        "Seat rescheduled", "moved a seat on {target}[ for {attendee}][ from {from} to {to}]" {
         /// The original start.
         #[serde(with = "ts")]
         from: OffsetDateTime,
@@ -303,7 +303,7 @@ vocab! {
 
     /// A payment was received.
     PaymentPaid, PAYMENT_PAID = "payment.paid", "Payment received",
-        "recorded a payment of {amount}[ by {method}] for {target}|could not take a payment of {amount}[ by {method}] for {target}" {
+        "recorded a payment[ of {amount}][ by {method}][ for {target}]|could not take a payment[ of {amount}][ by {method}][ for {target}]" {
         /// Amount in minor units of `currency`.
         amount: i64,
         /// ISO 4217 code.
@@ -317,7 +317,7 @@ vocab! {
 
     /// A charge was attempted and failed (declined card, insufficient funds).
     PaymentFailed, PAYMENT_FAILED = "payment.failed", "Payment failed",
-        "could not charge {amount}[ by {method}][ for {target}][: {reason}]" {
+        "could not charge[ {amount}][ by {method}][ for {target}][: {reason}]" {
         /// Amount in minor units of `currency`.
         amount: i64,
         /// ISO 4217 code.
@@ -331,7 +331,7 @@ vocab! {
 
     /// Money was refunded, in full or in part.
     PaymentRefunded, PAYMENT_REFUNDED = "payment.refunded", "Payment refunded (full or partial)",
-        "refunded {amount}[ of {original_amount}][ for {target}][ to {method}][ ({reason})]" {
+        "refunded[ {amount}][ of {original_amount}][ for {target}][ to {method}][ ({reason})]" {
         /// Amount refunded, in minor units of `currency`.
         amount: i64,
         /// ISO 4217 code.
@@ -347,7 +347,7 @@ vocab! {
 
     /// An invoice was created.
     InvoiceCreated, INVOICE_CREATED = "invoice.created", "Invoice created",
-        "created invoice {number}[ for {target}][ ({amount})]" {
+        "created invoice[ {number}][ for {target}][ ({amount})]" {
         /// The invoice number.
         number: String,
         ;
@@ -359,7 +359,7 @@ vocab! {
 
     /// An invoice was sent to the customer.
     InvoiceSent, INVOICE_SENT = "invoice.sent", "Invoice sent",
-        "sent invoice {number}[ for {target}][ to {recipient}]" {
+        "sent invoice[ {number}][ for {target}][ to {recipient}]" {
         /// The invoice number.
         number: String,
         ;
@@ -531,7 +531,7 @@ vocab! {
 
     /// A staff user's role (access level) changed.
     UserRoleChanged, USER_ROLE_CHANGED = "user.role_changed", "User role changed",
-        "changed the role of {target} from {from} to {to}" {
+        "changed the role of {target}[ from {from} to {to}]" {
         /// The previous role.
         from: String,
         /// The new role.
@@ -600,7 +600,7 @@ vocab! {
 
     /// An account's email address changed.
     EmailChanged, EMAIL_CHANGED = "account.email_changed", "Email changed",
-        "changed the email[ of {target}] from {from} to {to}" {
+        "changed the email[ of {target}][ from {from} to {to}]" {
         /// The previous address.
         from: String,
         /// The new address.
@@ -651,7 +651,7 @@ vocab! {
 
     /// Loyalty points were awarded.
     PointsAwarded, POINTS_AWARDED = "loyalty.points_awarded", "Loyalty points awarded",
-        "awarded {points} points to {target}[ ({reason})]" {
+        "awarded[ {points}] points to {target}[ ({reason})]" {
         /// How many.
         points: i64,
         ;
