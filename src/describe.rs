@@ -108,8 +108,15 @@ pub(crate) fn relative(then: Timestamp, now: Timestamp, tz: &TimeZone) -> String
     if a < 86_400 {
         return say(a / 3_600, "hour");
     }
-    let (d_then, d_now) = (then.to_zoned(tz.clone()).date(), now.to_zoned(tz.clone()).date());
-    let (early, late) = if past { (d_then, d_now) } else { (d_now, d_then) };
+    let (d_then, d_now) = (
+        then.to_zoned(tz.clone()).date(),
+        now.to_zoned(tz.clone()).date(),
+    );
+    let (early, late) = if past {
+        (d_then, d_now)
+    } else {
+        (d_now, d_then)
+    };
     let days = early
         .until((Unit::Day, late))
         .map_or(a / 86_400, |s| i64::from(s.get_days()));
@@ -355,11 +362,18 @@ impl Renderer<'_> {
                 }
             })
             .collect();
+        let all_new = self
+            .e
+            .changes
+            .iter()
+            .filter(|c| !self.used.iter().any(|k| *k == c.path))
+            .all(|c| c.old.is_none() && c.new.is_some());
+        let verb = if all_new { "setting" } else { "changing" };
         match shown.len() {
             0 => String::new(),
-            n if n <= MAX_CHANGES_SHOWN => format!(", changing {}", join_and(&shown)),
+            n if n <= MAX_CHANGES_SHOWN => format!(", {verb} {}", join_and(&shown)),
             n => format!(
-                ", changing {} and {} more fields",
+                ", {verb} {} and {} more fields",
                 shown[..MAX_CHANGES_SHOWN - 1].join(", "),
                 n - (MAX_CHANGES_SHOWN - 1)
             ),

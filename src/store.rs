@@ -163,7 +163,9 @@ pub trait AuditStore: Send + Sync {
         scan(self, |s| {
             let e = s.decode()?;
             if query.matches(&e) {
-                *counts.entry(summary::key_of(&e, by, tz.as_ref())).or_default() += 1;
+                *counts
+                    .entry(summary::key_of(&e, by, tz.as_ref()))
+                    .or_default() += 1;
             }
             Ok(true)
         })?;

@@ -58,7 +58,10 @@ pub(crate) fn zone_of(by: &GroupBy) -> Result<Option<TimeZone>> {
 
 /// Counts per key, merged (a key may come in several times) and sorted as reports show
 /// them: days in calendar order, other keys by count (largest first), then by key.
-pub(crate) fn finish(by: &GroupBy, counts: impl IntoIterator<Item = (String, u64)>) -> Vec<(String, u64)> {
+pub(crate) fn finish(
+    by: &GroupBy,
+    counts: impl IntoIterator<Item = (String, u64)>,
+) -> Vec<(String, u64)> {
     let mut merged: HashMap<String, u64> = HashMap::new();
     for (k, n) in counts {
         *merged.entry(k).or_default() += n;

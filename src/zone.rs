@@ -12,7 +12,9 @@ pub(crate) fn get(name: &str) -> Result<TimeZone> {
     TimeZone::get(name).map_err(|e| {
         Error::invalid(
             "zone",
-            format!("{name:?} is not an IANA time zone name such as \"Europe/Berlin\" or \"UTC\" ({e})"),
+            format!(
+                "{name:?} is not an IANA time zone name such as \"Europe/Berlin\" or \"UTC\" ({e})"
+            ),
         )
     })
 }

@@ -178,8 +178,18 @@ fn unknown_actions_fall_back_to_name_target_and_changes() {
 
 #[test]
 fn actor_kinds_read_naturally() {
-    let d = |a: Actor| record(NewEvent::new("booking.completed").actor(a).target(haircut())).describe();
-    assert_eq!(d(Actor::system()), "System marked Haircut with Sam as completed");
+    let d = |a: Actor| {
+        record(
+            NewEvent::new("booking.completed")
+                .actor(a)
+                .target(haircut()),
+        )
+        .describe()
+    };
+    assert_eq!(
+        d(Actor::system()),
+        "System marked Haircut with Sam as completed"
+    );
     assert_eq!(
         d(Actor::system().name("Cal.com")),
         "Cal.com marked Haircut with Sam as completed"
@@ -192,7 +202,10 @@ fn actor_kinds_read_naturally() {
         d(Actor::service("stripe")),
         "stripe (integration) marked Haircut with Sam as completed"
     );
-    assert_eq!(d(Actor::anonymous()), "Someone marked Haircut with Sam as completed");
+    assert_eq!(
+        d(Actor::anonymous()),
+        "Someone marked Haircut with Sam as completed"
+    );
 }
 
 #[test]
@@ -236,7 +249,12 @@ fn describe_in_uses_the_zone_with_daylight_saving() -> auditkit::Result<()> {
     assert_eq!(d.to_string(), format!("{} (2 hours ago)", d.sentence));
     let ny = e.describe_in("America/New_York", now)?;
     assert_eq!(ny.at, "Sat 28 Mar 2026 20:30 EDT");
-    assert!(ny.sentence.contains("from Sat 10 Jan 09:00 to Wed 15 Jul 05:00"), "{}", ny.sentence);
+    assert!(
+        ny.sentence
+            .contains("from Sat 10 Jan 09:00 to Wed 15 Jul 05:00"),
+        "{}",
+        ny.sentence
+    );
     Ok(())
 }
 
@@ -247,7 +265,10 @@ fn bad_zone_names_are_invalid() {
         let err = e
             .describe_in(zone, OffsetDateTime::now_utc())
             .expect_err("unknown zone");
-        assert!(matches!(&err, auditkit::Error::Invalid { field, .. } if field == "zone"), "{err}");
+        assert!(
+            matches!(&err, auditkit::Error::Invalid { field, .. } if field == "zone"),
+            "{err}"
+        );
         assert!(err.to_string().contains("IANA"), "{err}");
     }
 }
@@ -276,9 +297,13 @@ fn relative_times_past_and_future() -> auditkit::Result<()> {
     }
     // Calendar days are counted in the zone: 24h45m is "yesterday" in London (00:30 to
     // 01:15 the next day) but two days ago in UTC (23:30 to 00:15 two days later).
-    let late = record(NewEvent::new("booking.created").occurred_at(datetime!(2026-06-10 23:30 UTC)));
+    let late =
+        record(NewEvent::new("booking.created").occurred_at(datetime!(2026-06-10 23:30 UTC)));
     let now = datetime!(2026-06-12 00:15 UTC);
-    assert_eq!(late.describe_in("Europe/London", now)?.relative, "yesterday");
+    assert_eq!(
+        late.describe_in("Europe/London", now)?.relative,
+        "yesterday"
+    );
     assert_eq!(late.describe_in("UTC", now)?.relative, "2 days ago");
     Ok(())
 }

@@ -94,7 +94,10 @@ fn mismatched_action_is_an_error() -> auditkit::Result<()> {
 fn untyped_event_is_an_error() -> auditkit::Result<()> {
     let t = trail();
     let e = t.record(NewEvent::new("booking.no_show").context("who", "attendee"))?;
-    assert_payload_error(e.payload::<BookingNoShow>(), "not recorded from a typed payload");
+    assert_payload_error(
+        e.payload::<BookingNoShow>(),
+        "not recorded from a typed payload",
+    );
     Ok(())
 }
 
@@ -124,7 +127,10 @@ fn older_version_is_upgraded() -> auditkit::Result<()> {
     // Still readable in its own shape.
     assert_eq!(e.payload::<PriceSetV1>()?, PriceSetV1 { cents: 4500 });
     // Without an upgrade, an older version is refused, not misread.
-    assert_payload_error(e.payload::<PriceSetNoUpgrade>(), "no upgrade from version 1");
+    assert_payload_error(
+        e.payload::<PriceSetNoUpgrade>(),
+        "no upgrade from version 1",
+    );
     Ok(())
 }
 
@@ -140,7 +146,8 @@ fn context_that_does_not_fit_is_an_error() -> auditkit::Result<()> {
 #[test]
 fn extra_context_is_kept_and_ignored_by_the_payload() -> auditkit::Result<()> {
     let t = trail();
-    let e = t.record(NewEvent::typed(&BookingNoShow { who: None }).context("note", "called twice"))?;
+    let e =
+        t.record(NewEvent::typed(&BookingNoShow { who: None }).context("note", "called twice"))?;
     assert_eq!(e.payload::<BookingNoShow>()?, BookingNoShow { who: None });
     assert_eq!(e.context["note"], json!("called twice"));
     Ok(())
@@ -152,7 +159,10 @@ fn payload_that_is_not_an_object_is_invalid_and_stores_nothing() {
     let err = t
         .record(NewEvent::typed(&NotAnObject("hello".into())))
         .expect_err("a string payload cannot be a context");
-    assert!(matches!(&err, Error::Invalid { field, .. } if field == "payload"), "{err}");
+    assert!(
+        matches!(&err, Error::Invalid { field, .. } if field == "payload"),
+        "{err}"
+    );
     assert_eq!(t.count(&Query::new()).expect("count"), 0);
 }
 

@@ -24,7 +24,10 @@ const ZONES: [&str; 9] = [
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
@@ -83,8 +86,13 @@ fn queries() -> Vec<Query> {
         Query::new().tenant("salon-1"),
         Query::new().action("booking.*"),
         Query::new().actor("u-2").tenant("clinic-2"),
-        Query::new().between(datetime!(2026-03-01 00:00 UTC), datetime!(2026-04-01 00:00 UTC)),
-        Query::new().since(datetime!(2026-10-24 00:00 UTC)).action("booking.created"),
+        Query::new().between(
+            datetime!(2026-03-01 00:00 UTC),
+            datetime!(2026-04-01 00:00 UTC),
+        ),
+        Query::new()
+            .since(datetime!(2026-10-24 00:00 UTC))
+            .action("booking.created"),
         Query::new().involving(&Target::new("booking", "b-3")),
         Query::new().tenant("nobody"),
         Query::new().limit(1), // the limit is ignored
@@ -102,7 +110,11 @@ fn sqlite_matches_memory_for_every_grouping() -> auditkit::Result<()> {
             let a = sql.summarize(&q, by)?;
             let b = mem.summarize(&q, by)?;
             assert_eq!(a, b, "{by:?} over {q:?}");
-            assert_eq!(a.iter().map(|(_, n)| n).sum::<u64>(), total, "{by:?} over {q:?}");
+            assert_eq!(
+                a.iter().map(|(_, n)| n).sum::<u64>(),
+                total,
+                "{by:?} over {q:?}"
+            );
         }
     }
     Ok(())
@@ -138,7 +150,10 @@ fn the_default_scan_agrees_too() -> auditkit::Result<()> {
         sql.record_batch(chunk.to_vec())?;
     }
     for by in [GroupBy::Action, GroupBy::day_in("Europe/Berlin")] {
-        assert_eq!(trail.summarize(&Query::new(), &by)?, sql.summarize(&Query::new(), &by)?);
+        assert_eq!(
+            trail.summarize(&Query::new(), &by)?,
+            sql.summarize(&Query::new(), &by)?
+        );
     }
     Ok(())
 }
@@ -168,7 +183,12 @@ fn days_follow_the_zones_clock() -> auditkit::Result<()> {
     ] {
         assert_eq!(
             trail_result,
-            [s("1970-01-01", 1), s("2026-03-28", 1), s("2026-03-29", 2), s("2026-03-30", 1)]
+            [
+                s("1970-01-01", 1),
+                s("2026-03-28", 1),
+                s("2026-03-29", 2),
+                s("2026-03-30", 1)
+            ]
         );
     }
     assert_eq!(
@@ -198,13 +218,19 @@ fn actions_and_actors_sort_by_count_then_name() -> auditkit::Result<()> {
     let s = |k: &str, n: u64| (k.to_string(), n);
     assert_eq!(
         trail.summarize(&Query::new().action("booking.*"), &GroupBy::Action)?,
-        [s("booking.created", 2), s("booking.rescheduled", 2), s("booking.cancelled", 1)]
+        [
+            s("booking.created", 2),
+            s("booking.rescheduled", 2),
+            s("booking.cancelled", 1)
+        ]
     );
     assert_eq!(
         trail.summarize(&Query::new(), &GroupBy::Actor)?,
         [s("sarah", 3), s("tom", 2), s("amy", 1)]
     );
-    assert!(trail.summarize(&Query::new().tenant("x"), &GroupBy::Actor)?.is_empty());
+    assert!(trail
+        .summarize(&Query::new().tenant("x"), &GroupBy::Actor)?
+        .is_empty());
     Ok(())
 }
 
@@ -219,12 +245,18 @@ fn bad_zones_and_queries_are_invalid() -> auditkit::Result<()> {
         sql.summarize(&Query::new(), &bad).expect_err("bad zone"),
         mem.summarize(&Query::new(), &bad).expect_err("bad zone"),
     ] {
-        assert!(matches!(&err, Error::Invalid { field, .. } if field == "zone"), "{err}");
+        assert!(
+            matches!(&err, Error::Invalid { field, .. } if field == "zone"),
+            "{err}"
+        );
         assert!(err.to_string().contains("Mars/Olympus_Mons"), "{err}");
     }
     let err = sql
         .summarize(&Query::new().search("  "), &GroupBy::Action)
         .expect_err("empty search");
-    assert!(matches!(&err, Error::Invalid { field, .. } if field == "search"), "{err}");
+    assert!(
+        matches!(&err, Error::Invalid { field, .. } if field == "search"),
+        "{err}"
+    );
     Ok(())
 }

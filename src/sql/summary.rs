@@ -9,8 +9,8 @@ use crate::summary::{self, GroupBy};
 use crate::{zone, Error, Result};
 
 /// Runs `sql` with `params` and calls the callback on each result row.
-pub(crate) type Exec<'a> = dyn FnMut(&str, &[Param], &mut dyn FnMut(&dyn RowAccess) -> Result<()>) -> Result<()>
-    + 'a;
+pub(crate) type Exec<'a> =
+    dyn FnMut(&str, &[Param], &mut dyn FnMut(&dyn RowAccess) -> Result<()>) -> Result<()> + 'a;
 
 /// Constant-offset spans per statement: bounds the statement size for queries over decades.
 const SPANS_PER_STATEMENT: usize = 48;

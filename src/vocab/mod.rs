@@ -330,7 +330,7 @@ vocab! {
     }
 
     /// Money was refunded, in full or in part.
-    PaymentRefunded, PAYMENT_REFUNDED = "payment.refunded", "Payment refunded (full or partial)",
+    PaymentRefunded, PAYMENT_REFUNDED = "payment.refunded", "Payment refunded",
         "refunded[ {amount}][ of {original_amount}][ for {target}][ to {method}][ ({reason})]" {
         /// Amount refunded, in minor units of `currency`.
         amount: i64,
@@ -369,7 +369,11 @@ vocab! {
 
     /// An order was fulfilled: the service was delivered.
     OrderFulfilled, ORDER_FULFILLED = "order.fulfilled", "Order fulfilled",
-        "marked {target} as fulfilled" {}
+        "marked {target} as fulfilled[ ({outcome})]" {
+        ;
+        /// How the service ended: `completed`, `no-show`.
+        outcome: String,
+    }
 
     /// An order's payment was kept without the service (late cancellation, no-show).
     OrderForfeited, ORDER_FORFEITED = "order.forfeited", "Order forfeited",
