@@ -391,7 +391,7 @@ vocab! {
 
     /// A voucher (gift card) was bought.
     VoucherPurchased, VOUCHER_PURCHASED = "voucher.purchased", "Voucher purchased",
-        "sold voucher {code}[ worth {amount}]" {
+        "purchased voucher {code}[ worth {amount}]" {
         /// The voucher code.
         code: String,
         ;
@@ -436,7 +436,7 @@ vocab! {
 
     /// A client's personal data was anonymized (by the business or at the client's request).
     ClientAnonymized, CLIENT_ANONYMIZED = "client.anonymized", "Client anonymized",
-        "anonymized client {target}[ ({requested_by})]" {
+        "anonymized client {target}[ (requested by {requested_by})]" {
         ;
         /// Who asked for it: `client`, `staff`.
         requested_by: String,
@@ -588,7 +588,7 @@ vocab! {
 
     /// A sign-in: record failures (wrong password, locked account, failed two-factor) with
     /// [`Outcome::failure`](crate::Outcome::failure).
-    Login, LOGIN = "account.login", "Login (success or failure)",
+    Login, LOGIN = "account.login", "Login",
         "signed in[ with {method}][ from {ip}]|failed to sign in[ with {method}][ from {ip}]" {
         ;
         /// How: `password`, `sso`, `magic link`.
