@@ -181,7 +181,7 @@ vocab! {
 
     /// A booking moved to another time.
     BookingRescheduled, BOOKING_RESCHEDULED = "booking.rescheduled", "Booking rescheduled",
-        "rescheduled {target}[ from {from} to {to}][ ({reason})]" {
+        "rescheduled {target}[ from {from} to {to}][ ({reason})][, new booking {new_booking_id}]" {
         /// The original start.
         #[serde(with = "ts")]
         from: OffsetDateTime,
