@@ -275,12 +275,16 @@ fn entry(out: &mut impl Write, e: &Event, now: OffsetDateTime) -> auditkit::Resu
         _ => "system",
     };
     writeln!(out, "  • {}", d.sentence)?;
+    let who = e
+        .actor
+        .name
+        .as_ref()
+        .or(e.actor.email.as_ref())
+        .unwrap_or(&e.actor.id);
     writeln!(
         out,
-        "      {} · {role} · {} ({}) · {source}",
-        e.actor.display_name(),
-        d.relative,
-        d.at
+        "      {who} · {role} · {} ({}) · {source}",
+        d.relative, d.at
     )?;
     if let Some(by) = &e.actor.impersonator {
         writeln!(
