@@ -338,7 +338,7 @@ impl Renderer<'_> {
             .e
             .changes
             .iter()
-            .filter(|c| !self.used.iter().any(|k| *k == c.path))
+            .filter(|c| !self.used.contains(&c.path))
             .map(|c| {
                 let key = c
                     .path
@@ -366,7 +366,7 @@ impl Renderer<'_> {
             .e
             .changes
             .iter()
-            .filter(|c| !self.used.iter().any(|k| *k == c.path))
+            .filter(|c| !self.used.contains(&c.path))
             .all(|c| c.old.is_none() && c.new.is_some());
         let verb = if all_new { "setting" } else { "changing" };
         match shown.len() {

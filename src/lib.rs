@@ -41,6 +41,11 @@
 //! | `sqlite`  | yes     | [`sqlite::SqliteStore`], the bundled SQLite backend |
 //! | `testkit` | no      | `auditkit::testkit`, the conformance suite for your own [`AuditStore`] |
 //!
+//! Time zones ([`Event::describe_in`], [`GroupBy::Day`]) come from the tz database that
+//! [jiff](https://docs.rs/jiff) compiles into the binary. It is always on, not a feature:
+//! readable timelines and per-day reports are core, and their results must not depend on
+//! whether (or which) `/usr/share/zoneinfo` the host has.
+//!
 //! ## Guarantees
 //!
 //! - Every acknowledged event is durable: under the default SQLite settings

@@ -46,6 +46,8 @@ pub(crate) fn local_day(tz: &TimeZone, micros: i64) -> i64 {
 
 /// Spans `[start, end)` of `[from, to)` (microseconds) over which `tz` keeps one UTC offset,
 /// with that offset in microseconds.
+// Only the SQL stores group per day in SQL; without them this is unused.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn offset_spans(tz: &TimeZone, from: i64, to: i64) -> Vec<(i64, i64, i64)> {
     let mut spans = Vec::new();
     let mut start = from;

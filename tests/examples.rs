@@ -43,7 +43,7 @@ fn assert_lines_in_order(text: &str, want: &[&str]) {
 
 #[test]
 fn opencals_booking_timeline_and_order_lifecycle() {
-    let text = output(|o| opencals::run(o));
+    let text = output(opencals::run);
     assert_lines_in_order(
         &text,
         &[
@@ -69,7 +69,7 @@ fn opencals_booking_timeline_and_order_lifecycle() {
 
 #[test]
 fn octopuspro_change_log_report_and_customer_history() {
-    let text = output(|o| octopuspro::run(o));
+    let text = output(octopuspro::run);
     assert_lines_in_order(
         &text,
         &[
@@ -118,7 +118,7 @@ fn octopuspro_change_log_report_and_customer_history() {
 
 #[test]
 fn bellafy_activity_log_filters_and_csv() {
-    let text = output(|o| bellafy::run(o));
+    let text = output(bellafy::run);
     assert_lines_in_order(
         &text,
         &[
@@ -161,7 +161,7 @@ fn bellafy_activity_log_filters_and_csv() {
 
 #[test]
 fn calcom_booking_timeline_security_and_filters() {
-    let text = output(|o| calcom::run(o));
+    let text = output(calcom::run);
     assert_lines_in_order(
         &text,
         &[
@@ -211,7 +211,7 @@ fn calcom_booking_timeline_security_and_filters() {
 
 #[test]
 fn bookitlive_search_with_before_and_after_past_90_days() {
-    let text = output(|o| bookitlive::run(o));
+    let text = output(bookitlive::run);
     assert_lines_in_order(
         &text,
         &[
@@ -239,7 +239,7 @@ fn bookitlive_search_with_before_and_after_past_90_days() {
 
 #[test]
 fn quickstart_still_prints_a_verified_timeline() {
-    let text = output(|o| quickstart::run(o));
+    let text = output(quickstart::run);
     assert!(
         text.starts_with("Timeline of Haircut with Sam (newest first):"),
         "{text}"

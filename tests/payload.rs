@@ -1,6 +1,5 @@
 //! Typed events: `AuditPayload`, `NewEvent::typed`, `Event::payload`, schema versions.
 
-use auditkit::sqlite::SqliteStore;
 use auditkit::vocab::{BookingCancelled, BookingNoShow};
 use auditkit::{AuditPayload, AuditTrail, Error, MemoryStore, NewEvent, Query};
 use serde::{Deserialize, Serialize};
@@ -166,9 +165,10 @@ fn payload_that_is_not_an_object_is_invalid_and_stores_nothing() {
     assert_eq!(t.count(&Query::new()).expect("count"), 0);
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn payload_and_version_survive_sqlite() -> auditkit::Result<()> {
-    let t = AuditTrail::new(SqliteStore::open_in_memory()?);
+    let t = AuditTrail::new(auditkit::sqlite::SqliteStore::open_in_memory()?);
     let recorded = t.record(NewEvent::typed(&PriceSetV1 { cents: 700 }))?;
     let read = t.get(recorded.id)?.expect("stored");
     assert_eq!(read, recorded);

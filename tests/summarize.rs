@@ -1,5 +1,6 @@
 //! `AuditTrail::summarize`: SQLite's SQL `GROUP BY` against MemoryStore's scan, per action,
 //! per actor and per local day across daylight-saving changes, plus hand-checked reports.
+#![cfg(feature = "sqlite")]
 
 use auditkit::sqlite::SqliteStore;
 use auditkit::{
