@@ -314,10 +314,19 @@ impl Renderer<'_> {
                 _ => Some(n.to_string()),
             },
             Value::String(s) => Some(match s.parse::<Timestamp>() {
-                Ok(t) => t
-                    .to_zoned(self.tz.clone())
-                    .strftime("%a %-d %b %H:%M")
-                    .to_string(),
+                Ok(t) => {
+                    let t = t.to_zoned(self.tz.clone());
+                    let year = zone::timestamp(self.e.occurred_at)
+                        .to_zoned(self.tz.clone())
+                        .year();
+                    // The year only when it is not the event's own: short, never ambiguous.
+                    let fmt = if t.year() == year {
+                        "%a %-d %b %H:%M"
+                    } else {
+                        "%a %-d %b %Y %H:%M"
+                    };
+                    t.strftime(fmt).to_string()
+                }
                 Err(_) => s.clone(),
             }),
             Value::Array(items) => Some(

@@ -391,6 +391,76 @@ fn every_vocab_action_describes_itself() {
 }
 
 #[test]
+fn every_template_uses_its_payload_fields_and_fills_in() {
+    for entry in vocab::entries() {
+        let (ok, fail) = match entry.template.split_once('|') {
+            Some((ok, fail)) => (ok, Some(fail)),
+            None => (entry.template, None),
+        };
+        for tpl in std::iter::once(ok).chain(fail) {
+            let mut depth = 0;
+            for c in tpl.chars() {
+                match c {
+                    '[' => depth += 1,
+                    ']' => depth -= 1,
+                    _ => {}
+                }
+                assert!(
+                    (0..=1).contains(&depth),
+                    "{}: nested or unbalanced [ ]",
+                    entry.action
+                );
+            }
+            assert_eq!(depth, 0, "{}: unbalanced [ ]", entry.action);
+            for part in tpl.split('{').skip(1) {
+                let key = part.split('}').next().unwrap_or_default();
+                assert!(
+                    ["target", "ip"].contains(&key) || entry.fields.contains(&key),
+                    "{}: {{{key}}} is not a payload field {:?}",
+                    entry.action,
+                    entry.fields
+                );
+            }
+        }
+        // With every field present, the template is used, not the fallback.
+        let mut e = NewEvent::new(entry.action).actor(sarah()).target(haircut());
+        for f in entry.fields {
+            e = e.context(*f, format!("val-{f}"));
+        }
+        let s = record(e).describe();
+        assert!(!s.contains(" — "), "{}: fell back: {s}", entry.action);
+        for f in entry.fields {
+            if entry.template.contains(&format!("{{{f}}}")) {
+                assert!(
+                    s.contains(&format!("val-{f}")),
+                    "{}: {f} not shown: {s}",
+                    entry.action
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn times_in_another_year_show_it() {
+    let e = record(
+        NewEvent::typed(&BookingRescheduled {
+            from: datetime!(2026-12-30 14:00 UTC),
+            to: datetime!(2027-01-04 09:00 UTC),
+            reason: None,
+            new_booking_id: None,
+        })
+        .actor(sarah())
+        .target(haircut())
+        .occurred_at(datetime!(2026-12-20 10:00 UTC)),
+    );
+    assert_eq!(
+        e.describe(),
+        "Sarah (staff) rescheduled Haircut with Sam from Wed 30 Dec 14:00 to Mon 4 Jan 2027 09:00"
+    );
+}
+
+#[test]
 fn typed_payloads_round_trip_and_leave_out_missing_options() -> auditkit::Result<()> {
     let created = BookingCreated {
         start: datetime!(2026-01-10 14:00 UTC),

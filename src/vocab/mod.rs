@@ -79,6 +79,8 @@ pub struct Entry {
     /// The sentence template [`Event::describe`](crate::Event::describe) fills in (see the
     /// module docs).
     pub template: &'static str,
+    /// The payload's fields (context keys), required ones first.
+    pub fields: &'static [&'static str],
 }
 
 /// Every `(action, description)` pair of the vocabulary, grouped by area, in a stable order.
@@ -139,7 +141,12 @@ macro_rules! vocab {
         }
 
         const ENTRIES: &[Entry] = &[
-            $( Entry { action: $action, description: $desc, template: $template }, )*
+            $( Entry {
+                action: $action,
+                description: $desc,
+                template: $template,
+                fields: &[$(stringify!($rf),)* $($(stringify!($of),)*)?],
+            }, )*
         ];
     };
 }
