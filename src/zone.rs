@@ -68,3 +68,49 @@ pub(crate) fn offset_spans(tz: &TimeZone, from: i64, to: i64) -> Vec<(i64, i64, 
     }
     spans
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn micros(t: OffsetDateTime) -> i64 {
+        time_util::to_micros(t)
+    }
+
+    #[test]
+    fn spans_split_at_daylight_saving_changes() {
+        let tz = get("Europe/Berlin").expect("bundled");
+        let from = micros(time::macros::datetime!(2026-01-01 00:00 UTC));
+        let to = micros(time::macros::datetime!(2027-01-01 00:00 UTC));
+        let spring = micros(time::macros::datetime!(2026-03-29 01:00 UTC));
+        let autumn = micros(time::macros::datetime!(2026-10-25 01:00 UTC));
+        let hour = 3_600_000_000;
+        assert_eq!(
+            offset_spans(&tz, from, to),
+            vec![
+                (from, spring, hour),
+                (spring, autumn, 2 * hour),
+                (autumn, to, hour)
+            ]
+        );
+        assert_eq!(offset_spans(&TimeZone::UTC, from, to), vec![(from, to, 0)]);
+        assert!(offset_spans(&tz, to, to).is_empty());
+    }
+
+    #[test]
+    fn local_days_and_keys() {
+        let tz = get("America/Los_Angeles").expect("bundled");
+        // 00:30 UTC on 1 January 1970 is still 31 December 1969 in Los Angeles.
+        assert_eq!(local_day(&tz, 30 * 60 * 1_000_000), -1);
+        assert_eq!(day_key(-1), "1969-12-31");
+        assert_eq!(day_key(0), "1970-01-01");
+        assert_eq!(day_key(20_454), "2026-01-01");
+    }
+
+    #[test]
+    fn unknown_zones_are_invalid() {
+        let err = get("Europe/Nowhere").expect_err("unknown");
+        assert!(err.is_invalid(), "{err}");
+        assert!(err.to_string().contains("Europe/Nowhere"), "{err}");
+    }
+}
