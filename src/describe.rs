@@ -121,8 +121,10 @@ pub(crate) fn relative(then: Timestamp, now: Timestamp, tz: &TimeZone) -> String
         .until((Unit::Day, late))
         .map_or(a / 86_400, |s| i64::from(s.get_days()));
     match days {
-        0 | 1 if past => "yesterday".into(),
-        0 | 1 => "tomorrow".into(),
+        // 24 hours or more within one calendar day: the 25-hour day when clocks go back.
+        0 => say(a / 3_600, "hour"),
+        1 if past => "yesterday".into(),
+        1 => "tomorrow".into(),
         2..=6 => say(days, "day"),
         7..=29 => say(days / 7, "week"),
         _ => {

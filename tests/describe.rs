@@ -305,6 +305,15 @@ fn relative_times_past_and_future() -> auditkit::Result<()> {
         "yesterday"
     );
     assert_eq!(late.describe_in("UTC", now)?.relative, "2 days ago");
+    // 25 October 2026 has 25 hours in Berlin: 24h30m later is still the same day.
+    let early =
+        record(NewEvent::new("booking.created").occurred_at(datetime!(2026-10-24 22:10 UTC)));
+    let now = datetime!(2026-10-25 22:40 UTC);
+    assert_eq!(
+        early.describe_in("Europe/Berlin", now)?.relative,
+        "24 hours ago"
+    );
+    assert_eq!(early.describe_in("UTC", now)?.relative, "yesterday");
     Ok(())
 }
 
