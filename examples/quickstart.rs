@@ -10,6 +10,11 @@ use serde_json::json;
 use time::macros::datetime;
 
 fn main() -> auditkit::Result<()> {
+    run(&mut std::io::stdout().lock())
+}
+
+/// Records the booking's life and prints its timeline, the verify report and a checkpoint.
+pub fn run(out: &mut impl std::io::Write) -> auditkit::Result<()> {
     let path = std::env::temp_dir().join(format!("auditkit-quickstart-{}.db", std::process::id()));
     let trail = AuditTrail::new(SqliteStore::open(&path)?);
 
@@ -75,44 +80,27 @@ fn main() -> auditkit::Result<()> {
             .context("method", "card"),
     )?;
 
-    println!("Timeline of {} (newest first):", booking.display_name());
+    writeln!(
+        out,
+        "Timeline of {} (newest first):",
+        booking.display_name()
+    )?;
     let timeline = trail.query(&Query::new().tenant("salon-42").involving(&booking))?;
     for e in &timeline.events {
-        let changes: Vec<String> = e
-            .changes
-            .iter()
-            .map(|c| {
-                let show = |v: &Option<serde_json::Value>| {
-                    v.as_ref().map_or("-".to_string(), |v| v.to_string())
-                };
-                format!("{}: {} -> {}", c.path, show(&c.old), show(&c.new))
-            })
-            .collect();
-        println!(
-            "  #{} {} {:<20} by {} ({}){}{}",
-            e.seq,
-            e.occurred_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap(),
-            e.action,
-            e.actor.display_name(),
-            e.actor.kind,
-            if changes.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", changes.join(", "))
-            },
-            e.context
-                .get("reason")
-                .map(|r| format!(" reason: {r}"))
-                .unwrap_or_default(),
-        );
+        let when = e
+            .occurred_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|err| auditkit::Error::Io(std::io::Error::other(err)))?;
+        writeln!(out, "  #{} {when} {}", e.seq, e.describe())?;
     }
 
     let report = trail.verify()?;
-    println!("verify: {report}");
+    writeln!(out, "verify: {report}")?;
     let checkpoint = trail.checkpoint()?;
-    println!("checkpoint (keep it outside the database):\n{checkpoint}");
+    writeln!(
+        out,
+        "checkpoint (keep it outside the database):\n{checkpoint}"
+    )?;
     drop(trail);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

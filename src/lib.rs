@@ -41,6 +41,11 @@
 //! | `sqlite`  | yes     | [`sqlite::SqliteStore`], the bundled SQLite backend |
 //! | `testkit` | no      | `auditkit::testkit`, the conformance suite for your own [`AuditStore`] |
 //!
+//! Time zones ([`Event::describe_in`], [`GroupBy::Day`]) come from the tz database that
+//! [jiff](https://docs.rs/jiff) compiles into the binary. It is always on, not a feature:
+//! readable timelines and per-day reports are core, and their results must not depend on
+//! whether (or which) `/usr/share/zoneinfo` the host has.
+//!
 //! ## Guarantees
 //!
 //! - Every acknowledged event is durable: under the default SQLite settings
@@ -80,6 +85,11 @@ pub mod store;
 mod time_util;
 mod trail;
 
+mod describe;
+mod summary;
+pub mod vocab;
+mod zone;
+
 #[cfg(feature = "sqlite")]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -101,6 +111,9 @@ pub use query::{Cursor, Order, OutcomeFilter, Page, Query};
 pub use sealed::{PersonalField, PersonalValue, SealedEvent};
 pub use store::{AuditStore, Head};
 pub use trail::{AuditTrail, TrailBuilder};
+
+pub use describe::Description;
+pub use summary::GroupBy;
 
 // README's examples are compiled and run as doctests, so the first thing users copy works.
 #[cfg(all(doctest, feature = "sqlite"))]

@@ -21,6 +21,32 @@ use crate::{Error, Result};
 ///     const ACTION: &'static str = "booking.no_show";
 /// }
 /// ```
+///
+/// # Changing a payload's shape
+///
+/// Events are never rewritten, so old shapes stay in the log. Bump `VERSION` and turn older
+/// contexts into the current shape in `upgrade`; [`Event::payload`] calls it for events
+/// recorded with an older version, and refuses (with [`Error::Payload`]) events recorded by
+/// a newer build than this one.
+///
+/// ```
+/// use auditkit::{AuditPayload, Error};
+/// use serde_json::{json, Value};
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct PriceSet { amount: i64, currency: String } // version 1 was `{ "cents": 4500 }`
+///
+/// impl AuditPayload for PriceSet {
+///     const ACTION: &'static str = "service.price_set";
+///     const VERSION: u32 = 2;
+///     fn upgrade(version: u32, old: Value) -> auditkit::Result<Value> {
+///         match version {
+///             1 => Ok(json!({ "amount": old["cents"], "currency": "EUR" })),
+///             v => Err(Error::Payload(format!("no upgrade from version {v}"))),
+///         }
+///     }
+/// }
+/// ```
 pub trait AuditPayload: Serialize + DeserializeOwned {
     /// The action name events of this payload are recorded under.
     const ACTION: &'static str;

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::integrity::Hash;
 use crate::query::Query;
 use crate::sealed::SealedEvent;
+use crate::summary::{self, GroupBy};
 use crate::{Error, Result};
 
 /// The head of a log: where the next event links on.
@@ -143,6 +144,33 @@ pub trait AuditStore: Send + Sync {
     fn find_by_key(&self, key: &str) -> Result<Option<SealedEvent>> {
         find(self, |s| s.idempotency_key.as_deref() == Some(key))
     }
+
+    /// How many events match `query` (its limit ignored, its cursor applied), per key of
+    /// `by`: per action name, per actor id, or per calendar day (`YYYY-MM-DD`) in the IANA
+    /// zone of [`GroupBy::Day`].
+    ///
+    /// # Behavior
+    /// - Keys may come in any order and more than once (the counts add up):
+    ///   [`crate::AuditTrail::summarize`] merges and sorts them.
+    /// - A day is the local calendar day of `occurred_at` in the zone, with the zone's UTC
+    ///   offset at that instant (daylight-saving time included).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (field `zone`) for an unknown zone; when the store cannot be read.
+    fn summarize(&self, query: &Query, by: &GroupBy) -> Result<Vec<(String, u64)>> {
+        let tz = summary::zone_of(by)?;
+        let mut counts: std::collections::HashMap<String, u64> = Default::default();
+        scan(self, |s| {
+            let e = s.decode()?;
+            if query.matches(&e) {
+                *counts
+                    .entry(summary::key_of(&e, by, tz.as_ref()))
+                    .or_default() += 1;
+            }
+            Ok(true)
+        })?;
+        Ok(counts.into_iter().collect())
+    }
 }
 
 /// Calls `f` on every stored event in seq order until it returns `false`.
@@ -206,6 +234,9 @@ macro_rules! forward {
             }
             fn find_by_key(&self, key: &str) -> Result<Option<SealedEvent>> {
                 (**self).find_by_key(key)
+            }
+            fn summarize(&self, query: &Query, by: &GroupBy) -> Result<Vec<(String, u64)>> {
+                (**self).summarize(query, by)
             }
         }
     )*};

@@ -14,6 +14,7 @@ use crate::new_event::NewEvent;
 use crate::query::{Cursor, Page, Query};
 use crate::sealed::SealedEvent;
 use crate::store::{AuditStore, Head};
+use crate::summary::GroupBy;
 use crate::{time_util, Error, Result};
 
 /// How often a batch is resealed after losing a compare-and-append race before giving up.
@@ -444,6 +445,38 @@ impl<S: AuditStore> AuditTrail<S> {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// How many events match `query` (its limit ignored) per action, per actor or per day in
+    /// a time zone, for report views: new and modified bookings per day, who did what this
+    /// week.
+    ///
+    /// Days come in calendar order (days without events are left out); actions and actors
+    /// by count, largest first, then by name.
+    ///
+    /// ```
+    /// # fn main() -> auditkit::Result<()> {
+    /// use auditkit::{AuditTrail, GroupBy, MemoryStore, NewEvent, Query};
+    /// use time::macros::datetime;
+    ///
+    /// let trail = AuditTrail::new(MemoryStore::new());
+    /// // 23:30 UTC on 28 March is already 29 March in Berlin.
+    /// for t in [datetime!(2026-03-28 10:00 UTC), datetime!(2026-03-28 23:30 UTC)] {
+    ///     trail.record(NewEvent::new("booking.created").occurred_at(t))?;
+    /// }
+    /// let per_day = trail.summarize(&Query::new(), &GroupBy::day_in("Europe/Berlin"))?;
+    /// assert_eq!(per_day, [("2026-03-28".to_string(), 1), ("2026-03-29".to_string(), 1)]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unanswerable query or an unknown zone (field `zone`);
+    /// storage errors.
+    pub fn summarize(&self, query: &Query, by: &GroupBy) -> Result<Vec<(String, u64)>> {
+        query.validate()?;
+        by.validate()?;
+        let counts = self.inner.store.summarize(query, by)?;
+        Ok(crate::summary::finish(by, counts))
     }
 
     /// Every event whose target is exactly `target` (not merely related), newest first, across

@@ -30,6 +30,7 @@ use crate::sql::codec::{self, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
 use crate::sql::{Dialect, Param};
 use crate::store::{check_batch, AuditStore, Head};
+use crate::summary::GroupBy;
 use crate::{Error, Result};
 
 /// Default time a writer waits for another's lock before [`Error::Busy`]: 5 seconds.
@@ -552,6 +553,19 @@ impl AuditStore for SqliteStore {
             codec::select_list()
         );
         self.read_with(|conn| Ok(Self::select(conn, &sql, &[Param::Text(key.to_owned())])?.pop()))
+    }
+
+    fn summarize(&self, query: &Query, by: &GroupBy) -> Result<Vec<(String, u64)>> {
+        self.read_with(|conn| {
+            crate::sql::summary::summarize(&SQLITE, query, by, &mut |sql, params, each| {
+                let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+                let mut rows = stmt.query(params_from_iter(params)).map_err(map_err)?;
+                while let Some(row) = rows.next().map_err(map_err)? {
+                    each(row)?;
+                }
+                Ok(())
+            })
+        })
     }
 }
 

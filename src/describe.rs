@@ -1,0 +1,444 @@
+//! Readable sentences for events: [`Event::describe`] and [`Event::describe_in`].
+
+use std::fmt;
+
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, Unit};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::event::{Actor, ActorKind, Event, Outcome};
+use crate::{vocab, zone, Result};
+
+/// How many field changes a sentence spells out before summing up the rest.
+const MAX_CHANGES_SHOWN: usize = 3;
+
+/// An event described for a business in its time zone: see [`Event::describe_in`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Description {
+    /// The sentence, with times in the business's zone:
+    /// `Sarah (staff) rescheduled Haircut with Sam from Sat 10 Jan 15:00 to Thu 15 Jan 10:00`.
+    pub sentence: String,
+    /// When it happened, exactly, in the zone: `Tue 13 Jan 2026 11:00 CET`.
+    pub at: String,
+    /// When it happened relative to `now`: `2 hours ago`, `yesterday`, `in 3 days`.
+    pub relative: String,
+}
+
+impl fmt::Display for Description {
+    /// `sentence (relative)`, as a timeline line shows it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.sentence, self.relative)
+    }
+}
+
+impl Event {
+    /// One clear sentence saying who did what: `Sarah (staff) rescheduled Haircut with Sam
+    /// from Sat 10 Jan 14:00 to Thu 15 Jan 09:00`. Times are in UTC; use
+    /// [`Event::describe_in`] for a business's time zone.
+    ///
+    /// Actions of the [`vocab`] fill in their template (amounts with their currency, reasons,
+    /// old and new values); any other action reads `actor — action: target`. Field changes the
+    /// sentence does not already show are appended (`, changing price from €40.00 to €45.00`).
+    /// Someone acting on behalf of another shows as `Support agent Tom as Alex Doe
+    /// (customer)`; a failure ends with its reason.
+    pub fn describe(&self) -> String {
+        sentence(self, &TimeZone::UTC)
+    }
+
+    /// [`Event::describe`] for a business in the IANA time zone `zone` (such as
+    /// `Europe/Berlin`), daylight-saving time included, with when it happened both exactly
+    /// and relative to `now`.
+    ///
+    /// ```
+    /// # fn main() -> auditkit::Result<()> {
+    /// # use auditkit::{Actor, AuditTrail, MemoryStore, NewEvent, Target};
+    /// use time::macros::datetime;
+    /// # let trail = AuditTrail::new(MemoryStore::new());
+    /// let e = trail.record(
+    ///     NewEvent::new("booking.cancelled")
+    ///         .actor(Actor::customer("c-9").name("Alex Doe"))
+    ///         .target(Target::new("booking", "b-1").label("Massage"))
+    ///         .occurred_at(datetime!(2026-07-01 08:00 UTC)),
+    /// )?;
+    /// let d = e.describe_in("Europe/Berlin", datetime!(2026-07-01 10:30 UTC))?;
+    /// assert_eq!(d.sentence, "Alex Doe (customer) cancelled Massage");
+    /// assert_eq!(d.at, "Wed 1 Jul 2026 10:00 CEST");
+    /// assert_eq!(d.relative, "2 hours ago");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] (field `zone`) when `zone` is not a known IANA zone name.
+    pub fn describe_in(&self, zone: &str, now: OffsetDateTime) -> Result<Description> {
+        let tz = zone::get(zone)?;
+        let at = zone::timestamp(self.occurred_at).to_zoned(tz.clone());
+        Ok(Description {
+            sentence: sentence(self, &tz),
+            at: at.strftime("%a %-d %b %Y %H:%M %Z").to_string(),
+            relative: relative(zone::timestamp(self.occurred_at), zone::timestamp(now), &tz),
+        })
+    }
+}
+
+/// When `then` was, seen from `now`, in words; calendar days are counted in `tz`.
+pub(crate) fn relative(then: Timestamp, now: Timestamp, tz: &TimeZone) -> String {
+    let secs = (now.as_microsecond() - then.as_microsecond()) / 1_000_000;
+    let past = secs >= 0;
+    let say = |n: i64, unit: &str| {
+        let unit = if n == 1 {
+            unit.to_owned()
+        } else {
+            format!("{unit}s")
+        };
+        if past {
+            format!("{n} {unit} ago")
+        } else {
+            format!("in {n} {unit}")
+        }
+    };
+    let a = secs.abs();
+    if a < 60 {
+        return "just now".into();
+    }
+    if a < 3_600 {
+        return say(a / 60, "minute");
+    }
+    if a < 86_400 {
+        return say(a / 3_600, "hour");
+    }
+    let (d_then, d_now) = (
+        then.to_zoned(tz.clone()).date(),
+        now.to_zoned(tz.clone()).date(),
+    );
+    let (early, late) = if past {
+        (d_then, d_now)
+    } else {
+        (d_now, d_then)
+    };
+    let days = early
+        .until((Unit::Day, late))
+        .map_or(a / 86_400, |s| i64::from(s.get_days()));
+    match days {
+        // 24 hours or more within one calendar day: the 25-hour day when clocks go back.
+        0 => say(a / 3_600, "hour"),
+        1 if past => "yesterday".into(),
+        1 => "tomorrow".into(),
+        2..=6 => say(days, "day"),
+        7..=29 => say(days / 7, "week"),
+        _ => {
+            let months = early
+                .until((Unit::Month, late))
+                .map_or(days / 30, |s| i64::from(s.get_months()))
+                .max(1);
+            if months < 12 {
+                say(months, "month")
+            } else {
+                say(months / 12, "year")
+            }
+        }
+    }
+}
+
+/// The whole sentence for `e` with times in `tz`.
+fn sentence(e: &Event, tz: &TimeZone) -> String {
+    let mut r = Renderer {
+        e,
+        tz,
+        used: Vec::new(),
+    };
+    let who = who_acted(&e.actor);
+    let entry = vocab::entry(&e.action);
+    let (ok_tpl, fail_tpl) = match entry.map(|v| v.template) {
+        Some(t) => match t.split_once('|') {
+            Some((ok, fail)) => (Some(ok), Some(fail)),
+            None => (Some(t), None),
+        },
+        None => (None, None),
+    };
+    let reason = match &e.outcome {
+        Outcome::Failure { reason } => Some(reason.as_str()),
+        _ => None,
+    };
+    let tpl = if reason.is_some() {
+        fail_tpl.or(ok_tpl)
+    } else {
+        ok_tpl
+    };
+    let filled = tpl.and_then(|t| r.fill(t));
+    let template_used = filled.is_some();
+    let mut out = match filled {
+        Some(text) => format!("{who} {text}"),
+        None => {
+            // Not in the vocabulary, or its template lacks a value it needs.
+            let what = entry.map_or(e.action.as_str(), |v| v.description);
+            match &e.target {
+                Some(t) => format!("{who} — {what}: {}", t.display_name()),
+                None => format!("{who} — {what}"),
+            }
+        }
+    };
+    if !r.used.iter().any(|k| k == "reason") {
+        if let Some(why) = r.value("reason") {
+            out.push_str(&format!(" (reason: {why})"));
+        }
+    }
+    out.push_str(&r.changes());
+    if let Some(reason) = reason {
+        if fail_tpl.is_some() && template_used {
+            out.push_str(&format!(": {reason}"));
+        } else {
+            out.push_str(&format!(" — failed: {reason}"));
+        }
+    }
+    out
+}
+
+/// `Sarah (staff)`, `Alex Doe (customer)`, `System`, `Support agent Tom as Alex Doe (customer)`.
+fn who_acted(a: &Actor) -> String {
+    let name = match a.kind {
+        ActorKind::System => a.name.clone().unwrap_or_else(|| "System".into()),
+        ActorKind::Anonymous => a
+            .name
+            .clone()
+            .or_else(|| a.email.clone())
+            .unwrap_or_else(|| "Someone".into()),
+        _ => a.display_name().to_owned(),
+    };
+    let role = match (&a.role, a.kind) {
+        (Some(r), _) => Some(r.as_str()),
+        (None, ActorKind::Customer) => Some("customer"),
+        (None, ActorKind::Service) => Some("integration"),
+        _ => None,
+    };
+    let me = match role {
+        Some(r) => format!("{name} ({r})"),
+        None => name,
+    };
+    match &a.impersonator {
+        Some(by) => {
+            let by_name = by.display_name();
+            match &by.role {
+                Some(r) => format!("{} {by_name} as {me}", capitalize(r)),
+                None => format!("{by_name} as {me}"),
+            }
+        }
+        None => me,
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+struct Renderer<'a> {
+    e: &'a Event,
+    tz: &'a TimeZone,
+    /// Keys a filled template showed, so they are not repeated.
+    used: Vec<String>,
+}
+
+impl Renderer<'_> {
+    /// `tpl` with its placeholders filled; `None` when a value outside `[...]` is missing.
+    fn fill(&mut self, tpl: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut rest = tpl;
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix('[') {
+                let end = r.find(']')?;
+                if let Some(part) = self.fill_part(&r[..end]) {
+                    out.push_str(&part);
+                }
+                rest = &r[end + 1..];
+            } else {
+                let end = rest.find('[').unwrap_or(rest.len());
+                out.push_str(&self.fill_part(&rest[..end])?);
+                rest = &rest[end..];
+            }
+        }
+        Some(out)
+    }
+
+    /// `part` with every `{key}` replaced, or `None` if any value is missing.
+    fn fill_part(&mut self, part: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut keys = Vec::new();
+        let mut rest = part;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let close = open + rest[open..].find('}')?;
+            let key = &rest[open + 1..close];
+            out.push_str(&self.value(key)?);
+            keys.push(key.to_owned());
+            rest = &rest[close + 1..];
+        }
+        out.push_str(rest);
+        self.used.extend(keys);
+        Some(out)
+    }
+
+    /// The text of the value named `key`: `target`, `ip`, or a context (else `after`) key.
+    fn value(&self, key: &str) -> Option<String> {
+        let e = self.e;
+        match key {
+            "target" => return e.target.as_ref().map(|t| t.display_name()),
+            "ip" => return e.request.as_ref().and_then(|r| r.ip.clone()),
+            _ => {}
+        }
+        let v = e
+            .context
+            .get(key)
+            .or_else(|| e.after.as_ref().and_then(|a| a.get(key)))?;
+        self.text(key, v)
+    }
+
+    /// The currency that goes with amounts in this event.
+    fn currency(&self) -> Option<&str> {
+        let e = self.e;
+        e.context
+            .get("currency")
+            .or_else(|| e.after.as_ref().and_then(|a| a.get("currency")))
+            .or_else(|| e.before.as_ref().and_then(|a| a.get("currency")))
+            .and_then(Value::as_str)
+    }
+
+    fn text(&self, key: &str, v: &Value) -> Option<String> {
+        match v {
+            Value::Null => None,
+            Value::Bool(b) => Some(if *b { "yes" } else { "no" }.into()),
+            Value::Number(n) => match n.as_i64() {
+                Some(minor) if is_money(key) => Some(money(minor, self.currency())),
+                _ => Some(n.to_string()),
+            },
+            Value::String(s) => Some(match s.parse::<Timestamp>() {
+                Ok(t) => {
+                    let t = t.to_zoned(self.tz.clone());
+                    let year = zone::timestamp(self.e.occurred_at)
+                        .to_zoned(self.tz.clone())
+                        .year();
+                    // The year only when it is not the event's own: short, never ambiguous.
+                    let fmt = if t.year() == year {
+                        "%a %-d %b %H:%M"
+                    } else {
+                        "%a %-d %b %Y %H:%M"
+                    };
+                    t.strftime(fmt).to_string()
+                }
+                Err(_) => s.clone(),
+            }),
+            Value::Array(items) => Some(
+                items
+                    .iter()
+                    .filter_map(|i| self.text(key, i))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            Value::Object(_) => Some(v.to_string()),
+        }
+    }
+
+    /// `, changing start from A to B and price from €40.00 to €45.00` for the changes whose
+    /// field the sentence did not show.
+    fn changes(&self) -> String {
+        let shown: Vec<String> = self
+            .e
+            .changes
+            .iter()
+            .filter(|c| !self.used.contains(&c.path))
+            .map(|c| {
+                let key = c
+                    .path
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or(&c.path)
+                    .split('[')
+                    .next()
+                    .unwrap_or_default();
+                let show = |v: &Option<Value>| v.as_ref().and_then(|v| self.text(key, v));
+                let path = if c.path.is_empty() {
+                    "the value"
+                } else {
+                    &c.path
+                };
+                match (show(&c.old), show(&c.new)) {
+                    (Some(o), Some(n)) => format!("{path} from {o} to {n}"),
+                    (None, Some(n)) => format!("{path} to {n}"),
+                    (Some(o), None) => format!("{path} from {o} to nothing"),
+                    (None, None) => path.to_owned(),
+                }
+            })
+            .collect();
+        let all_new = self
+            .e
+            .changes
+            .iter()
+            .filter(|c| !self.used.contains(&c.path))
+            .all(|c| c.old.is_none() && c.new.is_some());
+        let verb = if all_new { "setting" } else { "changing" };
+        match shown.len() {
+            0 => String::new(),
+            n if n <= MAX_CHANGES_SHOWN => format!(", {verb} {}", join_and(&shown)),
+            n => format!(
+                ", {verb} {} and {} more fields",
+                shown[..MAX_CHANGES_SHOWN - 1].join(", "),
+                n - (MAX_CHANGES_SHOWN - 1)
+            ),
+        }
+    }
+}
+
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Keys whose integer values are money in minor units.
+fn is_money(key: &str) -> bool {
+    key == "amount"
+        || key.ends_with("_amount")
+        || key == "price"
+        || key.ends_with("_price")
+        || key == "total"
+}
+
+/// `minor` units of `currency` as text: `€45.00`, `-$3.50`, `45.00 CHF`, `¥4500`.
+pub(crate) fn money(minor: i64, currency: Option<&str>) -> String {
+    let code = currency.map(str::to_ascii_uppercase);
+    let digits: u32 = match code.as_deref() {
+        Some(
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+            | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF",
+        ) => 0,
+        Some("BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND") => 3,
+        _ => 2,
+    };
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    let number = if digits == 0 {
+        abs.to_string()
+    } else {
+        let scale = 10u64.pow(digits);
+        format!(
+            "{}.{:0width$}",
+            abs / scale,
+            abs % scale,
+            width = digits as usize
+        )
+    };
+    match code.as_deref() {
+        Some("EUR") => format!("{sign}€{number}"),
+        Some("USD") => format!("{sign}${number}"),
+        Some("GBP") => format!("{sign}£{number}"),
+        Some("JPY") => format!("{sign}¥{number}"),
+        Some(c) => format!("{sign}{number} {c}"),
+        None => format!("{sign}{number}"),
+    }
+}
