@@ -40,6 +40,7 @@
 //! |-----------|---------|--------------|
 //! | `sqlite`  | yes     | [`sqlite::SqliteStore`], the bundled SQLite backend |
 //! | `testkit` | no      | `auditkit::testkit`, the conformance suite for your own [`AuditStore`] |
+//! | `sign`    | no      | Ed25519-signed checkpoints (C2SP signed notes): `auditkit::integrity::sign` |
 //!
 //! ## Guarantees
 //!
@@ -66,6 +67,7 @@
 
 pub mod changes;
 mod config;
+mod erasure;
 mod error;
 mod event;
 mod export;
@@ -74,6 +76,7 @@ pub mod memory;
 mod new_event;
 mod payload;
 pub mod query;
+mod retention;
 mod sealed;
 pub mod store;
 mod time_util;
@@ -85,6 +88,7 @@ mod sql;
 pub mod sqlite;
 
 pub use config::{DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_REDACT_KEYS, REDACTED};
+pub use erasure::{ErasureReport, Subject, ERASURE_ACTION};
 pub use error::{Error, Result};
 pub use event::{Actor, ActorKind, Change, Event, Outcome, RequestContext, Source, Target};
 pub use export::{neutralize, CSV_COLUMNS};
@@ -93,6 +97,7 @@ pub use memory::MemoryStore;
 pub use new_event::{NewEvent, MAX_JSON_DEPTH, MAX_NAME_BYTES};
 pub use payload::AuditPayload;
 pub use query::{Cursor, Order, OutcomeFilter, Page, Query};
+pub use retention::{PurgeReport, PURGE_ACTION};
 pub use sealed::{PersonalField, PersonalValue, SealedEvent};
 pub use store::{AuditStore, Head};
 pub use trail::{AuditTrail, TrailBuilder};

@@ -10,6 +10,7 @@
 //!   keep checkpoints outside the database for that.
 //! - Every query filter runs on an index.
 
+mod lifecycle;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -165,6 +166,9 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
         Synchronous::Normal => "NORMAL",
     };
     conn.pragma_update(None, "synchronous", sync)
+        .map_err(map_err)?;
+    // Erased personal values and purged events must not linger in freed pages of the file.
+    conn.pragma_update(None, "secure_delete", true)
         .map_err(map_err)?;
     Ok(())
 }
@@ -527,6 +531,24 @@ impl AuditStore for SqliteStore {
             codec::select_list()
         );
         self.read_with(|conn| Ok(Self::select(conn, &sql, &[Param::Text(key.to_owned())])?.pop()))
+    }
+
+    fn purge_anchor(&self) -> Result<Option<Head>> {
+        self.read_with(lifecycle::anchor)
+    }
+
+    fn purge(&self, anchor: &Head) -> Result<()> {
+        let mut conn = self.writer();
+        lifecycle::purge(&mut conn, anchor)?;
+        lifecycle::compact(&conn);
+        Ok(())
+    }
+
+    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+        let mut conn = self.writer();
+        lifecycle::erase(&mut conn, fields)?;
+        lifecycle::compact(&conn);
+        Ok(())
     }
 }
 
