@@ -76,11 +76,29 @@ pub(super) fn purge(conn: &mut Connection, new: &Head) -> Result<()> {
     tx.commit().map_err(map_err)
 }
 
-/// Deletes the personal values and re-indexes the affected events' search text without them.
+/// Deletes the personal values and re-indexes the affected events (search text, change
+/// paths) without them.
 pub(super) fn erase(conn: &mut Connection, fields: &[(u64, String)]) -> Result<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
+    let sql = format!(
+        "SELECT {} FROM events e WHERE e.seq = ?1",
+        codec::select_list()
+    );
+    let load = |seq: u64| -> Result<Option<crate::sealed::SealedEvent>> {
+        Ok(SqliteStore::select(&tx, &sql, &[Param::Int(seq as i64)])?.pop())
+    };
+    let mut seqs: Vec<u64> = fields.iter().map(|(s, _)| *s).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    // Change paths before erasure, to remove exactly those that go away (by primary key).
+    let mut old_paths = std::collections::HashMap::new();
+    for &seq in &seqs {
+        if let Some(e) = load(seq)? {
+            old_paths.insert(seq, e.change_paths()?);
+        }
+    }
     let mut touched = Vec::new();
     {
         let mut delete = tx
@@ -97,14 +115,22 @@ pub(super) fn erase(conn: &mut Connection, fields: &[(u64, String)]) -> Result<(
     }
     touched.sort_unstable();
     touched.dedup();
-    let sql = format!(
-        "SELECT {} FROM events e WHERE e.seq = ?1",
-        codec::select_list()
-    );
     for &seq in &touched {
-        let Some(event) = SqliteStore::select(&tx, &sql, &[Param::Int(seq as i64)])?.pop() else {
+        let Some(event) = load(seq)? else {
             continue;
         };
+        // Change paths and search text are derived from the decoded event, which no longer
+        // holds the erased values: re-derive them so SQL filters agree with `Query::matches`
+        // and erased words are no longer found.
+        let now = event.change_paths()?;
+        for path in old_paths.get(&seq).into_iter().flatten() {
+            if !now.contains(path) {
+                tx.prepare_cached("DELETE FROM event_changes WHERE path = ?1 AND seq = ?2")
+                    .map_err(map_err)?
+                    .execute(rusqlite::params![path, seq as i64])
+                    .map_err(map_err)?;
+            }
+        }
         let body = event.search_text()?;
         tx.prepare_cached("DELETE FROM event_search WHERE rowid = ?1")
             .map_err(map_err)?
