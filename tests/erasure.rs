@@ -1,4 +1,5 @@
 //! Erasure: one person's personal values removed everywhere; the chain still verifies.
+#![cfg(feature = "sqlite")]
 
 use auditkit::sqlite::SqliteStore;
 use auditkit::{

@@ -1,4 +1,5 @@
 //! Redaction before storage: masked values never reach the store.
+#![cfg(feature = "sqlite")]
 
 use auditkit::sqlite::SqliteStore;
 use auditkit::{AuditStore, AuditTrail, MemoryStore, NewEvent, Query, REDACTED};

@@ -1,4 +1,5 @@
 //! Retention: purge_before, purge anchors, archives that verify on their own.
+#![cfg(feature = "sqlite")]
 
 use std::io::Cursor as IoCursor;
 use std::thread::sleep;

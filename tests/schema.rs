@@ -1,5 +1,6 @@
 //! Schema evolution and damaged files: the first schema's fixture still opens, verifies and
 //! reads; newer schemas and non-auditkit files are clear errors, never panics.
+#![cfg(feature = "sqlite")]
 
 use std::path::{Path, PathBuf};
 

@@ -147,11 +147,14 @@ pub fn verify_archive(reader: impl BufRead) -> Result<ArchiveReport> {
 }
 
 /// [`verify_archive`], and also checks the archive against `checkpoint`, a checkpoint of the
-/// log kept outside it (its size must lie within the archive).
+/// log kept outside it, whose size lies within the archive: the events up to it must match
+/// its root and chain head (else `report.fault` is [`FaultKind::CheckpointMismatch`]). A
+/// checkpoint beyond the archive's last event reports [`FaultKind::Truncated`]: check it
+/// against the live log (or the next archive) instead.
 ///
 /// # Errors
-/// As [`verify_archive`]; [`Error::Checkpoint`] when the checkpoint is for another log or for
-/// a size the archive does not cover.
+/// As [`verify_archive`]; [`Error::Checkpoint`] when the checkpoint is for another log or
+/// older than the archive's first event.
 pub fn verify_archive_against(
     reader: impl BufRead,
     checkpoint: &Checkpoint,
