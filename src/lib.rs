@@ -53,6 +53,10 @@
 //!   [`AuditTrail::verify_against`]. Without one, the chain catches every edit that did not
 //!   recompute all later hashes, but it cannot see the newest events cut off together with the
 //!   recorded head.
+//! - Personal values can be erased ([`AuditTrail::erase_subject`]) and the oldest events
+//!   purged ([`AuditTrail::purge_before`]) without breaking verification: erased entries are
+//!   counted as redacted, purged ones are replaced by a purge anchor and an `audit.purged`
+//!   record.
 //!
 //! ## MSRV
 //!

@@ -26,7 +26,10 @@ fn payment() -> NewEvent {
     NewEvent::new("payment.captured")
         .before(json!({"card": {"cardNumber": "4111111111111111", "CVV": "737"}}))
         .after(json!({"methods": [{"card_number": "5500005555555559", "expiry": "12/30"}]}))
-        .context("login", json!({"Password": "hunter2-secret", "user": "sarah"}))
+        .context(
+            "login",
+            json!({"Password": "hunter2-secret", "user": "sarah"}),
+        )
         .context("api_key", "sk_live_abcdef123456")
         .context("pin", "4321")
         .context("amount", 4500)

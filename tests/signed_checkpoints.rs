@@ -28,7 +28,9 @@ fn go_sumdb_note_vectors_match_byte_for_byte() {
         let text = n["text"].as_str().unwrap();
         let line = signer.sign_note(text).unwrap();
         assert_eq!(line, n["signature"]);
-        verifier.verify_note(text, std::slice::from_ref(&line)).unwrap();
+        verifier
+            .verify_note(text, std::slice::from_ref(&line))
+            .unwrap();
         let altered = text.replace("cryptography", "cryptographY");
         let e = verifier.verify_note(&altered, &[line]).unwrap_err();
         assert!(matches!(e, Error::Checkpoint(_)), "{e}");
