@@ -57,6 +57,10 @@ pub(super) fn purge(conn: &mut Connection, new: &Head) -> Result<()> {
             ),
         ));
     }
+    if current.as_ref().map_or(0, |a| a.seq) == new.seq {
+        // Nothing to remove (the trail probes support this way): leave the file untouched.
+        return Ok(());
+    }
     let seq = new.seq as i64;
     tx.execute(
         "UPDATE auditkit_head SET purged_seq = ?1, purged_hash = ?2, purged_frontier = ?3 WHERE id = 1",
