@@ -40,6 +40,7 @@
 //! |-----------|---------|--------------|
 //! | `sqlite`  | yes     | [`sqlite::SqliteStore`], the bundled SQLite backend |
 //! | `testkit` | no      | `auditkit::testkit`, the conformance suite for your own [`AuditStore`] |
+//! | `sign`    | no      | Ed25519-signed checkpoints (C2SP signed notes): `auditkit::integrity::sign` |
 //!
 //! Time zones ([`Event::describe_in`], [`GroupBy::Day`]) come from the tz database that
 //! [jiff](https://docs.rs/jiff) compiles into the binary. It is always on, not a feature:
@@ -57,6 +58,10 @@
 //!   [`AuditTrail::verify_against`]. Without one, the chain catches every edit that did not
 //!   recompute all later hashes, but it cannot see the newest events cut off together with the
 //!   recorded head.
+//! - Personal values can be erased ([`AuditTrail::erase_subject`]) and the oldest events
+//!   purged ([`AuditTrail::purge_before`]) without breaking verification: erased entries are
+//!   counted as redacted, purged ones are replaced by a purge anchor and an `audit.purged`
+//!   record.
 //!
 //! ## MSRV
 //!
@@ -72,6 +77,7 @@
 
 pub mod changes;
 mod config;
+mod erasure;
 mod error;
 mod event;
 mod export;
@@ -80,6 +86,7 @@ pub mod memory;
 mod new_event;
 mod payload;
 pub mod query;
+mod retention;
 mod sealed;
 pub mod store;
 mod time_util;
@@ -100,6 +107,7 @@ pub mod guide;
 pub mod testkit;
 
 pub use config::{DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_REDACT_KEYS, REDACTED};
+pub use erasure::{ErasureReport, Subject, ERASURE_ACTION};
 pub use error::{Error, Result};
 pub use event::{Actor, ActorKind, Change, Event, Outcome, RequestContext, Source, Target};
 pub use export::{neutralize, CSV_COLUMNS};
@@ -108,6 +116,7 @@ pub use memory::MemoryStore;
 pub use new_event::{NewEvent, MAX_JSON_DEPTH, MAX_NAME_BYTES};
 pub use payload::AuditPayload;
 pub use query::{Cursor, Order, OutcomeFilter, Page, Query};
+pub use retention::{PurgeReport, PURGE_ACTION};
 pub use sealed::{PersonalField, PersonalValue, SealedEvent};
 pub use store::{AuditStore, Head};
 pub use trail::{AuditTrail, TrailBuilder};

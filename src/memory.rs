@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
 use crate::sealed::SealedEvent;
-use crate::store::{check_batch, AuditStore, Head};
+use crate::store::{check_batch, check_purge, AuditStore, Head};
 use crate::{Error, Result};
 
 /// An [`AuditStore`] in memory: the reference implementation and the oracle in tests.
@@ -23,8 +23,17 @@ pub struct MemoryStore {
 struct Inner {
     events: Vec<SealedEvent>,
     head: Head,
-    by_id: HashMap<Uuid, usize>,
-    by_key: HashMap<String, usize>,
+    anchor: Option<Head>,
+    /// Seq of each event by id and by idempotency key.
+    by_id: HashMap<Uuid, u64>,
+    by_key: HashMap<String, u64>,
+}
+
+impl Inner {
+    fn at(&self, seq: u64) -> Option<&SealedEvent> {
+        let i = self.events.partition_point(|e| e.seq < seq);
+        self.events.get(i).filter(|e| e.seq == seq)
+    }
 }
 
 impl MemoryStore {
@@ -81,10 +90,9 @@ impl AuditStore for MemoryStore {
             }
         }
         for e in batch {
-            let idx = inner.events.len();
-            inner.by_id.insert(e.id, idx);
+            inner.by_id.insert(e.id, e.seq);
             if let Some(k) = &e.idempotency_key {
-                inner.by_key.insert(k.clone(), idx);
+                inner.by_key.insert(k.clone(), e.seq);
             }
             inner.events.push(e.clone());
         }
@@ -100,11 +108,43 @@ impl AuditStore for MemoryStore {
 
     fn get(&self, id: Uuid) -> Result<Option<SealedEvent>> {
         let inner = self.lock();
-        Ok(inner.by_id.get(&id).map(|&i| inner.events[i].clone()))
+        Ok(inner.by_id.get(&id).and_then(|&s| inner.at(s)).cloned())
     }
 
     fn find_by_key(&self, key: &str) -> Result<Option<SealedEvent>> {
         let inner = self.lock();
-        Ok(inner.by_key.get(key).map(|&i| inner.events[i].clone()))
+        Ok(inner.by_key.get(key).and_then(|&s| inner.at(s)).cloned())
+    }
+
+    fn purge_anchor(&self) -> Result<Option<Head>> {
+        Ok(self.lock().anchor.clone())
+    }
+
+    fn purge(&self, anchor: &Head) -> Result<()> {
+        let mut inner = self.lock();
+        check_purge(inner.anchor.as_ref(), &inner.head, anchor)?;
+        let cut = inner.events.partition_point(|e| e.seq <= anchor.seq);
+        let gone: Vec<SealedEvent> = inner.events.drain(..cut).collect();
+        for e in &gone {
+            inner.by_id.remove(&e.id);
+            if let Some(k) = &e.idempotency_key {
+                inner.by_key.remove(k);
+            }
+        }
+        inner.anchor = (anchor.seq > 0).then(|| anchor.clone());
+        Ok(())
+    }
+
+    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+        let mut inner = self.lock();
+        for (seq, path) in fields {
+            let i = inner.events.partition_point(|e| e.seq < *seq);
+            if let Some(e) = inner.events.get_mut(i).filter(|e| e.seq == *seq) {
+                for p in e.personal.iter_mut().filter(|p| &p.path == path) {
+                    p.value = None;
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -46,7 +46,9 @@ impl Head {
 ///   byte for byte, times to the microsecond, hashes verbatim. The core recomputes every hash on
 ///   verify; a store that loses or alters anything fails verify and the testkit.
 /// - Personal values ([`crate::PersonalField::value`]) are the only thing a store may remove
-///   (through erasure); nothing else is ever updated or deleted.
+///   (through [`AuditStore::erase`]), and a prefix of the chain the only events it may delete
+///   (through [`AuditStore::purge`], which records the purge anchor verification starts from);
+///   nothing else is ever updated or deleted.
 /// - A store need not check hashes, validate events or understand JSON: the core does that.
 ///
 /// Only the first four methods are required. The provided query methods are slow but correct
@@ -171,6 +173,57 @@ pub trait AuditStore: Send + Sync {
         })?;
         Ok(counts.into_iter().collect())
     }
+
+    /// Where the stored chain starts after a purge: a [`Head`] at the last purged event (its
+    /// seq, its chain hash, the Merkle frontier over leaves `1..=seq`); `None` before any purge.
+    ///
+    /// # Behavior
+    /// - Only moves forward, together with [`AuditStore::purge`].
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn purge_anchor(&self) -> Result<Option<Head>> {
+        Ok(None)
+    }
+
+    /// Removes every event with `seq <= anchor.seq` (and their personal values) and records
+    /// `anchor` as the purge anchor, atomically. Called by [`crate::AuditTrail::purge_before`],
+    /// which computes and checks the anchor.
+    ///
+    /// # Behavior
+    /// - `anchor.seq` above the head, or below the current anchor: nothing is removed; returns
+    ///   [`Error::Invalid`].
+    /// - The default implementation returns [`Error::Unsupported`]: a store that cannot purge
+    ///   keeps everything.
+    ///
+    /// # Errors
+    /// As above; storage errors.
+    fn purge(&self, anchor: &Head) -> Result<()> {
+        let _ = anchor;
+        Err(Error::Unsupported(
+            "purge: this store keeps every event; implement AuditStore::purge to support retention"
+                .into(),
+        ))
+    }
+
+    /// Removes the value and salt of each personal field `(seq, path)`, leaving its commitment
+    /// (which is what the chain hashes). Called by [`crate::AuditTrail::erase_subject`].
+    ///
+    /// # Behavior
+    /// - Fields already erased, or events no longer stored, are skipped.
+    /// - Anything the store derived from the values (a search index) no longer finds them.
+    /// - Atomic per call.
+    /// - The default implementation returns [`Error::Unsupported`].
+    ///
+    /// # Errors
+    /// As above; storage errors.
+    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+        let _ = fields;
+        Err(Error::Unsupported(
+            "erase: this store cannot remove personal values; implement AuditStore::erase to support erasure"
+                .into(),
+        ))
+    }
 }
 
 /// Calls `f` on every stored event in seq order until it returns `false`.
@@ -238,11 +291,39 @@ macro_rules! forward {
             fn summarize(&self, query: &Query, by: &GroupBy) -> Result<Vec<(String, u64)>> {
                 (**self).summarize(query, by)
             }
+            fn purge_anchor(&self) -> Result<Option<Head>> {
+                (**self).purge_anchor()
+            }
+            fn purge(&self, anchor: &Head) -> Result<()> {
+                (**self).purge(anchor)
+            }
+            fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+                (**self).erase(fields)
+            }
         }
     )*};
 }
 
 forward!(Box<S>, Arc<S>);
+
+/// Checks that a purge `anchor` lies between the current anchor and the head; for stores to
+/// call in [`AuditStore::purge`].
+///
+/// # Errors
+/// [`Error::Invalid`] naming the bound that `anchor.seq` violates.
+pub fn check_purge(current: Option<&Head>, head: &Head, anchor: &Head) -> Result<()> {
+    let floor = current.map_or(0, |a| a.seq);
+    if anchor.seq > head.seq || anchor.seq < floor {
+        return Err(Error::invalid(
+            "anchor",
+            format!(
+                "seq {} must lie between the current purge anchor ({floor}) and the head ({})",
+                anchor.seq, head.seq
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// Checks that `batch` continues `expected` contiguously; for stores to call in `append`.
 ///

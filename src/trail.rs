@@ -278,6 +278,13 @@ impl<S: AuditStore> AuditTrail<S> {
                 last_id: e.id,
                 head,
             }),
+            // Purged through the head (only a store-level purge does that): the next event
+            // links to the anchor, which is the head.
+            None if store.purge_anchor()?.is_some_and(|a| a.seq == head.seq) => Ok(Tip {
+                head,
+                last_recorded: OffsetDateTime::UNIX_EPOCH,
+                last_id: Uuid::nil(),
+            }),
             _ => Err(Error::Corrupt(format!(
                 "the head records seq {} but that event cannot be read; run verify",
                 head.seq
@@ -536,7 +543,10 @@ impl<S: AuditStore> AuditTrail<S> {
         let tip = self.load_tip()?;
         if tip.head.seq > 0 {
             let last = self.inner.store.read(tip.head.seq, 1)?;
-            if last.first().map(|e| e.hash) != Some(tip.head.hash) {
+            if last
+                .first()
+                .map_or(tip.last_id != Uuid::nil(), |e| e.hash != tip.head.hash)
+            {
                 return Err(Error::Corrupt(
                     "the stored head does not match the newest event; run verify".into(),
                 ));

@@ -7,11 +7,16 @@
 //! - [`merkle`]: the RFC 6962 Merkle frontier persisted with the head.
 //! - [`checkpoint`]: the C2SP tlog-checkpoint note.
 //! - [`verify`]: the bounded-memory walk over the chain.
+//! - [`archive`]: archives of purged events and their verification.
+//! - `sign` (feature `sign`): Ed25519 signatures on checkpoints, as C2SP signed notes.
 
+pub mod archive;
 pub mod canonical;
 pub mod checkpoint;
 pub mod hashes;
 pub mod merkle;
+#[cfg(feature = "sign")]
+pub mod sign;
 pub mod verify;
 
 pub use checkpoint::Checkpoint;

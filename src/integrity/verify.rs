@@ -5,8 +5,8 @@ use std::fmt;
 use super::checkpoint::Checkpoint;
 use super::{canonical, hashes, merkle, Hash};
 use crate::sealed::SealedEvent;
-use crate::store::AuditStore;
-use crate::Result;
+use crate::store::{AuditStore, Head};
+use crate::{Error, Result};
 
 /// Events read per round trip while verifying; memory stays bounded by this.
 const CHUNK: usize = 1_000;
@@ -76,6 +76,9 @@ pub struct VerifyReport {
     pub redacted: u64,
     /// The checkpoint size that was compared, if any.
     pub checkpoint_size: Option<u64>,
+    /// Events `1..=purged_through` were purged (0 when none were): verification started from
+    /// the purge anchor after them.
+    pub purged_through: u64,
     /// The first fault, `None` when the log is intact.
     pub fault: Option<Fault>,
 }
@@ -107,6 +110,9 @@ impl fmt::Display for VerifyReport {
         if let Some(s) = self.checkpoint_size {
             write!(f, ", checked against a checkpoint of size {s}")?;
         }
+        if self.purged_through > 0 {
+            write!(f, ", events 1..={} purged", self.purged_through)?;
+        }
         Ok(())
     }
 }
@@ -117,142 +123,260 @@ pub fn seal_hashes(log_id: &str, e: &SealedEvent) -> (Hash, Hash) {
     (leaf, hashes::chain(&e.prev_hash, &leaf))
 }
 
-/// Verifies `store`'s whole chain, and against `checkpoint` when given.
+/// The state of a walk along the chain: what the next event must link to, the Merkle
+/// frontier so far, and the report being built. Shared by store and archive verification.
+pub(crate) struct Walker<'a> {
+    log_id: &'a str,
+    checkpoint: Option<&'a Checkpoint>,
+    prev: Hash,
+    prev_event: Option<(time::OffsetDateTime, uuid::Uuid)>,
+    frontier: Vec<Hash>,
+    /// The seq due next.
+    pub(crate) expected: u64,
+    /// The purge anchor's seq the walk must find an `audit.purged` record for (0: none).
+    purge_to_find: u64,
+    pub(crate) report: VerifyReport,
+}
+
+fn fault(seq: u64, kind: FaultKind, detail: String) -> Option<Fault> {
+    Some(Fault { seq, kind, detail })
+}
+
+impl<'a> Walker<'a> {
+    /// A walk starting after `start` (a purge anchor; the genesis when `None`).
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] when `checkpoint` covers fewer events than `start`: those are gone
+    /// and cannot be checked here.
+    pub(crate) fn new(
+        log_id: &'a str,
+        start: Option<&Head>,
+        checkpoint: Option<&'a Checkpoint>,
+        head_seq: u64,
+    ) -> Result<Self> {
+        let (seq, prev, frontier) = match start {
+            Some(a) if a.seq > 0 => (a.seq, a.hash, a.frontier.clone()),
+            _ => (0, hashes::genesis(log_id), Vec::new()),
+        };
+        if let Some(cp) = checkpoint {
+            if cp.size < seq {
+                return Err(Error::Checkpoint(format!(
+                    "it covers {} events, but events 1..={seq} were purged from this log, so they cannot be checked here; verify them with the archive written by the purge (integrity::archive::verify_archive_against) and check this log against a newer checkpoint",
+                    cp.size
+                )));
+            }
+        }
+        let mut w = Walker {
+            log_id,
+            checkpoint,
+            prev,
+            prev_event: None,
+            frontier,
+            expected: seq + 1,
+            purge_to_find: 0,
+            report: VerifyReport {
+                checked: 0,
+                verified_through: seq,
+                head_seq,
+                redacted: 0,
+                checkpoint_size: checkpoint.map(|c| c.size),
+                purged_through: seq,
+                fault: None,
+            },
+        };
+        if !merkle::fits(&w.frontier, seq) {
+            w.report.fault = fault(
+                seq + 1,
+                FaultKind::Modified,
+                format!("the purge anchor at seq {seq} has a damaged Merkle frontier"),
+            );
+        } else {
+            w.check_cp(seq);
+        }
+        Ok(w)
+    }
+
+    /// Requires an `audit.purged` event recording the purge through the start anchor.
+    pub(crate) fn require_purge_record(&mut self) {
+        self.purge_to_find = self.expected - 1;
+    }
+
+    /// The Merkle frontier after the events walked so far.
+    pub(crate) fn frontier(&self) -> &[Hash] {
+        &self.frontier
+    }
+
+    /// The size, Merkle root and chain head after the events walked so far.
+    pub(crate) fn state(&self) -> (u64, Hash, Hash) {
+        (self.expected - 1, merkle::root(&self.frontier), self.prev)
+    }
+
+    fn check_cp(&mut self, size: u64) {
+        let Some(cp) = self.checkpoint else { return };
+        if cp.size == size
+            && (merkle::root(&self.frontier) != cp.root || self.prev != cp.chain_head)
+        {
+            self.report.fault = fault(
+                size.max(1),
+                FaultKind::CheckpointMismatch,
+                format!(
+                    "the log's first {size} events do not match the checkpoint's root and chain head"
+                ),
+            );
+        }
+    }
+
+    /// Checks the next event; false once a fault is set.
+    pub(crate) fn step(&mut self, e: &SealedEvent) -> bool {
+        if self.report.fault.is_some() {
+            return false;
+        }
+        let expected = self.expected;
+        if e.seq > expected {
+            self.report.fault = fault(
+                expected,
+                FaultKind::Missing,
+                format!("the next stored event is {}", e.seq),
+            );
+            return false;
+        }
+        if e.seq < expected {
+            self.report.fault = fault(
+                e.seq,
+                FaultKind::Reordered,
+                format!("seq {} came back where {expected} was due", e.seq),
+            );
+            return false;
+        }
+        let (leaf, hash) = seal_hashes(self.log_id, e);
+        if hash != e.hash {
+            self.report.fault = fault(
+                e.seq,
+                FaultKind::Modified,
+                "its fields do not match its hash".into(),
+            );
+            return false;
+        }
+        if e.prev_hash != self.prev {
+            let backwards = self
+                .prev_event
+                .is_some_and(|(t, id)| e.recorded_at < t || e.id < id);
+            self.report.fault = if backwards {
+                fault(
+                    e.seq,
+                    FaultKind::Reordered,
+                    "it was recorded before the event it follows".into(),
+                )
+            } else {
+                fault(
+                    e.seq,
+                    FaultKind::Inserted,
+                    "it does not link to the event before it".into(),
+                )
+            };
+            return false;
+        }
+        let mut erased = false;
+        for p in &e.personal {
+            match &p.value {
+                None => erased = true,
+                Some(v) => {
+                    if hashes::commitment(&p.path, &v.salt, &v.text) != p.commitment {
+                        self.report.fault = fault(
+                            e.seq,
+                            FaultKind::Modified,
+                            format!("personal value {} does not match its commitment", p.path),
+                        );
+                        return false;
+                    }
+                }
+            }
+        }
+        if erased {
+            self.report.redacted += 1;
+        }
+        if self.purge_to_find > 0 && e.action == crate::retention::PURGE_ACTION {
+            let through = e
+                .context
+                .as_deref()
+                .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+                .and_then(|c| c.get("through_seq").and_then(serde_json::Value::as_u64));
+            if through == Some(self.purge_to_find) {
+                self.purge_to_find = 0;
+            }
+        }
+        merkle::push(&mut self.frontier, e.seq - 1, leaf);
+        self.prev = e.hash;
+        self.prev_event = Some((e.recorded_at, e.id));
+        self.report.checked += 1;
+        self.report.verified_through = e.seq;
+        self.expected += 1;
+        self.check_cp(e.seq);
+        self.report.fault.is_none()
+    }
+
+    /// Ends the walk: checks the checkpoint was reached and the purge was recorded.
+    pub(crate) fn finish_checkpoint(&mut self) {
+        if self.report.fault.is_some() {
+            return;
+        }
+        let last = self.expected - 1;
+        if let Some(cp) = self.checkpoint {
+            if last < cp.size {
+                self.report.fault = fault(
+                    last + 1,
+                    FaultKind::Truncated,
+                    format!(
+                        "the log ends at {last} but the checkpoint covers {} events",
+                        cp.size
+                    ),
+                );
+                return;
+            }
+        }
+        if self.purge_to_find > 0 {
+            self.report.fault = fault(
+                self.purge_to_find,
+                FaultKind::Missing,
+                format!(
+                    "events 1..={} are gone but no {} event records their purge",
+                    self.purge_to_find,
+                    crate::retention::PURGE_ACTION
+                ),
+            );
+        }
+    }
+}
+
+/// Verifies `store`'s whole chain (from its purge anchor), and against `checkpoint` when given.
 pub(crate) fn run<S: AuditStore + ?Sized>(
     store: &S,
     log_id: &str,
     checkpoint: Option<&Checkpoint>,
 ) -> Result<VerifyReport> {
     let head = store.head()?;
-    let mut report = VerifyReport {
-        checked: 0,
-        verified_through: 0,
-        head_seq: head.seq,
-        redacted: 0,
-        checkpoint_size: checkpoint.map(|c| c.size),
-        fault: None,
-    };
-    let mut prev = hashes::genesis(log_id);
-    let mut prev_event: Option<(time::OffsetDateTime, uuid::Uuid)> = None;
-    let mut frontier: Vec<Hash> = Vec::new();
-    let mut expected = 1u64;
-    let fault = |seq, kind, detail: String| Some(Fault { seq, kind, detail });
-
-    let check_cp = |size: u64, frontier: &[Hash], chain: &Hash| -> Option<Fault> {
-        let cp = checkpoint?;
-        if cp.size != size {
-            return None;
-        }
-        if merkle::root(frontier) != cp.root || *chain != cp.chain_head {
-            return fault(
-                size.max(1),
-                FaultKind::CheckpointMismatch,
-                format!("the log's first {size} events do not match the checkpoint's root and chain head"),
-            );
-        }
-        None
-    };
-    if let Some(f) = check_cp(0, &frontier, &prev) {
-        report.fault = Some(f);
-        return Ok(report);
+    let anchor = store.purge_anchor()?;
+    let mut w = Walker::new(log_id, anchor.as_ref(), checkpoint, head.seq)?;
+    if anchor.as_ref().is_some_and(|a| a.seq > 0) {
+        w.require_purge_record();
     }
-
-    'walk: loop {
-        let chunk = store.read(expected, CHUNK)?;
+    'walk: while w.report.fault.is_none() {
+        let chunk = store.read(w.expected, CHUNK)?;
         if chunk.is_empty() {
             break;
         }
         for e in &chunk {
-            if e.seq > expected {
-                report.fault = fault(
-                    expected,
-                    FaultKind::Missing,
-                    format!("the next stored event is {}", e.seq),
-                );
-                break 'walk;
-            }
-            if e.seq < expected {
-                report.fault = fault(
-                    e.seq,
-                    FaultKind::Reordered,
-                    format!("seq {} came back where {expected} was due", e.seq),
-                );
-                break 'walk;
-            }
-            let (leaf, hash) = seal_hashes(log_id, e);
-            if hash != e.hash {
-                report.fault = fault(
-                    e.seq,
-                    FaultKind::Modified,
-                    "its fields do not match its hash".into(),
-                );
-                break 'walk;
-            }
-            if e.prev_hash != prev {
-                let backwards = prev_event.is_some_and(|(t, id)| e.recorded_at < t || e.id < id);
-                report.fault = if backwards {
-                    fault(
-                        e.seq,
-                        FaultKind::Reordered,
-                        "it was recorded before the event it follows".into(),
-                    )
-                } else {
-                    fault(
-                        e.seq,
-                        FaultKind::Inserted,
-                        "it does not link to the event before it".into(),
-                    )
-                };
-                break 'walk;
-            }
-            let mut erased = false;
-            for p in &e.personal {
-                match &p.value {
-                    None => erased = true,
-                    Some(v) => {
-                        if hashes::commitment(&p.path, &v.salt, &v.text) != p.commitment {
-                            report.fault = fault(
-                                e.seq,
-                                FaultKind::Modified,
-                                format!("personal value {} does not match its commitment", p.path),
-                            );
-                            break 'walk;
-                        }
-                    }
-                }
-            }
-            if erased {
-                report.redacted += 1;
-            }
-            merkle::push(&mut frontier, e.seq - 1, leaf);
-            prev = e.hash;
-            prev_event = Some((e.recorded_at, e.id));
-            report.checked += 1;
-            report.verified_through = e.seq;
-            expected += 1;
-            if let Some(f) = check_cp(e.seq, &frontier, &prev) {
-                report.fault = Some(f);
+            if !w.step(e) {
                 break 'walk;
             }
         }
     }
+    w.finish_checkpoint();
+    let mut report = w.report;
     if report.fault.is_some() {
         return Ok(report);
     }
-    let last = expected - 1;
-    if let Some(cp) = checkpoint {
-        if last < cp.size {
-            report.fault = fault(
-                last + 1,
-                FaultKind::Truncated,
-                format!(
-                    "the log ends at {last} but the checkpoint covers {} events",
-                    cp.size
-                ),
-            );
-            return Ok(report);
-        }
-    }
+    let last = report.verified_through;
     if head.seq > last {
         report.fault = fault(
             last + 1,
@@ -265,7 +389,7 @@ pub(crate) fn run<S: AuditStore + ?Sized>(
             FaultKind::Inserted,
             format!("events run to {last} past the recorded head {}", head.seq),
         );
-    } else if last > 0 && (head.hash != prev || head.frontier != frontier) {
+    } else if last > 0 && (head.hash != w.prev || head.frontier != w.frontier) {
         report.fault = fault(
             last,
             FaultKind::Modified,

@@ -10,6 +10,7 @@
 //!   keep checkpoints outside the database for that.
 //! - Every query filter runs on an index.
 
+mod lifecycle;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -192,6 +193,9 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
     };
     conn.pragma_update(None, "synchronous", sync)
         .map_err(map_err)?;
+    // Erased personal values and purged events must not linger in freed pages of the file.
+    conn.pragma_update(None, "secure_delete", true)
+        .map_err(map_err)?;
     Ok(())
 }
 
@@ -213,6 +217,7 @@ impl SqliteStore {
     /// As [`SqliteStore::open`].
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        schema::check_header(&path)?;
         let mut conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -566,6 +571,24 @@ impl AuditStore for SqliteStore {
                 Ok(())
             })
         })
+    }
+
+    fn purge_anchor(&self) -> Result<Option<Head>> {
+        self.read_with(lifecycle::anchor)
+    }
+
+    fn purge(&self, anchor: &Head) -> Result<()> {
+        let mut conn = self.writer();
+        lifecycle::purge(&mut conn, anchor)?;
+        lifecycle::compact(&conn);
+        Ok(())
+    }
+
+    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+        let mut conn = self.writer();
+        lifecycle::erase(&mut conn, fields)?;
+        lifecycle::compact(&conn);
+        Ok(())
     }
 }
 

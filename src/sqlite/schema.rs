@@ -126,6 +126,26 @@ BEGIN
 END;
 "#;
 
+/// Refuses an existing, non-empty file that does not start with the SQLite header. SQLite
+/// itself treats a file shorter than its header as empty and would write a new database over
+/// it.
+pub(crate) fn check_header(path: &std::path::Path) -> Result<()> {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        // Missing (it will be created) or unreadable (opening reports why).
+        return Ok(());
+    };
+    let mut head = Vec::with_capacity(16);
+    file.by_ref().take(16).read_to_end(&mut head)?;
+    if !head.is_empty() && head != b"SQLite format 3\0" {
+        return Err(Error::Corrupt(format!(
+            "{} is not a SQLite database (it does not start with the SQLite header); open an auditkit database or a new file",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2). Empty while
 /// version 1 is the newest.
 const MIGRATIONS: &[&str] = &[];
