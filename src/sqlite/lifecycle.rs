@@ -135,7 +135,7 @@ pub(super) fn erase(conn: &mut Connection, fields: &[(u64, String)]) -> Result<(
                     .map_err(map_err)?;
             }
         }
-        let body = event.search_text()?;
+        let body = super::search_body(&event)?;
         tx.prepare_cached("DELETE FROM event_search WHERE rowid = ?1")
             .map_err(map_err)?
             .execute([seq as i64])

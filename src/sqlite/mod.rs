@@ -172,7 +172,7 @@ fn fts_token(word: &str) -> String {
 }
 
 /// The indexed body of an event: its search words as FTS5 tokens.
-fn search_body(e: &SealedEvent) -> Result<String> {
+pub(crate) fn search_body(e: &SealedEvent) -> Result<String> {
     Ok(crate::query::words(&e.search_text()?)
         .iter()
         .map(|w| fts_token(w))
