@@ -39,6 +39,7 @@
 //! | feature   | default | what it adds |
 //! |-----------|---------|--------------|
 //! | `sqlite`  | yes     | [`sqlite::SqliteStore`], the bundled SQLite backend |
+//! | `postgres` | no     | `postgres::PgStore`, one trail shared by app servers on one PostgreSQL database |
 //! | `testkit` | no      | `auditkit::testkit`, the conformance suite for your own [`AuditStore`] |
 //!
 //! ## Guarantees
@@ -79,7 +80,9 @@ pub mod store;
 mod time_util;
 mod trail;
 
-#[cfg(feature = "sqlite")]
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
