@@ -449,6 +449,23 @@ fn every_filter_matches_the_reference_semantics() {
 }
 
 #[test]
+fn every_filter_runs_on_an_index() {
+    let url = server!();
+    let (_, pg) = twin_stores(&url, 40);
+    let cursor = Cursor::after_event(&pg.read(20, 1).expect("read")[0].decode().expect("decode"));
+    let mut all = queries();
+    all.push(("cursor", Query::new().after(cursor)));
+    all.push(("cursor oldest", Query::new().oldest_first().after(cursor)));
+    for (name, q) in all {
+        let plan = pg.explain_query(&q).expect("explain");
+        assert!(
+            !plan.contains("Seq Scan"),
+            "query {name:?} scans the table:\n{plan}"
+        );
+    }
+}
+
+#[test]
 fn keyset_cursors_page_through_every_match_once() {
     let url = server!();
     let (mem, pg) = twin_stores(&url, 120);

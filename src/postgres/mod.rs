@@ -469,6 +469,26 @@ impl PgStore {
         }
     }
 
+    /// The plan PostgreSQL chooses for `query` (as [`AuditStore::query`] runs it) when
+    /// sequential scans are ruled out, as they would be on a large table: a way to check that
+    /// every filter has an index (no `Seq Scan` in the plan).
+    ///
+    /// # Errors
+    /// When the server cannot be reached.
+    pub fn explain_query(&self, query: &Query) -> Result<String> {
+        let (sql, ps) = query_sql(query, 100);
+        self.run(|conn| {
+            let mut tx = conn.client.transaction()?;
+            tx.batch_execute("SET LOCAL enable_seqscan = off")?;
+            let rows = tx.query(&format!("EXPLAIN {sql}"), &params(&ps))?;
+            rows.iter()
+                .map(|r| get::<String>(r, 0))
+                .collect::<Result<Vec<_>>>()
+                .map(|lines| lines.join("\n"))
+                .map_err(Fail::Final)
+        })
+    }
+
     /// Runs an event query and fills in personal values.
     fn select(&self, sql: &str, ps: &[Param]) -> Result<Vec<SealedEvent>> {
         self.run(|conn| {
@@ -514,6 +534,19 @@ fn fill_personal(
         .collect::<Result<Vec<_>>>()?;
     codec::attach_personal(events, rows)?;
     Ok(())
+}
+
+/// The SQL and parameters of [`AuditStore::query`].
+fn query_sql(query: &Query, limit: usize) -> (String, Vec<Param>) {
+    let mut b = SqlBuilder::new(&POSTGRES);
+    let filter = b.where_clause(query);
+    let lim = b.bind(Param::Int(limit.min(i64::MAX as usize) as i64));
+    let sql = format!(
+        "SELECT {} FROM events e{filter}{} LIMIT {lim}",
+        codec::select_list(),
+        order_by(query)
+    );
+    (sql, b.params)
 }
 
 /// The multi-row INSERT of `n` events: the codec's columns plus the search words.
@@ -712,15 +745,8 @@ impl AuditStore for PgStore {
     }
 
     fn query(&self, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
-        let mut b = SqlBuilder::new(&POSTGRES);
-        let filter = b.where_clause(query);
-        let lim = b.bind(Param::Int(limit.min(i64::MAX as usize) as i64));
-        let sql = format!(
-            "SELECT {} FROM events e{filter}{} LIMIT {lim}",
-            codec::select_list(),
-            order_by(query)
-        );
-        self.select(&sql, &b.params)
+        let (sql, ps) = query_sql(query, limit);
+        self.select(&sql, &ps)
     }
 
     fn count(&self, query: &Query) -> Result<u64> {
