@@ -391,6 +391,36 @@ fn append_compares_the_head() {
 }
 
 #[test]
+fn a_batch_longer_than_one_statement_is_stored_whole() {
+    let url = server!();
+    let trail = AuditTrail::new(fresh_pg_store(&url));
+    let mut r = Lcg(11);
+    let batch: Vec<NewEvent> = (0..600).map(|i| varied_event(&mut r, i)).collect();
+    let recorded = trail.record_batch(batch).expect("record 600 at once");
+    assert_eq!(recorded.last().map(|e| e.seq), Some(600));
+    let report = trail.verify().expect("verify");
+    assert!(report.is_ok() && report.checked == 600, "{report:?}");
+    let store = trail.store();
+    // An empty append only checks the head.
+    store
+        .append(600, &[], &store.head().expect("head"))
+        .expect("empty append at the head");
+    let e = store
+        .append(5, &[], &auditkit::Head::new(5, [0; 32], Vec::new()))
+        .expect_err("empty append at a stale head");
+    assert!(
+        matches!(
+            e,
+            Error::Conflict {
+                expected: 5,
+                actual: 600
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn read_ranges_and_limits() {
     let url = server!();
     let (_, pg) = twin_stores(&url, 50);

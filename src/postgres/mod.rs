@@ -549,18 +549,15 @@ fn query_sql(query: &Query, limit: usize) -> (String, Vec<Param>) {
     (sql, b.params)
 }
 
-/// The multi-row INSERT of `n` events: the codec's columns plus the search words.
-fn insert_sql(n: usize) -> String {
+/// The multi-row INSERT of `n` events (the codec's columns plus the search words), with
+/// placeholders from `$first`.
+fn insert_events_sql(n: usize, first: usize) -> String {
     let per_row = codec::COLUMNS.len() + 1;
     let rows: Vec<String> = (0..n)
         .map(|r| {
-            let mut cols: Vec<String> = (1..per_row)
-                .map(|c| format!("${}", r * per_row + c))
-                .collect();
-            cols.push(format!(
-                "string_to_array(${}::text, ' ')",
-                r * per_row + per_row
-            ));
+            let at = first + r * per_row;
+            let mut cols: Vec<String> = (0..per_row - 1).map(|c| format!("${}", at + c)).collect();
+            cols.push(format!("string_to_array(${}::text, ' ')", at + per_row - 1));
             format!("({})", cols.join(", "))
         })
         .collect();
@@ -571,71 +568,100 @@ fn insert_sql(n: usize) -> String {
     )
 }
 
-/// Inserts `batch` and its derived index rows in the open transaction.
+/// One statement that inserts the last `n` events with every derived row and moves the head:
+/// the append's round trips stay few however rich the events are. Placeholders: $1..$9 the
+/// derived rows as arrays, $10..$12 the new head, then the events.
+fn insert_tail_sql(n: usize) -> String {
+    format!(
+        "WITH ev AS ({}), \
+         tg AS (INSERT INTO event_targets (kind, id, seq) \
+                SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])), \
+         ch AS (INSERT INTO event_changes (path, seq) \
+                SELECT * FROM unnest($4::text[], $5::bigint[])), \
+         pv AS (INSERT INTO personal_values (seq, path, value, salt) \
+                SELECT * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::bytea[])) \
+         UPDATE auditkit_head SET seq = $10, hash = $11, frontier = $12 WHERE id = 1",
+        insert_events_sql(n, 13)
+    )
+}
+
+/// The event rows of `chunk` as parameters, in [`insert_events_sql`] order.
+fn event_params(chunk: &[SealedEvent]) -> Result<Vec<Param>> {
+    let mut ps = Vec::with_capacity(chunk.len() * (codec::COLUMNS.len() + 1));
+    for e in chunk {
+        ps.extend(codec::encode(e));
+        ps.push(Param::Text(words_param(&crate::query::words(
+            &e.search_text()?,
+        ))));
+    }
+    Ok(ps)
+}
+
+/// Inserts `batch` and its derived index rows and sets the head to `new_head`, in the open
+/// transaction.
 fn insert_batch(
     statements: &mut HashMap<String, Statement>,
     tx: &mut postgres::Transaction<'_>,
     batch: &[SealedEvent],
+    new_head: &Head,
 ) -> std::result::Result<(), Fail> {
-    let (mut t_kind, mut t_id, mut t_seq) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut c_path, mut c_seq) = (Vec::new(), Vec::new());
-    let (mut p_seq, mut p_path, mut p_value, mut p_salt) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for chunk in batch.chunks(INSERT_CHUNK) {
-        let mut ps = Vec::with_capacity(chunk.len() * (codec::COLUMNS.len() + 1));
-        for e in chunk {
-            let seq = e.seq as i64;
-            ps.extend(codec::encode(e));
-            ps.push(Param::Text(words_param(&crate::query::words(
-                &e.search_text()?,
-            ))));
-            for (kind, id) in e.involved()? {
-                t_kind.push(kind);
-                t_id.push(id);
-                t_seq.push(seq);
-            }
-            for path in e.change_paths()? {
-                c_path.push(path);
-                c_seq.push(seq);
-            }
-            for p in &e.personal {
-                if let Some(v) = &p.value {
-                    p_seq.push(seq);
-                    p_path.push(p.path.clone());
-                    p_value.push(v.text.clone());
-                    p_salt.push(v.salt.to_vec());
-                }
+    let (mut t_kind, mut t_id, mut t_seq) = (
+        Vec::<String>::new(),
+        Vec::<String>::new(),
+        Vec::<i64>::new(),
+    );
+    let (mut c_path, mut c_seq) = (Vec::<String>::new(), Vec::<i64>::new());
+    let (mut p_seq, mut p_path, mut p_value, mut p_salt) = (
+        Vec::<i64>::new(),
+        Vec::<String>::new(),
+        Vec::<String>::new(),
+        Vec::<Vec<u8>>::new(),
+    );
+    for e in batch {
+        let seq = e.seq as i64;
+        for (kind, id) in e.involved()? {
+            t_kind.push(kind);
+            t_id.push(id);
+            t_seq.push(seq);
+        }
+        for path in e.change_paths()? {
+            c_path.push(path);
+            c_seq.push(seq);
+        }
+        for p in &e.personal {
+            if let Some(v) = &p.value {
+                p_seq.push(seq);
+                p_path.push(p.path.clone());
+                p_value.push(v.text.clone());
+                p_salt.push(v.salt.to_vec());
             }
         }
-        let stmt = prepared(statements, tx, &insert_sql(chunk.len()))?;
+    }
+    // Batches longer than one statement can carry go in chunks; the last chunk rides with
+    // the derived rows and the head.
+    let tail_len = match batch.len() % INSERT_CHUNK {
+        0 => INSERT_CHUNK.min(batch.len()),
+        r => r,
+    };
+    let (body, tail) = batch.split_at(batch.len() - tail_len);
+    for chunk in body.chunks(INSERT_CHUNK) {
+        let ps = event_params(chunk)?;
+        let stmt = prepared(statements, tx, &insert_events_sql(chunk.len(), 1))?;
         tx.execute(&stmt, &params(&ps))?;
     }
-    if !t_seq.is_empty() {
-        let stmt = prepared(
-            statements,
-            tx,
-            "INSERT INTO event_targets (kind, id, seq) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])",
-        )?;
-        tx.execute(&stmt, &[&t_kind, &t_id, &t_seq])?;
-    }
-    if !c_seq.is_empty() {
-        let stmt = prepared(
-            statements,
-            tx,
-            "INSERT INTO event_changes (path, seq) SELECT * FROM unnest($1::text[], $2::bigint[])",
-        )?;
-        tx.execute(&stmt, &[&c_path, &c_seq])?;
-    }
-    if !p_seq.is_empty() {
-        let stmt = prepared(
-            statements,
-            tx,
-            "INSERT INTO personal_values (seq, path, value, salt) \
-             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[])",
-        )?;
-        tx.execute(&stmt, &[&p_seq, &p_path, &p_value, &p_salt])?;
-    }
+    let events = event_params(tail)?;
+    let (head_seq, head_hash, frontier) = (
+        new_head.seq as i64,
+        new_head.hash.to_vec(),
+        merkle::to_bytes(&new_head.frontier),
+    );
+    let mut ps: Vec<&(dyn ToSql + Sync)> = vec![
+        &t_kind, &t_id, &t_seq, &c_path, &c_seq, &p_seq, &p_path, &p_value, &p_salt, &head_seq,
+        &head_hash, &frontier,
+    ];
+    ps.extend(params(&events));
+    let stmt = prepared(statements, tx, &insert_tail_sql(tail.len()))?;
+    tx.execute(&stmt, &ps)?;
     Ok(())
 }
 
@@ -667,6 +693,13 @@ impl AuditStore for PgStore {
 
     fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
         check_batch(expected, batch, new_head)?;
+        if batch.is_empty() {
+            let actual = self.head()?.seq;
+            return match actual == expected {
+                true => Ok(()),
+                false => Err(Error::Conflict { expected, actual }),
+            };
+        }
         self.run(|conn| {
             let Conn { client, statements } = conn;
             // READ COMMITTED: after waiting for the head's row lock, FOR UPDATE returns the
@@ -701,21 +734,7 @@ impl AuditStore for PgStore {
                 }
                 other => other,
             };
-            insert_batch(statements, &mut tx, batch).map_err(classify)?;
-            let stmt = prepared(
-                statements,
-                &mut tx,
-                "UPDATE auditkit_head SET seq = $1, hash = $2, frontier = $3 WHERE id = 1",
-            )?;
-            tx.execute(
-                &stmt,
-                &[
-                    &(new_head.seq as i64),
-                    &new_head.hash.as_slice(),
-                    &merkle::to_bytes(&new_head.frontier),
-                ],
-            )
-            .map_err(|e| classify(e.into()))?;
+            insert_batch(statements, &mut tx, batch, new_head).map_err(classify)?;
             // Past this point the server may have committed even if we see an error, so the
             // commit is never retried here: the trail reads back to find out.
             tx.commit().map_err(|e| {
