@@ -17,6 +17,9 @@ if [ "$(id -u)" != "0" ]; then
     SUDO="sudo"
 fi
 echo "postgres.sh: installing PostgreSQL from the system's packages"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+# A failed install does not stop CI: the PostgreSQL tests then print why they were skipped.
+if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null; }; then
+    echo "postgres.sh: WARNING: could not install PostgreSQL; its tests will be SKIPPED" >&2
+    exit 0
+fi
 ls /usr/lib/postgresql/*/bin/initdb

@@ -421,6 +421,41 @@ fn a_batch_longer_than_one_statement_is_stored_whole() {
 }
 
 #[test]
+fn a_store_on_one_given_client_serves_many_threads() {
+    let url = server!();
+    let schema = pg_support::fresh_schema("client");
+    let store = PgStore::from_client(
+        pg_support::raw_client(&url),
+        PgOptions::default().schema(&schema),
+    )
+    .expect("from client");
+    assert_eq!(store.schema(), schema);
+    let trail = Arc::new(AuditTrail::new(store));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let trail = Arc::clone(&trail);
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    trail
+                        .record(
+                            NewEvent::new("booking.created")
+                                .context("t", t)
+                                .context("i", i),
+                        )
+                        .expect("record");
+                    trail.count(&Query::new()).expect("count");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let report = trail.verify().expect("verify");
+    assert!(report.is_ok() && report.checked == 40, "{report:?}");
+}
+
+#[test]
 fn read_ranges_and_limits() {
     let url = server!();
     let (_, pg) = twin_stores(&url, 50);
