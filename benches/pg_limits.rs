@@ -3,7 +3,8 @@
 //! transaction, into a table with only a primary key and the unique id index).
 //!
 //! `cargo bench --bench pg_limits --features postgres`. It starts its own throwaway cluster
-//! (fsync on, as in production) or uses `AUDITKIT_PG_URL`. Each cell runs for
+//! (fsync on, as in production) or uses `AUDITKIT_PG_URL` (where it creates schemas and a
+//! `raw_events` table, and leaves them). Each cell runs for
 //! `AUDITKIT_BENCH_SECS` seconds (default 1).
 //!
 //! Columns: `shared trail` is one process with N threads on one trail (group commit merges

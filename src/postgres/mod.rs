@@ -340,6 +340,7 @@ impl PgStore {
     /// Uses an already connected `client`, as the only connection: callers take turns on it,
     /// and the store cannot reconnect when the server drops it (every call then fails with
     /// [`Error::Storage`]; make a new store). Prefer [`PgStore::connect_with`] in servers.
+    /// The store sets the session's `search_path` to its schema and its `lock_timeout`.
     ///
     /// # Errors
     /// As [`PgStore::connect_with_schema`].
