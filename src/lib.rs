@@ -39,6 +39,7 @@
 //! | feature   | default | what it adds |
 //! |-----------|---------|--------------|
 //! | `sqlite`  | yes     | [`sqlite::SqliteStore`], the bundled SQLite backend |
+//! | `postgres` | no     | `postgres::PgStore`, one trail shared by app servers on one PostgreSQL database |
 //! | `testkit` | no      | `auditkit::testkit`, the conformance suite for your own [`AuditStore`] |
 //! | `sign`    | no      | Ed25519-signed checkpoints (C2SP signed notes): `auditkit::integrity::sign` |
 //!
@@ -97,7 +98,9 @@ mod summary;
 pub mod vocab;
 mod zone;
 
-#[cfg(feature = "sqlite")]
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

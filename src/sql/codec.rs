@@ -173,3 +173,57 @@ pub(crate) fn decode(row: &impl RowAccess) -> Result<SealedEvent> {
         hash: hash(need(row.blob(23)?, "hash")?, "hash")?,
     })
 }
+
+/// Which personal values to fetch for a page of events.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) enum PersonalLookup {
+    /// A dense run of seqs (verify, exports): one range scan `lo..=hi`.
+    Range(u64, u64),
+    /// A scattered page: point lookups.
+    Points(Vec<u64>),
+}
+
+/// How to fetch the personal values of `events`, `None` when none has any.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn personal_lookup(events: &[SealedEvent]) -> Option<PersonalLookup> {
+    let seqs: Vec<u64> = events
+        .iter()
+        .filter(|e| !e.personal.is_empty())
+        .map(|e| e.seq)
+        .collect();
+    let (lo, hi) = (*seqs.iter().min()?, *seqs.iter().max()?);
+    Some(if (hi - lo) as usize <= 4 * seqs.len() {
+        PersonalLookup::Range(lo, hi)
+    } else {
+        PersonalLookup::Points(seqs)
+    })
+}
+
+/// Puts personal values `(seq, path, value, salt)` next to their commitments in `events`;
+/// rows for other events or paths are ignored.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn attach_personal(
+    events: &mut [SealedEvent],
+    rows: impl IntoIterator<Item = (i64, String, String, Vec<u8>)>,
+) -> Result<()> {
+    let at: std::collections::HashMap<u64, usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.personal.is_empty())
+        .map(|(i, e)| (e.seq, i))
+        .collect();
+    for (seq, path, text, salt) in rows {
+        let Some(&i) = at.get(&(seq as u64)) else {
+            continue;
+        };
+        let salt: [u8; 16] = salt.try_into().map_err(|_| {
+            Error::Corrupt(format!(
+                "personal value {path} of event {seq}: salt is not 16 bytes"
+            ))
+        })?;
+        if let Some(p) = events[i].personal.iter_mut().find(|p| p.path == path) {
+            p.value = Some(crate::sealed::PersonalValue { text, salt });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! The PostgreSQL schema, its version, and forward migrations.
+
+use postgres::{GenericClient, Transaction};
+
+use super::map_err;
+use crate::{Error, Result};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The tables auditkit owns in its schema; creating the schema refuses to run over any of them
+/// that something else already put there.
+const TABLES: [&str; 6] = [
+    "auditkit_meta",
+    "auditkit_head",
+    "events",
+    "event_targets",
+    "event_changes",
+    "personal_values",
+];
+
+/// Schema version 1, with `{s}` standing for the quoted schema name.
+///
+/// Text columns that filters compare use the "C" collation: the `action` prefix filter is a
+/// byte range (`booking.` ≤ action < `booking/`), which a linguistic collation (one that
+/// ignores punctuation) would get wrong, and equality on bytes is what `Query::matches` means.
+const V1: &str = r#"
+CREATE TABLE {s}.auditkit_meta (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+-- One row: the chain head and the purge anchor.
+CREATE TABLE {s}.auditkit_head (
+    id              integer PRIMARY KEY CHECK (id = 1),
+    seq             bigint NOT NULL,
+    hash            bytea NOT NULL,
+    frontier        bytea NOT NULL,
+    purged_seq      bigint NOT NULL DEFAULT 0,
+    purged_hash     bytea,
+    purged_frontier bytea
+);
+CREATE TABLE {s}.events (
+    seq             bigint PRIMARY KEY,
+    id              bytea NOT NULL,
+    occurred_at     bigint NOT NULL,
+    recorded_at     bigint NOT NULL,
+    tenant          text COLLATE "C",
+    actor_kind      text COLLATE "C" NOT NULL,
+    actor_id        text COLLATE "C" NOT NULL,
+    actor_role      text,
+    impersonator    text,
+    source          text COLLATE "C" NOT NULL,
+    request         text,
+    action          text COLLATE "C" NOT NULL,
+    failure         text,
+    target_kind     text COLLATE "C",
+    target_id       text COLLATE "C",
+    related         text,
+    before          text,
+    after           text,
+    context         text,
+    idempotency_key text COLLATE "C",
+    payload_version bigint,
+    personal        text,
+    prev_hash       bytea NOT NULL,
+    hash            bytea NOT NULL,
+    -- query::words of the search text, deduplicated: `search` is exact whole-word containment
+    -- (PostgreSQL's own text-search parsers split words differently, e.g. at `_` or in URLs).
+    search_words    text[] NOT NULL
+);
+-- Every index ends in (occurred_at, seq) so that a filter plus the timeline order and the
+-- keyset cursor is one index range, newest first.
+CREATE UNIQUE INDEX events_id ON {s}.events (id);
+CREATE UNIQUE INDEX events_key ON {s}.events (idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX events_time ON {s}.events (occurred_at, seq);
+CREATE INDEX events_tenant ON {s}.events (tenant, occurred_at, seq);
+CREATE INDEX events_actor ON {s}.events (actor_id, occurred_at, seq);
+CREATE INDEX events_actor_kind ON {s}.events (actor_kind, occurred_at, seq);
+CREATE INDEX events_action ON {s}.events (action, occurred_at, seq);
+CREATE INDEX events_target ON {s}.events (target_kind, target_id, occurred_at, seq);
+CREATE INDEX events_source ON {s}.events (source, occurred_at, seq);
+CREATE INDEX events_failures ON {s}.events (occurred_at, seq) WHERE failure IS NOT NULL;
+CREATE INDEX events_search ON {s}.events USING gin (search_words);
+
+-- Derived indexes, rebuilt from the events themselves; not part of what is hashed.
+CREATE TABLE {s}.event_targets (
+    kind text COLLATE "C" NOT NULL,
+    id   text COLLATE "C" NOT NULL,
+    seq  bigint NOT NULL,
+    PRIMARY KEY (kind, id, seq)
+);
+CREATE TABLE {s}.event_changes (
+    path text COLLATE "C" NOT NULL,
+    seq  bigint NOT NULL,
+    PRIMARY KEY (path, seq)
+);
+
+-- Erasable personal values, kept apart so erasure never touches an event row.
+CREATE TABLE {s}.personal_values (
+    seq   bigint NOT NULL,
+    path  text NOT NULL,
+    value text NOT NULL,
+    salt  bytea NOT NULL,
+    PRIMARY KEY (seq, path)
+);
+
+-- Guards against accidents (a stray UPDATE, a cleanup script); outside checkpoints are what
+-- stop a determined attacker, and GRANTs (see README) keep the app's role to INSERT/SELECT.
+CREATE FUNCTION {s}.auditkit_events_guard() RETURNS trigger LANGUAGE plpgsql AS $guard$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        -- Rows earlier in the same multi-row INSERT are visible here, so a batch passes row
+        -- by row.
+        IF NEW.seq IS DISTINCT FROM COALESCE(
+            (SELECT max(seq) FROM {s}.events),
+            (SELECT purged_seq FROM {s}.auditkit_head WHERE id = 1),
+            0) + 1 THEN
+            RAISE EXCEPTION 'auditkit: events are appended at head + 1 only (seq % refused)', NEW.seq
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    ELSIF TG_OP = 'UPDATE' THEN
+        RAISE EXCEPTION 'auditkit: events are append-only and cannot be updated'
+            USING ERRCODE = 'integrity_constraint_violation';
+    ELSIF TG_OP = 'DELETE' THEN
+        IF OLD.seq > (SELECT purged_seq FROM {s}.auditkit_head WHERE id = 1) THEN
+            RAISE EXCEPTION 'auditkit: events cannot be deleted except by a purge'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'auditkit: % of events is not allowed', TG_OP
+        USING ERRCODE = 'integrity_constraint_violation';
+END
+$guard$;
+CREATE TRIGGER events_guard BEFORE INSERT OR UPDATE OR DELETE ON {s}.events
+    FOR EACH ROW EXECUTE FUNCTION {s}.auditkit_events_guard();
+-- TRUNCATE fires no row triggers: refuse it outright.
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON {s}.events
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.auditkit_events_guard();
+
+CREATE FUNCTION {s}.auditkit_head_guard() RETURNS trigger LANGUAGE plpgsql AS $guard$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.seq < OLD.seq OR NEW.purged_seq < OLD.purged_seq THEN
+            RAISE EXCEPTION 'auditkit: the head only moves forward'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'auditkit: the head cannot be removed (%)', TG_OP
+        USING ERRCODE = 'integrity_constraint_violation';
+END
+$guard$;
+CREATE TRIGGER head_guard BEFORE UPDATE OR DELETE ON {s}.auditkit_head
+    FOR EACH ROW EXECUTE FUNCTION {s}.auditkit_head_guard();
+CREATE TRIGGER head_no_truncate BEFORE TRUNCATE ON {s}.auditkit_head
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.auditkit_head_guard();
+
+CREATE FUNCTION {s}.auditkit_personal_guard() RETURNS trigger LANGUAGE plpgsql AS $guard$
+BEGIN
+    RAISE EXCEPTION 'auditkit: personal values can be erased, never changed'
+        USING ERRCODE = 'integrity_constraint_violation';
+END
+$guard$;
+CREATE TRIGGER personal_no_update BEFORE UPDATE ON {s}.personal_values
+    FOR EACH ROW EXECUTE FUNCTION {s}.auditkit_personal_guard();
+"#;
+
+/// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2), with `{s}` for
+/// the quoted schema name. Empty while version 1 is the newest.
+const MIGRATIONS: &[&str] = &[];
+
+/// `name` quoted as an SQL identifier.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn meta(tx: &mut Transaction<'_>, s: &str, key: &str) -> Result<Option<String>> {
+    let row = tx
+        .query_opt(
+            &format!("SELECT value FROM {s}.auditkit_meta WHERE key = $1"),
+            &[&key],
+        )
+        .map_err(map_err)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Creates the schema's tables when they are missing, or checks and migrates existing ones;
+/// returns the log id. Safe to run from many app servers at once: an advisory lock per schema
+/// serializes them.
+pub(crate) fn prepare(client: &mut impl GenericClient, schema: &str) -> Result<String> {
+    let s = quote_ident(schema);
+    let mut tx = client.transaction().map_err(map_err)?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('auditkit schema ' || $1::text))",
+        &[&schema],
+    )
+    .map_err(map_err)?;
+    let exists: bool = tx
+        .query_one(
+            "SELECT to_regclass($1::text) IS NOT NULL",
+            &[&format!("{s}.auditkit_meta")],
+        )
+        .map_err(map_err)?
+        .get(0);
+    if !exists {
+        let names: Vec<String> = TABLES.iter().map(|t| format!("{s}.{t}")).collect();
+        let taken: Vec<String> = tx
+            .query(
+                "SELECT n FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NOT NULL",
+                &[&names],
+            )
+            .map_err(map_err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !taken.is_empty() {
+            return Err(Error::Corrupt(format!(
+                "schema {schema:?} already holds {} not created by auditkit; give auditkit a schema of its own (PgOptions::schema)",
+                taken.join(", ")
+            )));
+        }
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s};"))
+            .map_err(map_err)?;
+        tx.batch_execute(&V1.replace("{s}", &s)).map_err(map_err)?;
+        let log_id = uuid::Uuid::now_v7().to_string();
+        tx.execute(
+            &format!(
+                "INSERT INTO {s}.auditkit_meta (key, value) VALUES ('log_id', $1), ('schema_version', $2)"
+            ),
+            &[&log_id, &SCHEMA_VERSION.to_string()],
+        )
+        .map_err(map_err)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO {s}.auditkit_head (id, seq, hash, frontier) VALUES (1, 0, $1, $2)"
+            ),
+            &[&vec![0u8; 32], &Vec::<u8>::new()],
+        )
+        .map_err(map_err)?;
+    } else {
+        let version = meta(&mut tx, &s, "schema_version")?.ok_or_else(|| {
+            Error::Corrupt(format!(
+                "schema {schema:?} has an auditkit_meta table without a schema_version"
+            ))
+        })?;
+        let version: u32 = version.parse().map_err(|_| {
+            Error::Corrupt(format!(
+                "schema {schema:?}: schema_version {version:?} is not a number"
+            ))
+        })?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version == 0 {
+            return Err(Error::Corrupt(format!(
+                "schema {schema:?} has schema_version 0"
+            )));
+        }
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
+            tx.batch_execute(&step.replace("{s}", &s))
+                .map_err(map_err)?;
+            tx.execute(
+                &format!("UPDATE {s}.auditkit_meta SET value = $1 WHERE key = 'schema_version'"),
+                &[&(i as u32 + 2).to_string()],
+            )
+            .map_err(map_err)?;
+        }
+    }
+    let log_id = meta(&mut tx, &s, "log_id")?.ok_or_else(|| {
+        Error::Corrupt(format!(
+            "schema {schema:?} has an auditkit_meta table without a log_id"
+        ))
+    })?;
+    tx.commit().map_err(map_err)?;
+    Ok(log_id)
+}
