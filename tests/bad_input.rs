@@ -221,7 +221,7 @@ fn databases_that_cannot_be_used() {
             err,
             Error::SchemaTooNew {
                 found: 99,
-                supported: 1
+                supported: auditkit::sqlite::SCHEMA_VERSION
             }
         ),
         "{err}"

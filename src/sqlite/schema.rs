@@ -8,9 +8,9 @@ use crate::{Error, Result};
 /// `PRAGMA application_id` of an auditkit database ("AUDT").
 pub(crate) const APPLICATION_ID: i64 = 0x4155_4454;
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
-/// Schema version 1: created on a fresh database.
+/// The tables of schema version 1, which a fresh database gets before the migrations run.
 const V1: &str = r#"
 CREATE TABLE auditkit_meta (
     key   TEXT PRIMARY KEY,
@@ -146,9 +146,40 @@ pub(crate) fn check_header(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2). Empty while
-/// version 1 is the newest.
-const MIGRATIONS: &[&str] = &[];
+/// A forward migration, run inside the opening transaction.
+type Migration = fn(&Connection) -> Result<()>;
+
+/// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2). A fresh database
+/// is created at version 1 and migrated like any other, so every step runs on every database.
+const MIGRATIONS: &[Migration] = &[v1_search_tokens];
+
+/// Version 2: the search index holds the store's own word tokens (see `search_body`) instead
+/// of text for FTS5 to split, so SQLite and `Query::matches` find the same words.
+fn v1_search_tokens(conn: &Connection) -> Result<()> {
+    conn.execute(
+        "INSERT INTO event_search (event_search) VALUES ('delete-all')",
+        [],
+    )
+    .map_err(map_err)?;
+    let sql = format!(
+        "SELECT {} FROM events e WHERE e.seq >= ?1 ORDER BY e.seq LIMIT 1000",
+        crate::sql::codec::select_list()
+    );
+    let mut from = 0i64;
+    loop {
+        let chunk = super::SqliteStore::select(conn, &sql, &[crate::sql::Param::Int(from)])?;
+        let Some(last) = chunk.last() else {
+            return Ok(());
+        };
+        from = last.seq as i64 + 1;
+        for e in &chunk {
+            conn.prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
+                .map_err(map_err)?
+                .execute(rusqlite::params![e.seq as i64, super::search_body(e)?])
+                .map_err(map_err)?;
+        }
+    }
+}
 
 /// Creates the schema in an empty database, or checks and migrates an existing one; returns
 /// the log id.
@@ -156,10 +187,10 @@ pub(crate) fn prepare(conn: &mut Connection) -> Result<String> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
-    let app_id: i64 = tx
+    let mut app_id: i64 = tx
         .pragma_query_value(None, "application_id", |r| r.get(0))
         .map_err(map_err)?;
-    let version: i64 = tx
+    let mut version: i64 = tx
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(map_err)?;
     let objects: i64 = tx
@@ -180,9 +211,10 @@ pub(crate) fn prepare(conn: &mut Connection) -> Result<String> {
         .map_err(map_err)?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(map_err)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(map_err)?;
-    } else {
+        tx.pragma_update(None, "user_version", 1).map_err(map_err)?;
+        (app_id, version) = (APPLICATION_ID, 1);
+    }
+    {
         if app_id != APPLICATION_ID {
             return Err(Error::Corrupt(format!(
                 "this SQLite database was not created by auditkit (application_id {app_id:#x}); open an auditkit database or a new file"
@@ -202,7 +234,7 @@ pub(crate) fn prepare(conn: &mut Connection) -> Result<String> {
             ));
         }
         for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
-            tx.execute_batch(step).map_err(map_err)?;
+            step(&tx)?;
             tx.pragma_update(None, "user_version", i as u32 + 2)
                 .map_err(map_err)?;
         }
