@@ -69,6 +69,7 @@ mod config;
 mod error;
 mod event;
 mod export;
+mod json_depth;
 pub mod integrity;
 pub mod memory;
 mod new_event;

@@ -361,13 +361,32 @@ impl<S: AuditStore> AuditTrail<S> {
                 if e.is_conflict() || e.is_invalid() || e.is_busy() {
                     return Err(e);
                 }
-                // The write may have been committed before the error surfaced: look.
+                // The write may have been committed before the error surfaced (a connection
+                // lost during COMMIT): look, and report only what the store shows.
+                let ours = |found: &[SealedEvent]| {
+                    found
+                        .iter()
+                        .zip(&batch)
+                        .take_while(|(a, b)| a.seq == b.seq && a.id == b.id)
+                        .count()
+                };
                 match store.read(batch[0].seq, batch.len()) {
-                    Ok(found)
-                        if found.len() == batch.len()
-                            && found.iter().zip(&batch).all(|(a, b)| a.id == b.id) => {}
-                    Ok(_) => return Err(e),
-                    Err(_) => return Err(Error::OutcomeUnknown(e.to_string())),
+                    Ok(found) if ours(&found) == batch.len() => {}
+                    Ok(found) if ours(&found) == 0 => return Err(e),
+                    Ok(found) => {
+                        return Err(Error::Corrupt(format!(
+                            "the store kept {} of the {} events of one batch after an append error ({e}); it breaks the all-or-nothing contract",
+                            ours(&found),
+                            batch.len()
+                        )))
+                    }
+                    Err(read_err) => {
+                        let last = &batch[batch.len() - 1];
+                        return Err(Error::OutcomeUnknown(format!(
+                            "appending seq {}..={} (ids {} to {}) failed with \"{e}\" and reading them back failed with \"{read_err}\"",
+                            batch[0].seq, last.seq, batch[0].id, last.id
+                        )));
+                    }
                 }
             }
         }
