@@ -157,12 +157,19 @@ pub(crate) fn run<S: AuditStore + ?Sized>(
         return Ok(report);
     }
 
+    // The walk covers the log as of the head read above: other processes may append while
+    // it runs, so events past that head are judged against a fresh head at the end.
+    let mut beyond = None;
     'walk: loop {
         let chunk = store.read(expected, CHUNK)?;
         if chunk.is_empty() {
             break;
         }
         for e in &chunk {
+            if expected > head.seq {
+                beyond = Some(e.seq);
+                break 'walk;
+            }
             if e.seq > expected {
                 report.fault = fault(
                     expected,
@@ -253,17 +260,22 @@ pub(crate) fn run<S: AuditStore + ?Sized>(
             return Ok(report);
         }
     }
+    if let Some(seq) = beyond {
+        let now = store.head()?;
+        if now.seq < seq {
+            report.fault = fault(
+                now.seq + 1,
+                FaultKind::Inserted,
+                format!("events run to {seq} past the recorded head {}", now.seq),
+            );
+            return Ok(report);
+        }
+    }
     if head.seq > last {
         report.fault = fault(
             last + 1,
             FaultKind::Truncated,
             format!("the log ends at {last} but its head records {}", head.seq),
-        );
-    } else if head.seq < last {
-        report.fault = fault(
-            head.seq + 1,
-            FaultKind::Inserted,
-            format!("events run to {last} past the recorded head {}", head.seq),
         );
     } else if last > 0 && (head.hash != prev || head.frontier != frontier) {
         report.fault = fault(
