@@ -69,7 +69,10 @@ fn main() {
         }
         let start = Instant::now();
         test(&mut rng);
-        println!("test {name} ... ok ({:.1} s)", start.elapsed().as_secs_f64());
+        println!(
+            "test {name} ... ok ({:.1} s)",
+            start.elapsed().as_secs_f64()
+        );
     }
 }
 
@@ -302,7 +305,9 @@ fn check(db: &Path, acks: &[Ack]) -> Ack {
     let report = trail.verify().expect("verify reads");
     assert!(report.is_ok(), "verify after a kill: {:?}", report.fault);
     assert_eq!(report.checked, head.seq);
-    let next = trail.record(event("parent", 0)).expect("append after a kill");
+    let next = trail
+        .record(event("parent", 0))
+        .expect("append after a kill");
     assert_eq!(next.seq, head.seq + 1, "appending goes on from the head");
     Ack {
         seq: next.seq,

@@ -55,7 +55,10 @@ fn every_outcome_is_truthful<S: AuditStore>(make: impl Fn() -> S) {
                 let ctx = format!("{fault:?} on append {n}, op {op}");
                 match result {
                     Ok(events) => {
-                        assert!(!hit || fault == Fault::FailAfterCommit, "{ctx}: reported success");
+                        assert!(
+                            !hit || fault == Fault::FailAfterCommit,
+                            "{ctx}: reported success"
+                        );
                         assert_eq!(after, before + size as u64, "{ctx}");
                         for e in &events {
                             let back = inner().get(e.id).expect("get").expect(&ctx);
@@ -146,7 +149,10 @@ fn concurrent_writers_see_truthful_outcomes() {
                 }
                 Fault::FailAfterCommitUnreadable => {
                     assert!(errs >= 1, "{fault:?}");
-                    assert_eq!(held, 40, "{fault:?} at {n}: the unknown ones were committed");
+                    assert_eq!(
+                        held, 40,
+                        "{fault:?} at {n}: the unknown ones were committed"
+                    );
                 }
             }
             let report = trail.verify().expect("verify");
@@ -169,7 +175,9 @@ fn retry_with_idempotency_key_after_unknown_outcome() {
         .expect_err("the outcome is unknown");
     assert!(matches!(e, Error::OutcomeUnknown(_)), "{e}");
     assert!(e.to_string().contains("idempotency key"), "{e}");
-    let retried = trail.record(event(1).idempotency_key("req-1")).expect("retry");
+    let retried = trail
+        .record(event(1).idempotency_key("req-1"))
+        .expect("retry");
     assert_eq!(retried.seq, 1);
     assert_eq!(stored(&trail.store().inner), 1, "no duplicate");
 }
@@ -223,7 +231,9 @@ fn a_full_database_is_a_clear_error_and_stores_nothing() {
     drop(trail);
     // With room again, recording goes on from the head.
     let trail = AuditTrail::new(SqliteStore::open(&path).expect("reopen"));
-    let next = trail.record(event(0).context("notes", &big)).expect("room again");
+    let next = trail
+        .record(event(0).context("notes", &big))
+        .expect("room again");
     assert_eq!(next.seq, recorded + 1);
     assert!(trail.verify().expect("verify").is_ok());
 }

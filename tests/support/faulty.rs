@@ -32,7 +32,10 @@ impl Fault {
 
     /// Whether the faulty append still stores the batch.
     pub fn commits(self) -> bool {
-        matches!(self, Fault::FailAfterCommit | Fault::FailAfterCommitUnreadable)
+        matches!(
+            self,
+            Fault::FailAfterCommit | Fault::FailAfterCommitUnreadable
+        )
     }
 }
 

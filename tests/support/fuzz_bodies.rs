@@ -75,8 +75,12 @@ pub fn sealed_decode(data: &[u8]) {
     let memory = MemoryStore::new();
     let sqlite = SqliteStore::open_in_memory().expect("in-memory SQLite");
     for stored in [
-        memory.append(0, std::slice::from_ref(&sealed), &head).is_ok(),
-        sqlite.append(0, std::slice::from_ref(&sealed), &head).is_ok(),
+        memory
+            .append(0, std::slice::from_ref(&sealed), &head)
+            .is_ok(),
+        sqlite
+            .append(0, std::slice::from_ref(&sealed), &head)
+            .is_ok(),
     ] {
         let _ = stored;
     }
@@ -131,13 +135,20 @@ pub fn event_json(data: &[u8]) {
     let trail = AuditTrail::new(MemoryStore::new());
     match trail.record(n) {
         Ok(recorded) => {
-            let back = trail.get(recorded.id).expect("get").expect("recorded is stored");
+            let back = trail
+                .get(recorded.id)
+                .expect("get")
+                .expect("recorded is stored");
             assert_eq!(back, recorded, "read back equals what record returned");
             assert!(trail.verify().expect("verify").is_ok());
         }
         Err(err) => {
             assert!(err.is_invalid(), "bad input is Invalid, got {err}");
-            assert_eq!(trail.count(&Query::new()).expect("count"), 0, "nothing stored");
+            assert_eq!(
+                trail.count(&Query::new()).expect("count"),
+                0,
+                "nothing stored"
+            );
         }
     }
 }
