@@ -89,7 +89,7 @@ mod tests {
         assert!(to_value(nested(MAX_JSON_DEPTH)).is_ok());
         let e = to_value(nested(MAX_JSON_DEPTH + 1)).unwrap_err();
         assert!(e.contains("nested more than 64"), "{e}");
-        let e = to_value(&nested(10_000)).unwrap_err();
+        let e = to_value(nested(10_000)).unwrap_err();
         assert!(e.contains("nested"), "{e}");
     }
 

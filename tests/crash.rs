@@ -46,7 +46,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: [(&str, fn(&mut Rng)); 3] = [
+    let tests: [(&str, CrashTest); 3] = [
         ("crash_single_writer", crash_single_writer),
         ("crash_many_writers", crash_many_writers),
         ("busy_processes_never_fail", busy_processes_never_fail),
@@ -75,6 +75,8 @@ fn main() {
         );
     }
 }
+
+type CrashTest = fn(&mut Rng);
 
 /// xorshift64*: enough randomness for delays, and replayable from the printed seed.
 struct Rng(u64);

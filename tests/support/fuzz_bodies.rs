@@ -74,24 +74,16 @@ pub fn sealed_decode(data: &[u8]) {
     let head = Head::new(1, sealed.hash, vec![sealed.hash]);
     let memory = MemoryStore::new();
     let sqlite = SqliteStore::open_in_memory().expect("in-memory SQLite");
-    for stored in [
-        memory
-            .append(0, std::slice::from_ref(&sealed), &head)
-            .is_ok(),
-        sqlite
-            .append(0, std::slice::from_ref(&sealed), &head)
-            .is_ok(),
-    ] {
-        let _ = stored;
-    }
-    for report in [
+    // Either store may refuse the event (the SQLite one indexes its JSON); both must answer.
+    let _ = memory.append(0, std::slice::from_ref(&sealed), &head);
+    let _ = sqlite.append(0, std::slice::from_ref(&sealed), &head);
+    // An event that was not sealed by this log cannot verify; what matters is an answer.
+    let reports = [
         AuditTrail::new(memory).verify(),
         AuditTrail::new(sqlite).verify(),
-    ] {
-        // An event that was not sealed by this log cannot verify; what matters is an answer.
-        if let Ok(r) = report {
-            assert!(r.checked <= 1);
-        }
+    ];
+    for r in reports.into_iter().flatten() {
+        assert!(r.checked <= 1, "one event stored, {} checked", r.checked);
     }
 }
 
