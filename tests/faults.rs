@@ -9,7 +9,7 @@ use auditkit::sqlite::{SqliteOptions, SqliteStore};
 use auditkit::{
     Actor, AuditStore, AuditTrail, Error, FaultKind, MemoryStore, NewEvent, Query, Target,
 };
-use faulty::{Fault, FaultyStore, LaggingHead};
+use faulty::{Fault, FaultyStore, LaggingHead, PartialBatch};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -180,6 +180,18 @@ fn retry_with_idempotency_key_after_unknown_outcome() {
         .expect("retry");
     assert_eq!(retried.seq, 1);
     assert_eq!(stored(&trail.store().inner), 1, "no duplicate");
+}
+
+/// A store that breaks all-or-nothing is reported as corrupt, not as success or failure.
+#[test]
+fn a_partly_stored_batch_is_reported_as_corrupt() {
+    let trail = AuditTrail::new(PartialBatch(MemoryStore::new()));
+    trail.record(event(0)).expect("single events pass through");
+    let e = trail
+        .record_batch(vec![event(1), event(2), event(3)])
+        .expect_err("partial batch");
+    assert!(matches!(e, Error::Corrupt(_)), "{e}");
+    assert!(e.to_string().contains("kept 1 of the 3"), "{e}");
 }
 
 /// The walk judges events past the head it read against a fresh head: concurrent appends are

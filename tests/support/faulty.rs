@@ -152,3 +152,33 @@ impl<S: AuditStore> AuditStore for LaggingHead<S> {
         self.0.read(from, limit)
     }
 }
+
+/// Wraps `inner` and, against the store contract, keeps only the first event of a batch of
+/// several before failing: the trail must not call that a success or a clean failure.
+#[derive(Debug)]
+pub struct PartialBatch<S>(pub S);
+
+impl<S: AuditStore> AuditStore for PartialBatch<S> {
+    fn log_id(&self) -> Result<String> {
+        self.0.log_id()
+    }
+
+    fn head(&self) -> Result<Head> {
+        self.0.head()
+    }
+
+    fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        if batch.len() < 2 {
+            return self.0.append(expected, batch, new_head);
+        }
+        let head = Head::new(expected + 1, batch[0].hash, Vec::new());
+        self.0.append(expected, &batch[..1], &head)?;
+        Err(Error::Storage(
+            "injected: the rest of the batch was lost".into(),
+        ))
+    }
+
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
+        self.0.read(from, limit)
+    }
+}
