@@ -237,12 +237,14 @@ impl<S: AuditStore> AuditTrail<S> {
             drop(st);
             // Answers every taken job and resets `leading` even if committing panics, so
             // waiters are never stranded.
-            let guard = LeaderGuard {
+            let mut guard = LeaderGuard {
                 inner,
                 tickets: jobs.iter().map(|j| j.ticket).collect(),
             };
             let (results, tip) = self.commit_group(jobs, tip);
-            std::mem::forget(guard);
+            // Disarmed, not forgotten: forgetting would leak the ticket list on every commit.
+            guard.tickets.clear();
+            drop(guard);
             st = lock(&inner.state);
             st.leading = false;
             st.tip = tip;
@@ -548,6 +550,9 @@ struct LeaderGuard<'a, S> {
 
 impl<S> Drop for LeaderGuard<'_, S> {
     fn drop(&mut self) {
+        if self.tickets.is_empty() {
+            return;
+        }
         let mut st = lock(&self.inner.state);
         st.leading = false;
         st.tip = None;
