@@ -60,7 +60,7 @@ pub enum Error {
     #[error("unsupported by this store: {0}")]
     Unsupported(String),
     /// The write may or may not have been committed (e.g. the connection died during commit).
-    #[error("outcome unknown: {0}; read the event back by id before retrying")]
+    #[error("outcome unknown: {0}; read the events back by id, or retry with the same idempotency key, before recording them again")]
     OutcomeUnknown(String),
     /// The storage backend failed.
     #[error("storage error: {0}")]

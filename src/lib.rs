@@ -83,6 +83,7 @@ mod error;
 mod event;
 mod export;
 pub mod integrity;
+mod json_depth;
 pub mod memory;
 mod new_event;
 mod payload;

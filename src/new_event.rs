@@ -123,38 +123,35 @@ impl NewEvent {
 
     /// State before the change; `changes` are derived from it and [`NewEvent::after`].
     pub fn before(self, value: impl Serialize) -> Self {
-        match serde_json::to_value(value) {
+        match crate::json_depth::to_value(value) {
             Ok(v) => NewEvent {
                 before: Some(v),
                 ..self
             },
-            Err(e) => self.fail("before", format!("cannot be serialized to JSON: {e}")),
+            Err(e) => self.fail("before", e),
         }
     }
 
     /// State after the change.
     pub fn after(self, value: impl Serialize) -> Self {
-        match serde_json::to_value(value) {
+        match crate::json_depth::to_value(value) {
             Ok(v) => NewEvent {
                 after: Some(v),
                 ..self
             },
-            Err(e) => self.fail("after", format!("cannot be serialized to JSON: {e}")),
+            Err(e) => self.fail("after", e),
         }
     }
 
     /// Adds `key: value` to the context (reason, amount, currency, channel, ...).
     pub fn context(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
         let key = key.into();
-        match serde_json::to_value(value) {
+        match crate::json_depth::to_value(value) {
             Ok(v) => {
                 self.context.insert(key, v);
                 self
             }
-            Err(e) => self.fail(
-                &format!("context.{key}"),
-                format!("cannot be serialized to JSON: {e}"),
-            ),
+            Err(e) => self.fail(&format!("context.{key}"), e),
         }
     }
 
@@ -172,7 +169,7 @@ impl NewEvent {
     pub fn typed<P: crate::AuditPayload>(payload: &P) -> Self {
         let mut e = NewEvent::new(P::ACTION);
         e.payload_version = Some(P::VERSION);
-        match serde_json::to_value(payload) {
+        match crate::json_depth::to_value(payload) {
             Ok(Value::Object(map)) => {
                 e.context = map;
                 e
@@ -181,7 +178,7 @@ impl NewEvent {
                 "payload",
                 format!("must serialize to a JSON object, got {}", kind_of(&other)),
             ),
-            Err(e2) => e.fail("payload", format!("cannot be serialized to JSON: {e2}")),
+            Err(e2) => e.fail("payload", e2),
         }
     }
 

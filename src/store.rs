@@ -83,8 +83,9 @@ pub trait AuditStore: Send + Sync {
     /// - On `Ok`, the batch is durable to the store's stated durability.
     ///
     /// # Errors
-    /// [`Error::Conflict`] as above; [`Error::Busy`] when locked past the timeout; others when
-    /// the write fails.
+    /// [`Error::Conflict`] as above; [`Error::Busy`] when locked past the timeout (nothing
+    /// written); others when the write fails. After any other error the trail reads the batch
+    /// back to learn whether it was committed after all.
     fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()>;
 
     /// Up to `limit` events with `seq >= from`, in ascending `seq` order.

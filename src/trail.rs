@@ -238,12 +238,14 @@ impl<S: AuditStore> AuditTrail<S> {
             drop(st);
             // Answers every taken job and resets `leading` even if committing panics, so
             // waiters are never stranded.
-            let guard = LeaderGuard {
+            let mut guard = LeaderGuard {
                 inner,
                 tickets: jobs.iter().map(|j| j.ticket).collect(),
             };
             let (results, tip) = self.commit_group(jobs, tip);
-            std::mem::forget(guard);
+            // Disarmed, not forgotten: forgetting would leak the ticket list on every commit.
+            guard.tickets.clear();
+            drop(guard);
             st = lock(&inner.state);
             st.leading = false;
             st.tip = tip;
@@ -369,13 +371,32 @@ impl<S: AuditStore> AuditTrail<S> {
                 if e.is_conflict() || e.is_invalid() || e.is_busy() {
                     return Err(e);
                 }
-                // The write may have been committed before the error surfaced: look.
+                // The write may have been committed before the error surfaced (a connection
+                // lost during COMMIT): look, and report only what the store shows.
+                let ours = |found: &[SealedEvent]| {
+                    found
+                        .iter()
+                        .zip(&batch)
+                        .take_while(|(a, b)| a.seq == b.seq && a.id == b.id)
+                        .count()
+                };
                 match store.read(batch[0].seq, batch.len()) {
-                    Ok(found)
-                        if found.len() == batch.len()
-                            && found.iter().zip(&batch).all(|(a, b)| a.id == b.id) => {}
-                    Ok(_) => return Err(e),
-                    Err(_) => return Err(Error::OutcomeUnknown(e.to_string())),
+                    Ok(found) if ours(&found) == batch.len() => {}
+                    Ok(found) if ours(&found) == 0 => return Err(e),
+                    Ok(found) => {
+                        return Err(Error::Corrupt(format!(
+                            "the store kept {} of the {} events of one batch after an append error ({e}); it breaks the all-or-nothing contract",
+                            ours(&found),
+                            batch.len()
+                        )))
+                    }
+                    Err(read_err) => {
+                        let last = &batch[batch.len() - 1];
+                        return Err(Error::OutcomeUnknown(format!(
+                            "appending seq {}..={} (ids {} to {}) failed with \"{e}\" and reading them back failed with \"{read_err}\"",
+                            batch[0].seq, last.seq, batch[0].id, last.id
+                        )));
+                    }
                 }
             }
         }
@@ -572,6 +593,9 @@ struct LeaderGuard<'a, S> {
 
 impl<S> Drop for LeaderGuard<'_, S> {
     fn drop(&mut self) {
+        if self.tickets.is_empty() {
+            return;
+        }
         let mut st = lock(&self.inner.state);
         st.leading = false;
         st.tip = None;

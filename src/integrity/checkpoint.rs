@@ -109,6 +109,14 @@ impl FromStr for Checkpoint {
     /// Parses the note text; trailing newline optional, `\r\n` accepted.
     fn from_str(s: &str) -> Result<Self, Error> {
         let s = s.replace("\r\n", "\n");
+        // Notes are plain text lines: another control character (a lone `\r`) would not
+        // survive printing and parsing again unchanged.
+        if let Some(c) = s.chars().find(|&c| c.is_control() && c != '\n') {
+            return Err(Error::malformed(
+                "checkpoint",
+                format!("control character {c:?} in the note; notes are lines of plain text"),
+            ));
+        }
         let (body, sigs) = match s.split_once("\n\n") {
             Some((b, rest)) => (b, Some(rest)),
             None => (s.trim_end_matches('\n'), None),

@@ -360,12 +360,19 @@ pub(crate) fn run<S: AuditStore + ?Sized>(
     if anchor.as_ref().is_some_and(|a| a.seq > 0) {
         w.require_purge_record();
     }
+    // The walk covers the log as of the head read above: other processes may append while it
+    // runs, so events past that head are judged against a fresh head at the end.
+    let mut beyond = None;
     'walk: while w.report.fault.is_none() {
         let chunk = store.read(w.expected, CHUNK)?;
         if chunk.is_empty() {
             break;
         }
         for e in &chunk {
+            if w.expected > head.seq {
+                beyond = Some(e.seq);
+                break 'walk;
+            }
             if !w.step(e) {
                 break 'walk;
             }
@@ -377,17 +384,22 @@ pub(crate) fn run<S: AuditStore + ?Sized>(
         return Ok(report);
     }
     let last = report.verified_through;
+    // Events past the head read at the start are fine if a fresh head now covers them.
+    let past_head = match beyond {
+        Some(seq) => Some((seq, store.head()?.seq)).filter(|&(seq, now)| now < seq),
+        None => None,
+    };
     if head.seq > last {
         report.fault = fault(
             last + 1,
             FaultKind::Truncated,
             format!("the log ends at {last} but its head records {}", head.seq),
         );
-    } else if head.seq < last {
+    } else if let Some((seq, now)) = past_head {
         report.fault = fault(
-            head.seq + 1,
+            now + 1,
             FaultKind::Inserted,
-            format!("events run to {last} past the recorded head {}", head.seq),
+            format!("events run to {seq} past the recorded head {now}"),
         );
     } else if last > 0 && (head.hash != w.prev || head.frontier != w.frontier) {
         report.fault = fault(

@@ -58,6 +58,14 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Durability of commits (default [`Synchronous::Full`]).
     pub synchronous: Synchronous,
+    /// Largest size of the database file, in pages (`PRAGMA max_page_count`; a page is 4 KiB
+    /// by default). An append that would grow past it fails with [`Error::Storage`] and
+    /// stores nothing. Default `None`: no cap beyond SQLite's own.
+    pub max_page_count: Option<u32>,
+    /// Open the database read-only (default `false`): reads, queries and verify work;
+    /// recording fails with [`Error::Storage`]. The file must exist and have the current
+    /// schema version.
+    pub read_only: bool,
 }
 
 impl Default for SqliteOptions {
@@ -65,6 +73,8 @@ impl Default for SqliteOptions {
         SqliteOptions {
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             synchronous: Synchronous::Full,
+            max_page_count: None,
+            read_only: false,
         }
     }
 }
@@ -81,6 +91,20 @@ impl SqliteOptions {
     #[must_use]
     pub fn synchronous(mut self, s: Synchronous) -> Self {
         self.synchronous = s;
+        self
+    }
+
+    /// Caps the database size at `pages` pages (see the field of the same name).
+    #[must_use]
+    pub fn max_page_count(mut self, pages: u32) -> Self {
+        self.max_page_count = Some(pages);
+        self
+    }
+
+    /// Opens the database read-only (see the field of the same name).
+    #[must_use]
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
         self
     }
 }
@@ -185,6 +209,15 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
         .map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(64);
+    if options.read_only {
+        // The journal mode and sync level are the writers' business; a read-only connection
+        // cannot set them.
+        return Ok(());
+    }
+    if let Some(pages) = options.max_page_count {
+        conn.pragma_update(None, "max_page_count", pages)
+            .map_err(map_err)?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(map_err)?;
     let sync = match options.synchronous {
@@ -214,19 +247,26 @@ impl SqliteStore {
     /// Opens the audit database at `path` with `options`.
     ///
     /// # Errors
-    /// As [`SqliteStore::open`].
+    /// As [`SqliteStore::open`]; with `read_only`, also [`Error::Storage`] when the file does
+    /// not exist and [`Error::Corrupt`] when its schema needs a migration (open it once with
+    /// write access).
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         schema::check_header(&path)?;
-        let mut conn = Connection::open_with_flags(
-            &path,
+        let flags = if options.read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(map_err)?;
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let mut conn = Connection::open_with_flags(&path, flags).map_err(map_err)?;
         configure(&conn, &options)?;
-        let log_id = schema::prepare(&mut conn)?;
+        let log_id = if options.read_only {
+            schema::inspect(&conn)?
+        } else {
+            schema::prepare(&mut conn)?
+        };
         Ok(SqliteStore {
             log_id,
             writer: Mutex::new(conn),
@@ -276,7 +316,11 @@ impl SqliteStore {
             None => {
                 let c = Connection::open_with_flags(
                     self.path.as_ref().expect("file stores have a path"),
-                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    if self.options.read_only {
+                        OpenFlags::SQLITE_OPEN_READ_ONLY
+                    } else {
+                        OpenFlags::SQLITE_OPEN_READ_WRITE
+                    } | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
                 .map_err(map_err)?;
                 c.busy_timeout(self.options.busy_timeout).map_err(map_err)?;
@@ -442,6 +486,11 @@ impl AuditStore for SqliteStore {
 
     fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
         check_batch(expected, batch, new_head)?;
+        if self.options.read_only {
+            return Err(Error::Storage(
+                "the database was opened read-only (SqliteOptions::read_only); open it with write access to record events".into(),
+            ));
+        }
         let mut conn = self.writer();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

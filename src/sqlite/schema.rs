@@ -249,3 +249,35 @@ pub(crate) fn prepare(conn: &mut Connection) -> Result<String> {
     tx.commit().map_err(map_err)?;
     Ok(log_id)
 }
+
+/// Checks an existing database without writing to it (for read-only opens); returns the log id.
+pub(crate) fn inspect(conn: &Connection) -> Result<String> {
+    let app_id: i64 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(map_err)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(map_err)?;
+    if app_id != APPLICATION_ID {
+        return Err(Error::Corrupt(format!(
+            "this SQLite database was not created by auditkit (application_id {app_id:#x}); open an auditkit database"
+        )));
+    }
+    if version > i64::from(SCHEMA_VERSION) {
+        return Err(Error::SchemaTooNew {
+            found: u32::try_from(version).unwrap_or(u32::MAX),
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version != i64::from(SCHEMA_VERSION) {
+        return Err(Error::Corrupt(format!(
+            "schema version {version} needs a migration to {SCHEMA_VERSION}; open the database once with write access"
+        )));
+    }
+    conn.query_row(
+        "SELECT value FROM auditkit_meta WHERE key = 'log_id'",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(map_err)
+}
