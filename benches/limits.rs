@@ -555,7 +555,7 @@ fn main() {
         return;
     }
     let n = env_u64("AUDITKIT_BENCH_EVENTS", 1_000_000).max(BATCH as u64);
-    let durable = env_u64("AUDITKIT_BENCH_DURABLE", 2_000).max(THREADS as u64) as usize;
+    let durable_n = env_u64("AUDITKIT_BENCH_DURABLE", 2_000).max(THREADS as u64) as usize;
     let queries = env_u64("AUDITKIT_BENCH_QUERIES", 1_000).max(10) as usize;
     let target_dir = PathBuf::from(
         env::var("CARGO_TARGET_DIR")
@@ -568,22 +568,30 @@ fn main() {
     let schema = auditkit_schema(&dir);
     let mut rep = Report::default();
     eprintln!(
-        "auditkit limits: N = {n}, durable runs of {durable}, {queries} queries per kind, in {}",
+        "auditkit limits: N = {n}, durable runs of {durable_n}, {queries} queries per kind, in {}",
         dir.display()
     );
 
-    // For profiling one part: AUDITKIT_BENCH_ONLY=durable,threads,build,large (`build`
-    // only builds the large log; `large` also queries, verifies, exports and sizes it).
+    // For profiling one part: AUDITKIT_BENCH_ONLY=durable,build,queries,streaming,large
+    // (`build` only builds the large log; `queries` and `streaming` reuse one built earlier with
+    // the same N; `large` builds, queries, verifies, exports and sizes it).
     let only = env::var("AUDITKIT_BENCH_ONLY").unwrap_or_default();
-    let run = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
+    let named = |part: &str| only.split(',').any(|p| p.trim() == part);
+    let run = |part: &str| only.is_empty() || named(part);
     if run("durable") {
-        durable_single(&dir, &schema, durable, &mut rep);
-    }
-    if run("threads") {
-        group_commit(&dir, &schema, durable, &mut rep);
+        durable(&dir, &schema, durable_n, &mut rep);
     }
     if run("build") && !run("large") {
         build_large(&dir, &schema, n, &mut rep);
+    }
+    if named("queries") {
+        // Reuses the large log of an earlier run with the same N.
+        let (ak_path, raw_path) = (dir.join("large.db"), dir.join("raw-large.db"));
+        query_latencies(&ak_path, &raw_path, n, queries, &mut rep);
+    }
+    if named("streaming") {
+        let (ak_path, raw_path) = (dir.join("large.db"), dir.join("raw-large.db"));
+        streaming(&ak_path, &raw_path, n, &mut rep);
     }
     if run("large") {
         let (ak_path, raw_path) = build_large(&dir, &schema, n, &mut rep);
@@ -607,7 +615,7 @@ fn main() {
     }
     let summary = json!({
         "events": n,
-        "durable_events": durable,
+        "durable_events": durable_n,
         "queries_per_kind": queries,
         "rows": rep.rows.iter().map(|r| json!({
             "name": r.name,
@@ -625,56 +633,23 @@ fn main() {
     println!("\nJSON summary: {}", out.display());
 }
 
-/// `record`, one event per call, against raw one-row insert-and-commit, FULL and NORMAL.
-fn durable_single(dir: &Path, schema: &[String], m: usize, rep: &mut Report) {
-    eprintln!("record, one event per commit ({m} events)...");
-    for (sync, name) in [(Synchronous::Full, "FULL"), (Synchronous::Normal, "NORMAL")] {
-        let path = dir.join(format!("single-{name}.db"));
-        remove_db(&path);
-        let trail = AuditTrail::new(open_store(&path, sync));
-        let evs = events(0..m as u64, m as u64);
-        let t = Instant::now();
-        for e in evs {
-            trail.record(e).expect("record");
-        }
-        let ak = per_sec(m, t.elapsed());
-        let rows = raw_rows(trail.store(), 1, m);
-        let mut raw = open_raw(&dir.join(format!("raw-single-{name}.db")), schema, name);
-        let rw = per_sec(m, raw_commit_every(&mut raw, &rows, 1));
-        rep.add(
-            format!("record, 1 event/commit, synchronous={name}"),
-            "events/s",
-            ak,
-            Some(rw),
-            Some((">=", 0.8)),
-        );
-    }
-}
+/// Rounds the fsync-bound runs are split into, auditkit and raw alternating, so that a
+/// change in the disk's speed during the run (other work on the machine) hits both sides.
+const ROUNDS: usize = 4;
 
-/// `record` from 8 threads (group commit) against one thread and raw 8-rows-per-commit.
-fn group_commit(dir: &Path, schema: &[String], m: usize, rep: &mut Report) {
-    eprintln!("record from {THREADS} threads ({m} events)...");
-    let path = dir.join("threads.db");
-    remove_db(&path);
-    let trail = AuditTrail::new(open_store(&path, Synchronous::Full));
-    let per = m / THREADS;
-    let batches: Vec<Vec<NewEvent>> = (0..THREADS)
-        .map(|t| {
-            events(
-                (t * per) as u64..((t + 1) * per) as u64,
-                (per * THREADS) as u64,
-            )
-        })
-        .collect();
+/// Records `evs` from `THREADS` threads at once, each event with its own `record` call.
+fn record_threaded(trail: &AuditTrail<SqliteStore>, evs: Vec<NewEvent>) -> Duration {
+    let per = evs.len().div_ceil(THREADS);
+    let mut evs = evs.into_iter();
     let start = Arc::new(std::sync::Barrier::new(THREADS + 1));
-    let handles: Vec<_> = batches
-        .into_iter()
-        .map(|evs| {
+    let handles: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let mine: Vec<NewEvent> = evs.by_ref().take(per).collect();
             let trail = trail.clone();
             let start = Arc::clone(&start);
             std::thread::spawn(move || {
                 start.wait();
-                for e in evs {
+                for e in mine {
                     // `record` returns only once its event is committed (FULL: on disk).
                     trail.record(e).expect("record");
                 }
@@ -686,30 +661,103 @@ fn group_commit(dir: &Path, schema: &[String], m: usize, rep: &mut Report) {
     for h in handles {
         h.join().expect("thread");
     }
-    let ak8 = per_sec(per * THREADS, t.elapsed());
-    let one = rep
-        .rows
-        .iter()
-        .find(|r| r.name.ends_with("synchronous=FULL"))
-        .map(|r| r.auditkit)
-        .unwrap_or(f64::NAN);
-    let rows = raw_rows(trail.store(), 1, per * THREADS);
-    let mut raw = open_raw(&dir.join("raw-threads.db"), schema, "FULL");
-    let rw = per_sec(rows.len(), raw_commit_every(&mut raw, &rows, THREADS));
-    rep.add(
-        format!("record, {THREADS} threads (group commit) vs raw {THREADS} rows/commit, FULL"),
-        "events/s",
-        ak8,
-        Some(rw),
-        Some((">=", 0.8)),
-    );
-    rep.add_ratio(
-        &format!("record, {THREADS} threads vs 1 thread (speed-up), FULL"),
-        "events/s",
-        ak8,
-        one,
-        4.0,
-    );
+    t.elapsed()
+}
+
+/// `record`, one event per call, against raw one-row insert-and-commit (FULL and NORMAL), and
+/// from 8 threads at once (group commit) against raw inserts committed 8 rows at a time.
+fn durable(dir: &Path, schema: &[String], m: usize, rep: &mut Report) {
+    eprintln!("record, one event per commit and from {THREADS} threads ({m} events each)...");
+    struct Side {
+        trail: AuditTrail<SqliteStore>,
+        raw: Connection,
+        per_commit: usize,
+        threads: bool,
+        ak: Duration,
+        rw: Duration,
+    }
+    let mut sides: Vec<(String, Side)> = [
+        ("FULL", Synchronous::Full, 1, false),
+        ("NORMAL", Synchronous::Normal, 1, false),
+        ("threads", Synchronous::Full, THREADS, true),
+    ]
+    .into_iter()
+    .map(|(name, sync, per_commit, threads)| {
+        let path = dir.join(format!("durable-{name}.db"));
+        remove_db(&path);
+        let raw_sync = if sync == Synchronous::Full {
+            "FULL"
+        } else {
+            "NORMAL"
+        };
+        let side = Side {
+            trail: AuditTrail::new(open_store(&path, sync)),
+            raw: open_raw(
+                &dir.join(format!("raw-durable-{name}.db")),
+                schema,
+                raw_sync,
+            ),
+            per_commit,
+            threads,
+            ak: Duration::ZERO,
+            rw: Duration::ZERO,
+        };
+        (name.to_owned(), side)
+    })
+    .collect();
+    let per_round = (m / ROUNDS).max(THREADS);
+    for round in 0..ROUNDS {
+        let range = (round * per_round) as u64..((round + 1) * per_round) as u64;
+        for (_, side) in &mut sides {
+            let evs = events(range.clone(), (per_round * ROUNDS) as u64);
+            side.ak += if side.threads {
+                record_threaded(&side.trail, evs)
+            } else {
+                let t = Instant::now();
+                for e in evs {
+                    side.trail.record(e).expect("record");
+                }
+                t.elapsed()
+            };
+            let rows = raw_rows(side.trail.store(), range.start + 1, per_round);
+            side.rw += raw_commit_every(&mut side.raw, &rows, side.per_commit);
+        }
+    }
+    let total = per_round * ROUNDS;
+    for (name, side) in &sides {
+        let (ak, rw) = (per_sec(total, side.ak), per_sec(total, side.rw));
+        if side.threads {
+            rep.add(
+                format!(
+                    "record, {THREADS} threads (group commit) vs raw {THREADS} rows/commit, FULL"
+                ),
+                "events/s",
+                ak,
+                Some(rw),
+                Some((">=", 0.8)),
+            );
+            let one = per_sec(total, sides[0].1.ak);
+            rep.add_ratio(
+                &format!("record, {THREADS} threads vs 1 thread (speed-up), FULL"),
+                "events/s",
+                ak,
+                one,
+                4.0,
+            );
+            rep.notes.push(format!(
+                "for scale: raw {THREADS} rows/commit is {:.2}× raw 1 row/commit on this disk",
+                rw / per_sec(total, sides[0].1.rw)
+            ));
+        } else {
+            rep.add(
+                format!("record, 1 event/commit, synchronous={name}"),
+                "events/s",
+                ak,
+                Some(rw),
+                Some((">=", 0.8)),
+            );
+        }
+    }
 }
 
 /// Builds the large log with `record_batch` of 1,000, and the raw copy with batched inserts
@@ -1092,6 +1140,40 @@ fn child(job: &str) {
             trail
                 .export_jsonl(&Query::new().oldest_first(), std::io::sink())
                 .expect("export")
+        }
+        // A debugging aid: the plans of `;`-separated statements, after an optional ANALYZE.
+        "plan" => {
+            let conn = Connection::open(&db).expect("open");
+            if env::var("AUDITKIT_BENCH_ANALYZE").is_ok() {
+                conn.execute_batch("ANALYZE").expect("analyze");
+            }
+            let sql = env::var("AUDITKIT_BENCH_SQL").expect("AUDITKIT_BENCH_SQL");
+            for q in sql.split(';').filter(|q| !q.trim().is_empty()) {
+                println!("== {}", q.trim());
+                let mut stmt = conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {q}"))
+                    .expect("prepare");
+                let mut rows = stmt.query([]).expect("plan");
+                while let Some(r) = rows.next().expect("row") {
+                    println!("  {}", r.get::<_, String>(3).expect("detail"));
+                }
+                drop(rows);
+                let mut stmt = conn.prepare(q).expect("prepare");
+                let t = Instant::now();
+                let mut n = 0;
+                for _ in 0..10 {
+                    let mut rows = stmt.query([]).expect("query");
+                    while rows.next().expect("row").is_some() {
+                        n += 1;
+                    }
+                }
+                println!(
+                    "  {} rows, {:.3} ms per run",
+                    n / 10,
+                    t.elapsed().as_secs_f64() * 100.0
+                );
+            }
+            return;
         }
         "verify-raw" => raw_verify(&db),
         "export-raw" => raw_export(&db),
