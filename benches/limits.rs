@@ -566,6 +566,7 @@ fn main() {
         .unwrap_or_else(|_| target_dir.join("bench-limits"));
     std::fs::create_dir_all(&dir).expect("bench dir");
     let schema = auditkit_schema(&dir);
+    let load_start = loadavg();
     let mut rep = Report::default();
     eprintln!(
         "auditkit limits: N = {n}, durable runs of {durable_n}, {queries} queries per kind, in {}",
@@ -600,6 +601,10 @@ fn main() {
         sizes(&ak_path, &raw_path, n, &mut rep);
     }
 
+    rep.notes.push(format!(
+        "load average (1, 5, 15 min) at the start: {load_start}; at the end: {}",
+        loadavg()
+    ));
     let mut table = String::new();
     writeln!(
         table,
@@ -1061,14 +1066,19 @@ fn query_latencies(ak_path: &Path, raw_path: &Path, n: u64, queries: usize, rep:
         let mut ak_t = Vec::with_capacity(queries);
         let mut raw_t = Vec::with_capacity(queries);
         let (mut ak_rows, mut raw_rows) = (0usize, 0usize);
-        // Interleaved, with the same parameters, so both see the same cache state.
+        // Interleaved, with the same parameters, each side first every other time, so both
+        // see the same machine and cache state.
         for i in 0..queries as u64 {
-            let t = Instant::now();
-            ak_rows += ak(&mut Rng(seed ^ i));
-            ak_t.push(t.elapsed());
-            let t = Instant::now();
-            raw_rows += rw(&mut Rng(seed ^ i));
-            raw_t.push(t.elapsed());
+            for side in [i % 2, 1 - i % 2] {
+                let t = Instant::now();
+                if side == 0 {
+                    ak_rows += ak(&mut Rng(seed ^ i));
+                    ak_t.push(t.elapsed());
+                } else {
+                    raw_rows += rw(&mut Rng(seed ^ i));
+                    raw_t.push(t.elapsed());
+                }
+            }
         }
         rep.notes.push(format!(
             "{name}: auditkit returned {:.1} events per query on average, raw {:.1} rows (one per event and personal value)",
@@ -1111,6 +1121,13 @@ fn run_child(job: &str, db: &Path) -> (f64, u64, f64) {
         f[1].parse().expect("count"),
         f[2].parse::<f64>().expect("kib") / 1024.0,
     )
+}
+
+/// The machine's load: other work running during the benchmark shows up in its figures.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn vm_hwm_kib() -> u64 {

@@ -117,18 +117,19 @@ pub fn seal_hashes(log_id: &str, e: &SealedEvent) -> (Hash, Hash) {
     (leaf, hashes::chain(&e.prev_hash, &leaf))
 }
 
-/// Calls `walk` with a source of consecutive chunks of the log from seq 1, each read while
+/// Calls `walk` with a source of consecutive chunks of the log from seq `from`, each read while
 /// `walk` hashes the one before on another thread: reading and decoding rows costs about as
 /// much as hashing them, so overlapping the two shortens a verify of a large log. At most
 /// three chunks are in memory at once.
 fn read_ahead<S: AuditStore + ?Sized, T>(
     store: &S,
+    from: u64,
     walk: impl FnOnce(&mut dyn FnMut() -> Result<Vec<SealedEvent>>) -> T,
 ) -> T {
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         s.spawn(move || {
-            let mut from = 1;
+            let mut from = from;
             loop {
                 let chunk = store.read(from, CHUNK);
                 // A walk that goes on past a chunk expects the seq after its last event.
@@ -192,7 +193,7 @@ pub(crate) fn run<S: AuditStore + ?Sized>(
         return Ok(report);
     }
 
-    read_ahead(store, |next_chunk| -> Result<()> {
+    read_ahead(store, expected, |next_chunk| -> Result<()> {
         'walk: loop {
             let chunk = next_chunk()?;
             if chunk.is_empty() {
