@@ -157,6 +157,9 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
     conn.busy_timeout(options.busy_timeout).map_err(map_err)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
         .map_err(map_err)?;
+    // As on reader connections (see `read_with`): an in-memory store reads through this one.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(64);
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(map_err)?;
@@ -255,6 +258,11 @@ impl SqliteStore {
                 .map_err(map_err)?;
                 c.busy_timeout(self.options.busy_timeout).map_err(map_err)?;
                 c.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+                    .map_err(map_err)?;
+                // One plan per statement whatever its bound values: without it SQLite
+                // re-prepared a cached query each time a parameter it had looked at while
+                // planning changed (a booking's history paid that on every call).
+                c.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
                     .map_err(map_err)?;
                 c.set_prepared_statement_cache_capacity(64);
                 c.pragma_update(None, "query_only", true).map_err(map_err)?;
