@@ -1161,6 +1161,12 @@ fn child(job: &str) {
         // A debugging aid: the plans of `;`-separated statements, after an optional ANALYZE.
         "plan" => {
             let conn = Connection::open(&db).expect("open");
+            // As auditkit's connections.
+            conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                true,
+            )
+            .expect("qpsg");
             if env::var("AUDITKIT_BENCH_ANALYZE").is_ok() {
                 conn.execute_batch("ANALYZE").expect("analyze");
             }
@@ -1170,7 +1176,9 @@ fn child(job: &str) {
                 let mut stmt = conn
                     .prepare(&format!("EXPLAIN QUERY PLAN {q}"))
                     .expect("prepare");
-                let mut rows = stmt.query([]).expect("plan");
+                // Parameters, if any, are bound to NULL: the plan still shows the index.
+                let nulls = vec![SqlValue::Null; stmt.parameter_count()];
+                let mut rows = stmt.query(params_from_iter(&nulls)).expect("plan");
                 while let Some(r) = rows.next().expect("row") {
                     println!("  {}", r.get::<_, String>(3).expect("detail"));
                 }
@@ -1179,7 +1187,7 @@ fn child(job: &str) {
                 let t = Instant::now();
                 let mut n = 0;
                 for _ in 0..10 {
-                    let mut rows = stmt.query([]).expect("query");
+                    let mut rows = stmt.query(params_from_iter(&nulls)).expect("query");
                     while rows.next().expect("row").is_some() {
                         n += 1;
                     }
