@@ -81,10 +81,10 @@ fn a_fault_in_the_first_chunk_stops_reading_ahead() -> Result<()> {
     trail.store().reads.store(0, Ordering::SeqCst);
     let report = trail.verify()?;
     assert_eq!(report.fault.as_ref().map(|f| f.seq), Some(10), "{report}");
-    // The chunk being checked, at most one waiting and one being read: never the whole log.
+    // The chunk being checked, and per reader at most one waiting and one being read.
     let reads = trail.store().reads.load(Ordering::SeqCst);
     assert!(
-        reads <= 3,
+        reads <= 5,
         "{reads} chunks were read after a fault in the first"
     );
     Ok(())
