@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use auditkit::memory::MemoryStore;
 use auditkit::{Actor, AuditStore, AuditTrail, FaultKind, Head, NewEvent, Result, SealedEvent};
 
-/// Wraps a store; once `hide` is set, reads leave out that seq (as if it were deleted), and
-/// `reads` counts read calls.
+/// Wraps a store; once `hide` is set, reads leave out that seq (as if it were deleted);
+/// `reads` counts read calls; a non-zero `page` caps how many events one read returns.
 struct Holey {
     inner: MemoryStore,
     hide: AtomicU64,
     reads: AtomicUsize,
+    page: AtomicUsize,
 }
 
 impl AuditStore for Holey {
@@ -30,6 +31,10 @@ impl AuditStore for Holey {
         let mut out = self.inner.read(from, limit + 1)?;
         out.retain(|e| e.seq != hide);
         out.truncate(limit);
+        let page = self.page.load(Ordering::SeqCst);
+        if page > 0 {
+            out.truncate(page);
+        }
         Ok(out)
     }
 }
@@ -39,6 +44,7 @@ fn trail_with(events: u64) -> Result<AuditTrail<Holey>> {
         inner: MemoryStore::new(),
         hide: AtomicU64::new(0),
         reads: AtomicUsize::new(0),
+        page: AtomicUsize::new(0),
     });
     let batch: Vec<NewEvent> = (0..events)
         .map(|i| {
@@ -86,6 +92,23 @@ fn a_fault_in_the_first_chunk_stops_reading_ahead() -> Result<()> {
     assert!(
         reads <= 5,
         "{reads} chunks were read after a fault in the first"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_store_that_returns_short_pages_still_verifies_whole() -> Result<()> {
+    let trail = trail_with(3_500)?;
+    trail.store().page.store(300, Ordering::SeqCst);
+    let report = trail.verify()?;
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.checked, 3_500);
+    trail.store().hide.store(2_345, Ordering::SeqCst);
+    let report = trail.verify()?;
+    assert_eq!(
+        report.fault.as_ref().map(|f| f.seq),
+        Some(2_345),
+        "{report}"
     );
     Ok(())
 }

@@ -126,10 +126,10 @@ fn read_ahead<S: AuditStore + ?Sized, T>(
     from: u64,
     walk: impl FnOnce(&mut dyn FnMut() -> Result<Vec<SealedEvent>>) -> T,
 ) -> T {
-    // Two readers take alternate chunks at fixed offsets. While the log is intact a chunk
-    // holds exactly seqs `start .. start + CHUNK`, which is where a sequential reader would
-    // start the next one; the first gap or disorder stops the walk inside the damaged chunk,
-    // before any chunk read past it is looked at.
+    // Two readers take alternate chunks at fixed offsets. While the log is intact a full
+    // chunk holds exactly seqs `start .. start + CHUNK`, which is where a sequential reader
+    // would start the next one; the first gap or disorder stops the walk inside the damaged
+    // chunk, before any chunk read past it is looked at.
     const READERS: u64 = 2;
     std::thread::scope(|s| {
         let receivers: Vec<_> = (0..READERS)
@@ -151,10 +151,24 @@ fn read_ahead<S: AuditStore + ?Sized, T>(
             })
             .collect();
         let mut k = 0;
-        let mut next = || {
+        // A store may return fewer than asked before the end of the log; after such a chunk
+        // the fixed offsets no longer line up, so the rest is read in order, here.
+        let mut sequential: Option<u64> = None;
+        let mut next = || -> Result<Vec<SealedEvent>> {
+            if let Some(from) = sequential {
+                let chunk = store.read(from, CHUNK)?;
+                if let Some(e) = chunk.last() {
+                    sequential = Some(e.seq + 1);
+                }
+                return Ok(chunk);
+            }
             let rx = &receivers[(k % READERS) as usize];
             k += 1;
-            rx.recv().unwrap_or_else(|_| Ok(Vec::new()))
+            let chunk = rx.recv().unwrap_or_else(|_| Ok(Vec::new()))?;
+            if chunk.len() < CHUNK {
+                sequential = chunk.last().map(|e| e.seq + 1);
+            }
+            Ok(chunk)
         };
         walk(&mut next)
     })
