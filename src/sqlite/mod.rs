@@ -197,16 +197,24 @@ fn fts_token(word: &str) -> String {
 
 /// The indexed body of an event: its search words as FTS5 tokens.
 pub(crate) fn search_body(e: &SealedEvent) -> Result<String> {
-    Ok(crate::query::words(&e.search_text()?)
+    Ok(search_tokens(&e.search_text()?))
+}
+
+/// The words of a search text as FTS5 tokens.
+fn search_tokens(text: &str) -> String {
+    crate::query::words(text)
         .iter()
         .map(|w| fts_token(w))
         .collect::<Vec<_>>()
-        .join(" "))
+        .join(" ")
 }
 
 fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
     conn.busy_timeout(options.busy_timeout).map_err(map_err)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .map_err(map_err)?;
+    // As on reader connections (see `read_with`): an in-memory store reads through this one.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
         .map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(64);
     if options.read_only {
@@ -228,6 +236,11 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
         .map_err(map_err)?;
     // Erased personal values and purged events must not linger in freed pages of the file.
     conn.pragma_update(None, "secure_delete", true)
+        .map_err(map_err)?;
+    // The guard triggers give every event INSERT a statement journal; one event touches a
+    // dozen index pages, past the 64 KiB at which SQLite spills that journal to a temporary
+    // file. In memory it costs a copy instead of a write per page.
+    conn.pragma_update(None, "temp_store", "MEMORY")
         .map_err(map_err)?;
     Ok(())
 }
@@ -326,6 +339,11 @@ impl SqliteStore {
                 c.busy_timeout(self.options.busy_timeout).map_err(map_err)?;
                 c.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
                     .map_err(map_err)?;
+                // One plan per statement whatever its bound values: without it SQLite
+                // re-prepared a cached query each time a parameter it had looked at while
+                // planning changed (a booking's history paid that on every call).
+                c.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+                    .map_err(map_err)?;
                 c.set_prepared_statement_cache_capacity(64);
                 c.pragma_update(None, "query_only", true).map_err(map_err)?;
                 c
@@ -408,16 +426,25 @@ fn fill_personal(conn: &Connection, events: &mut [SealedEvent]) -> Result<()> {
     Ok(())
 }
 
-fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<()> {
-    let placeholders: Vec<String> = (1..=codec::COLUMNS.len())
-        .map(|i| format!("?{i}"))
-        .collect();
-    let sql = format!(
-        "INSERT INTO events ({}) VALUES ({})",
-        codec::COLUMNS.join(", "),
-        placeholders.join(", ")
-    );
-    tx.prepare_cached(&sql)
+/// `INSERT INTO events (...) VALUES (?1, ...)`, built once.
+fn insert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let placeholders: Vec<String> = (1..=codec::COLUMNS.len())
+            .map(|i| format!("?{i}"))
+            .collect();
+        format!(
+            "INSERT INTO events ({}) VALUES ({})",
+            codec::COLUMNS.join(", "),
+            placeholders.join(", ")
+        )
+    })
+}
+
+/// Inserts `e` and its side rows, except its full-text entry: that is returned, for
+/// [`insert_search`] to add after the whole batch.
+fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<String> {
+    tx.prepare_cached(insert_sql())
         .map_err(map_err)?
         .execute(params_from_iter(codec::encode(e)))
         .map_err(map_err)?;
@@ -434,10 +461,11 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<()> {
                 .map_err(map_err)?;
         }
     }
+    let index = e.index_entries()?;
     let mut targets = tx
         .prepare_cached("INSERT OR IGNORE INTO event_targets (kind, id, seq) VALUES (?1, ?2, ?3)")
         .map_err(map_err)?;
-    for (kind, id) in e.involved()? {
+    for (kind, id) in &index.involved {
         targets
             .execute(rusqlite::params![kind, id, seq])
             .map_err(map_err)?;
@@ -445,15 +473,31 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<()> {
     let mut changes = tx
         .prepare_cached("INSERT OR IGNORE INTO event_changes (path, seq) VALUES (?1, ?2)")
         .map_err(map_err)?;
-    for path in e.change_paths()? {
+    for path in &index.change_paths {
         changes
             .execute(rusqlite::params![path, seq])
             .map_err(map_err)?;
     }
-    tx.prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
-        .map_err(map_err)?
-        .execute(rusqlite::params![seq, search_body(e)?])
+    Ok(search_tokens(&index.search_text))
+}
+
+/// Adds the batch's full-text entries. They go in after every event row on purpose: the
+/// guard triggers on `events` make each event INSERT a statement with its own savepoint, and
+/// FTS5 flushes its pending terms to a new on-disk segment at every savepoint once it has
+/// been written in the transaction; inserting FTS rows between events made every event a
+/// segment (and later merges), about half the cost of a batch.
+fn insert_search(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &[SealedEvent],
+    texts: &[String],
+) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
         .map_err(map_err)?;
+    for (e, text) in batch.iter().zip(texts) {
+        stmt.execute(rusqlite::params![e.seq as i64, text])
+            .map_err(map_err)?;
+    }
     Ok(())
 }
 
@@ -507,28 +551,36 @@ impl AuditStore for SqliteStore {
         if actual as u64 != expected {
             return Err(conflict());
         }
+        let mut texts = Vec::with_capacity(batch.len());
         for e in batch {
-            if let Err(err) = insert_event(&tx, e) {
-                return Err(match err {
-                    Error::Storage(_) => {
-                        // Re-run the insert's first statement only to classify the failure.
-                        let dup = tx
-                            .query_row(
-                                "SELECT 1 FROM events WHERE id = ?1 OR idempotency_key = ?2",
-                                rusqlite::params![e.id.as_bytes().as_slice(), e.idempotency_key],
-                                |_| Ok(()),
-                            )
-                            .is_ok();
-                        if dup {
-                            conflict()
-                        } else {
-                            err
+            match insert_event(&tx, e) {
+                Ok(text) => texts.push(text),
+                Err(err) => {
+                    return Err(match err {
+                        Error::Storage(_) => {
+                            // Re-run the insert's first statement only to classify the failure.
+                            let dup = tx
+                                .query_row(
+                                    "SELECT 1 FROM events WHERE id = ?1 OR idempotency_key = ?2",
+                                    rusqlite::params![
+                                        e.id.as_bytes().as_slice(),
+                                        e.idempotency_key
+                                    ],
+                                    |_| Ok(()),
+                                )
+                                .is_ok();
+                            if dup {
+                                conflict()
+                            } else {
+                                err
+                            }
                         }
-                    }
-                    other => other,
-                });
+                        other => other,
+                    });
+                }
             }
         }
+        insert_search(&tx, batch, &texts)?;
         tx.prepare_cached(
             "UPDATE auditkit_head SET seq = ?1, hash = ?2, frontier = ?3 WHERE id = 1",
         )
