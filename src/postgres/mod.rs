@@ -683,12 +683,7 @@ impl AuditStore for PgStore {
             let seq: i64 = get(&row, 0)?;
             let hash: Vec<u8> = get(&row, 1)?;
             let frontier: Vec<u8> = get(&row, 2)?;
-            let hash = hash
-                .try_into()
-                .map_err(|_| Error::Corrupt("the head hash is not 32 bytes".into()))?;
-            let frontier = merkle::from_bytes(&frontier)
-                .ok_or_else(|| Error::Corrupt("the head's Merkle frontier is damaged".into()))?;
-            Ok(Head::new(seq as u64, hash, frontier))
+            Ok(codec::decode_head(seq, hash, frontier)?)
         })
     }
 

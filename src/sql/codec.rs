@@ -175,7 +175,6 @@ pub(crate) fn decode(row: &impl RowAccess) -> Result<SealedEvent> {
 }
 
 /// Which personal values to fetch for a page of events.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) enum PersonalLookup {
     /// A dense run of seqs (verify, exports): one range scan `lo..=hi`.
     Range(u64, u64),
@@ -184,7 +183,6 @@ pub(crate) enum PersonalLookup {
 }
 
 /// How to fetch the personal values of `events`, `None` when none has any.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn personal_lookup(events: &[SealedEvent]) -> Option<PersonalLookup> {
     let seqs: Vec<u64> = events
         .iter()
@@ -201,7 +199,6 @@ pub(crate) fn personal_lookup(events: &[SealedEvent]) -> Option<PersonalLookup> 
 
 /// Puts personal values `(seq, path, value, salt)` next to their commitments in `events`;
 /// rows for other events or paths are ignored.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn attach_personal(
     events: &mut [SealedEvent],
     rows: impl IntoIterator<Item = (i64, String, String, Vec<u8>)>,
@@ -226,4 +223,16 @@ pub(crate) fn attach_personal(
         }
     }
     Ok(())
+}
+
+/// The head row's columns as a [`crate::Head`].
+pub(crate) fn decode_head(seq: i64, hash: Vec<u8>, frontier: Vec<u8>) -> Result<crate::Head> {
+    let hash = hash
+        .try_into()
+        .map_err(|_| Error::Corrupt("the head hash is not 32 bytes".into()))?;
+    let frontier = crate::integrity::merkle::from_bytes(&frontier)
+        .ok_or_else(|| Error::Corrupt("the head's Merkle frontier is damaged".into()))?;
+    let seq = u64::try_from(seq)
+        .map_err(|_| Error::Corrupt(format!("the head seq {seq} is negative")))?;
+    Ok(crate::Head::new(seq, hash, frontier))
 }

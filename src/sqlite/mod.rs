@@ -26,8 +26,8 @@ pub use schema::SCHEMA_VERSION;
 
 use crate::integrity::merkle;
 use crate::query::Query;
-use crate::sealed::{PersonalValue, SealedEvent};
-use crate::sql::codec::{self, RowAccess};
+use crate::sealed::SealedEvent;
+use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
 use crate::sql::{Dialect, Param};
 use crate::store::{check_batch, AuditStore, Head};
@@ -372,58 +372,37 @@ impl SqliteStore {
 
 /// Puts each event's personal values (those not erased) next to their commitments.
 fn fill_personal(conn: &Connection, events: &mut [SealedEvent]) -> Result<()> {
-    let at: std::collections::HashMap<u64, usize> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !e.personal.is_empty())
-        .map(|(i, e)| (e.seq, i))
-        .collect();
-    let (Some(&lo), Some(&hi)) = (at.keys().min(), at.keys().max()) else {
-        return Ok(());
-    };
-    let mut put = |(seq, path, text, salt): (i64, String, String, Vec<u8>)| -> Result<()> {
-        let Some(&i) = at.get(&(seq as u64)) else {
-            return Ok(());
-        };
-        let salt: [u8; 16] = salt.try_into().map_err(|_| {
-            Error::Corrupt(format!(
-                "personal value {path} of event {seq}: salt is not 16 bytes"
-            ))
-        })?;
-        if let Some(p) = events[i].personal.iter_mut().find(|p| p.path == path) {
-            p.value = Some(PersonalValue { text, salt });
-        }
-        Ok(())
-    };
     let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, String, String, Vec<u8>)> {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     };
-    // A dense run of seqs (verify, exports) is one range scan; a scattered page is point
-    // lookups.
-    if (hi - lo) as usize <= 4 * at.len() {
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT seq, path, value, salt FROM personal_values WHERE seq >= ?1 AND seq <= ?2",
-            )
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map([lo as i64, hi as i64], row)
-            .map_err(map_err)?;
-        for r in rows {
-            put(r.map_err(map_err)?)?;
+    let mut rows = Vec::new();
+    match codec::personal_lookup(events) {
+        None => return Ok(()),
+        Some(PersonalLookup::Range(lo, hi)) => {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT seq, path, value, salt FROM personal_values WHERE seq >= ?1 AND seq <= ?2",
+                )
+                .map_err(map_err)?;
+            for r in stmt
+                .query_map([lo as i64, hi as i64], row)
+                .map_err(map_err)?
+            {
+                rows.push(r.map_err(map_err)?);
+            }
         }
-    } else {
-        let mut stmt = conn
-            .prepare_cached("SELECT seq, path, value, salt FROM personal_values WHERE seq = ?1")
-            .map_err(map_err)?;
-        for &seq in at.keys() {
-            let rows = stmt.query_map([seq as i64], row).map_err(map_err)?;
-            for r in rows {
-                put(r.map_err(map_err)?)?;
+        Some(PersonalLookup::Points(seqs)) => {
+            let mut stmt = conn
+                .prepare_cached("SELECT seq, path, value, salt FROM personal_values WHERE seq = ?1")
+                .map_err(map_err)?;
+            for seq in seqs {
+                for r in stmt.query_map([seq as i64], row).map_err(map_err)? {
+                    rows.push(r.map_err(map_err)?);
+                }
             }
         }
     }
-    Ok(())
+    codec::attach_personal(events, rows)
 }
 
 /// `INSERT INTO events (...) VALUES (?1, ...)`, built once.
@@ -519,12 +498,7 @@ impl AuditStore for SqliteStore {
                 .map_err(map_err)?
                 .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .map_err(map_err)?;
-            let hash = hash
-                .try_into()
-                .map_err(|_| Error::Corrupt("the head hash is not 32 bytes".into()))?;
-            let frontier = merkle::from_bytes(&frontier)
-                .ok_or_else(|| Error::Corrupt("the head's Merkle frontier is damaged".into()))?;
-            Ok(Head::new(seq as u64, hash, frontier))
+            codec::decode_head(seq, hash, frontier)
         })
     }
 
