@@ -20,6 +20,7 @@
 //! TLS is the caller's choice: [`PgStore::connect`] uses no TLS (for a loopback or a private
 //! network); [`PgStore::connect_with`] takes any `postgres` TLS connector.
 
+mod lifecycle;
 mod schema;
 
 use std::collections::HashMap;
@@ -797,5 +798,17 @@ impl AuditStore for PgStore {
             codec::select_list()
         );
         Ok(self.select(&sql, &[Param::Text(key.to_owned())])?.pop())
+    }
+
+    fn purge_anchor(&self) -> Result<Option<Head>> {
+        self.lifecycle_anchor()
+    }
+
+    fn purge(&self, anchor: &Head) -> Result<()> {
+        self.lifecycle_purge(anchor)
+    }
+
+    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+        self.lifecycle_erase(fields)
     }
 }
