@@ -6,8 +6,9 @@
 //!   forward on connect, under an advisory lock so app servers starting together agree.
 //! - Appends lock the single head row (`SELECT ... FOR UPDATE`), compare its seq, insert and
 //!   move the head in one transaction: any number of app servers keep one contiguous chain.
-//! - Triggers refuse UPDATE, DELETE (outside a purge) and TRUNCATE of events and any INSERT
-//!   that is not at head + 1; the README lists the GRANTs that narrow the app's role further.
+//! - Triggers refuse UPDATE (but erasure's, which only drops search words), DELETE (outside
+//!   a purge) and TRUNCATE of events and any INSERT that is not at head + 1; the README lists
+//!   the GRANTs that narrow the app's role further.
 //!   They stop accidents, not a superuser: keep checkpoints outside the database for that.
 //! - Every query filter runs on an index; `search` uses a GIN index over the exact words
 //!   [`crate::query::words`] finds, so it means what [`Query::matches`] means.
