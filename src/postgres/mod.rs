@@ -6,8 +6,9 @@
 //!   forward on connect, under an advisory lock so app servers starting together agree.
 //! - Appends lock the single head row (`SELECT ... FOR UPDATE`), compare its seq, insert and
 //!   move the head in one transaction: any number of app servers keep one contiguous chain.
-//! - Triggers refuse UPDATE, DELETE (outside a purge) and TRUNCATE of events and any INSERT
-//!   that is not at head + 1; the README lists the GRANTs that narrow the app's role further.
+//! - Triggers refuse UPDATE (but erasure's, which only drops search words), DELETE (outside
+//!   a purge) and TRUNCATE of events and any INSERT that is not at head + 1; the README lists
+//!   the GRANTs that narrow the app's role further.
 //!   They stop accidents, not a superuser: keep checkpoints outside the database for that.
 //! - Every query filter runs on an index; `search` uses a GIN index over the exact words
 //!   [`crate::query::words`] finds, so it means what [`Query::matches`] means.
@@ -20,6 +21,7 @@
 //! TLS is the caller's choice: [`PgStore::connect`] uses no TLS (for a loopback or a private
 //! network); [`PgStore::connect_with`] takes any `postgres` TLS connector.
 
+mod lifecycle;
 mod schema;
 
 use std::collections::HashMap;
@@ -792,5 +794,17 @@ impl AuditStore for PgStore {
             codec::select_list()
         );
         Ok(self.select(&sql, &[Param::Text(key.to_owned())])?.pop())
+    }
+
+    fn purge_anchor(&self) -> Result<Option<Head>> {
+        self.lifecycle_anchor()
+    }
+
+    fn purge(&self, anchor: &Head) -> Result<()> {
+        self.lifecycle_purge(anchor)
+    }
+
+    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+        self.lifecycle_erase(fields)
     }
 }

@@ -6,7 +6,7 @@ use super::map_err;
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The tables auditkit owns in its schema; creating the schema refuses to run over any of them
 /// that something else already put there.
@@ -167,9 +167,46 @@ CREATE TRIGGER personal_no_update BEFORE UPDATE ON {s}.personal_values
     FOR EACH ROW EXECUTE FUNCTION {s}.auditkit_personal_guard();
 "#;
 
+/// Version 2: erasure re-indexes search words, which live in the event row. The guard lets an
+/// UPDATE through only when it changes nothing but `search_words` and only drops words; every
+/// column the chain hashes stays as written.
+const V2: &str = r#"
+CREATE OR REPLACE FUNCTION {s}.auditkit_events_guard() RETURNS trigger LANGUAGE plpgsql AS $guard$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        -- Rows earlier in the same multi-row INSERT are visible here, so a batch passes row
+        -- by row.
+        IF NEW.seq IS DISTINCT FROM COALESCE(
+            (SELECT max(seq) FROM {s}.events),
+            (SELECT purged_seq FROM {s}.auditkit_head WHERE id = 1),
+            0) + 1 THEN
+            RAISE EXCEPTION 'auditkit: events are appended at head + 1 only (seq % refused)', NEW.seq
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    ELSIF TG_OP = 'UPDATE' THEN
+        IF (to_jsonb(NEW) - 'search_words') IS DISTINCT FROM (to_jsonb(OLD) - 'search_words')
+            OR NOT (NEW.search_words <@ OLD.search_words) THEN
+            RAISE EXCEPTION 'auditkit: events are append-only and cannot be updated'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    ELSIF TG_OP = 'DELETE' THEN
+        IF OLD.seq > (SELECT purged_seq FROM {s}.auditkit_head WHERE id = 1) THEN
+            RAISE EXCEPTION 'auditkit: events cannot be deleted except by a purge'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'auditkit: % of events is not allowed', TG_OP
+        USING ERRCODE = 'integrity_constraint_violation';
+END
+$guard$;
+"#;
+
 /// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2), with `{s}` for
-/// the quoted schema name. Empty while version 1 is the newest.
-const MIGRATIONS: &[&str] = &[];
+/// the quoted schema name. A new schema is created as version 1 and then runs them all.
+const MIGRATIONS: &[&str] = &[V2];
 
 /// `name` quoted as an SQL identifier.
 pub(crate) fn quote_ident(name: &str) -> String {
@@ -224,6 +261,10 @@ pub(crate) fn prepare(client: &mut impl GenericClient, schema: &str) -> Result<S
         tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s};"))
             .map_err(map_err)?;
         tx.batch_execute(&V1.replace("{s}", &s)).map_err(map_err)?;
+        for step in MIGRATIONS {
+            tx.batch_execute(&step.replace("{s}", &s))
+                .map_err(map_err)?;
+        }
         let log_id = uuid::Uuid::now_v7().to_string();
         tx.execute(
             &format!(

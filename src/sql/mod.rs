@@ -6,6 +6,7 @@
 
 pub(crate) mod codec;
 pub(crate) mod filter;
+pub(crate) mod lifecycle;
 pub(crate) mod summary;
 
 /// A value bound to a statement parameter.

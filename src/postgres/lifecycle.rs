@@ -1,0 +1,158 @@
+//! Purge and erasure for [`super::PgStore`]: the only paths that remove anything.
+
+use std::collections::HashMap;
+
+use postgres::{IsolationLevel, Statement, Transaction};
+
+use super::{fill_personal, get, map_err, prepared, Conn, Fail, PgStore};
+use crate::integrity::merkle;
+use crate::sealed::SealedEvent;
+use crate::sql::{codec, lifecycle};
+use crate::store::Head;
+use crate::{Error, Result};
+
+const ANCHOR_SQL: &str =
+    "SELECT purged_seq, purged_hash, purged_frontier FROM auditkit_head WHERE id = 1";
+
+fn anchor_of(row: &postgres::Row) -> Result<Option<Head>> {
+    lifecycle::decode_anchor(get(row, 0)?, get(row, 1)?, get(row, 2)?)
+}
+
+fn final_err(f: Fail) -> Error {
+    match f {
+        Fail::Pg(e) => map_err(e),
+        Fail::Final(e) => e,
+    }
+}
+
+/// Starts the transaction every removal runs in, holding the head row's lock: appends and
+/// other purges wait, so the anchor checked is the anchor written.
+fn locked<'a>(
+    client: &'a mut postgres::Client,
+) -> std::result::Result<(Transaction<'a>, postgres::Row), postgres::Error> {
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()?;
+    let row = tx.query_one(
+        "SELECT seq, purged_seq, purged_hash, purged_frontier FROM auditkit_head WHERE id = 1 FOR UPDATE",
+        &[],
+    )?;
+    Ok((tx, row))
+}
+
+/// Commits a removal; an error past this point is final (the server may have committed).
+fn commit(tx: Transaction<'_>) -> std::result::Result<(), Fail> {
+    tx.commit().map_err(|e| {
+        if e.as_db_error().is_some() {
+            Fail::Final(map_err(e))
+        } else {
+            Fail::Final(Error::OutcomeUnknown(format!(
+                "the connection failed during COMMIT: {e}"
+            )))
+        }
+    })
+}
+
+impl PgStore {
+    pub(super) fn lifecycle_anchor(&self) -> Result<Option<Head>> {
+        self.run(|conn| {
+            let Conn { client, statements } = conn;
+            let stmt = prepared(statements, client, ANCHOR_SQL)?;
+            Ok(anchor_of(&client.query_one(&stmt, &[])?)?)
+        })
+    }
+
+    /// Sets the anchor first, so the guard trigger lets exactly these deletes through, then
+    /// deletes the events and everything derived from them, in one transaction.
+    pub(super) fn lifecycle_purge(&self, new: &Head) -> Result<()> {
+        self.run(|conn| {
+            let (mut tx, row) = locked(&mut conn.client)?;
+            let head_seq: i64 = get(&row, 0)?;
+            let current = lifecycle::decode_anchor(get(&row, 1)?, get(&row, 2)?, get(&row, 3)?)?;
+            if !lifecycle::check_anchor(current.as_ref(), head_seq as u64, new)? {
+                // Nothing to remove: write nothing.
+                return Ok(());
+            }
+            let seq = new.seq as i64;
+            tx.execute(
+                "UPDATE auditkit_head SET purged_seq = $1, purged_hash = $2, purged_frontier = $3 WHERE id = 1",
+                &[&seq, &new.hash.to_vec(), &merkle::to_bytes(&new.frontier)],
+            )?;
+            for table in lifecycle::PURGED_TABLES {
+                tx.execute(&format!("DELETE FROM {table} WHERE seq <= $1"), &[&seq])?;
+            }
+            commit(tx)
+        })
+    }
+
+    /// Deletes the personal values and re-indexes the affected events (search words, change
+    /// paths) without them.
+    pub(super) fn lifecycle_erase(&self, fields: &[(u64, String)]) -> Result<()> {
+        self.run(|conn| {
+            let Conn { client, statements } = conn;
+            let (tx, _) = locked(client)?;
+            let mut ops = PgEraser {
+                tx,
+                statements,
+                load_sql: format!(
+                    "SELECT {} FROM events e WHERE e.seq = $1",
+                    codec::select_list()
+                ),
+            };
+            lifecycle::erase(&mut ops, fields)?;
+            commit(ops.tx)
+        })
+    }
+}
+
+/// Erasure's statements on an open PostgreSQL transaction.
+struct PgEraser<'a, 'c> {
+    tx: Transaction<'c>,
+    statements: &'a mut HashMap<String, Statement>,
+    load_sql: String,
+}
+
+impl lifecycle::Eraser for PgEraser<'_, '_> {
+    fn load(&mut self, seq: u64) -> Result<Option<SealedEvent>> {
+        let stmt = prepared(self.statements, &mut self.tx, &self.load_sql).map_err(map_err)?;
+        let rows = self.tx.query(&stmt, &[&(seq as i64)]).map_err(map_err)?;
+        let mut events = rows.iter().map(codec::decode).collect::<Result<Vec<_>>>()?;
+        fill_personal(self.statements, &mut self.tx, &mut events).map_err(final_err)?;
+        Ok(events.pop())
+    }
+
+    fn delete_value(&mut self, seq: u64, path: &str) -> Result<bool> {
+        let stmt = prepared(
+            self.statements,
+            &mut self.tx,
+            "DELETE FROM personal_values WHERE seq = $1 AND path = $2",
+        )
+        .map_err(map_err)?;
+        let n = self
+            .tx
+            .execute(&stmt, &[&(seq as i64), &path])
+            .map_err(map_err)?;
+        Ok(n > 0)
+    }
+
+    fn reindex(&mut self, event: &SealedEvent, gone: &[String]) -> Result<()> {
+        let seq = event.seq as i64;
+        if !gone.is_empty() {
+            self.tx
+                .execute(
+                    "DELETE FROM event_changes WHERE path = ANY($1) AND seq = $2",
+                    &[&gone, &seq],
+                )
+                .map_err(map_err)?;
+        }
+        let words = super::words_param(&crate::query::words(&event.search_text()?));
+        self.tx
+            .execute(
+                "UPDATE events SET search_words = string_to_array($1::text, ' ') WHERE seq = $2",
+                &[&words, &seq],
+            )
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
