@@ -304,11 +304,16 @@ impl<S: AuditStore> AuditTrail<S> {
         }
         let last = store.read(head.seq, 1)?;
         match last.first() {
-            Some(e) if e.seq == head.seq => Ok(Tip {
+            Some(e) if e.seq == head.seq && e.hash == head.hash => Ok(Tip {
                 last_recorded: e.recorded_at,
                 last_id: e.id,
                 head,
             }),
+            // Sealing on would extend a chain whose head does not match its newest event.
+            Some(e) if e.seq == head.seq => Err(Error::Corrupt(format!(
+                "the stored head at seq {} does not match the newest event; run verify",
+                head.seq
+            ))),
             // Purged through the head (only a store-level purge does that): the next event
             // links to the anchor, which is the head.
             None if store.purge_anchor()?.is_some_and(|a| a.seq == head.seq) => Ok(Tip {
@@ -590,18 +595,8 @@ impl<S: AuditStore> AuditTrail<S> {
     /// [`Error::Corrupt`] when the stored head does not match the newest event; storage errors.
     pub fn checkpoint(&self) -> Result<Checkpoint> {
         let log_id = self.log_id()?.to_owned();
+        // `load_tip` checks the head against the newest event (or the purge anchor).
         let tip = self.load_tip()?;
-        if tip.head.seq > 0 {
-            let last = self.inner.store.read(tip.head.seq, 1)?;
-            if last
-                .first()
-                .map_or(tip.last_id != Uuid::nil(), |e| e.hash != tip.head.hash)
-            {
-                return Err(Error::Corrupt(
-                    "the stored head does not match the newest event; run verify".into(),
-                ));
-            }
-        }
         Ok(Checkpoint::new(
             &log_id,
             tip.head.seq,

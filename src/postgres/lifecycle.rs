@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use postgres::{IsolationLevel, Statement, Transaction};
 
-use super::{fill_personal, get, map_err, prepared, Conn, Fail, PgStore};
+use super::{commit, fill_personal, get, map_err, prepared, Conn, Fail, PgStore};
 use crate::integrity::merkle;
 use crate::sealed::SealedEvent;
 use crate::sql::{codec, lifecycle};
@@ -39,19 +39,6 @@ fn locked<'a>(
         &[],
     )?;
     Ok((tx, row))
-}
-
-/// Commits a removal; an error past this point is final (the server may have committed).
-fn commit(tx: Transaction<'_>) -> std::result::Result<(), Fail> {
-    tx.commit().map_err(|e| {
-        if e.as_db_error().is_some() {
-            Fail::Final(map_err(e))
-        } else {
-            Fail::Final(Error::OutcomeUnknown(format!(
-                "the connection failed during COMMIT: {e}"
-            )))
-        }
-    })
 }
 
 impl PgStore {

@@ -33,7 +33,9 @@ use bytes::BytesMut;
 use postgres::error::SqlState;
 use postgres::tls::{MakeTlsConnect, TlsConnect};
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Socket, Statement};
+use postgres::{
+    Client, Config, GenericClient, IsolationLevel, NoTls, Socket, Statement, Transaction,
+};
 use uuid::Uuid;
 
 pub use schema::SCHEMA_VERSION;
@@ -668,6 +670,20 @@ fn insert_batch(
     Ok(())
 }
 
+/// Commits a write; an error past this point is final (the server may have committed, so the
+/// caller reads back instead of retrying).
+fn commit(tx: Transaction<'_>) -> std::result::Result<(), Fail> {
+    tx.commit().map_err(|e| {
+        if e.as_db_error().is_some() {
+            Fail::Final(map_err(e))
+        } else {
+            Fail::Final(Error::OutcomeUnknown(format!(
+                "the connection failed during COMMIT: {e}"
+            )))
+        }
+    })
+}
+
 impl AuditStore for PgStore {
     fn log_id(&self) -> Result<String> {
         Ok(self.log_id.clone())
@@ -735,15 +751,7 @@ impl AuditStore for PgStore {
             insert_batch(statements, &mut tx, batch, new_head).map_err(classify)?;
             // Past this point the server may have committed even if we see an error, so the
             // commit is never retried here: the trail reads back to find out.
-            tx.commit().map_err(|e| {
-                if e.as_db_error().is_some() {
-                    Fail::Final(map_err(e))
-                } else {
-                    Fail::Final(Error::OutcomeUnknown(format!(
-                        "the connection failed during COMMIT: {e}"
-                    )))
-                }
-            })
+            commit(tx)
         })
     }
 
