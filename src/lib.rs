@@ -86,6 +86,7 @@ pub mod integrity;
 mod json_depth;
 pub mod memory;
 mod new_event;
+mod pages;
 mod payload;
 pub mod query;
 mod retention;
@@ -121,7 +122,7 @@ pub use new_event::{NewEvent, MAX_JSON_DEPTH, MAX_NAME_BYTES};
 pub use payload::AuditPayload;
 pub use query::{Cursor, Order, OutcomeFilter, Page, Query};
 pub use retention::{PurgeReport, PURGE_ACTION};
-pub use sealed::{PersonalField, PersonalValue, SealedEvent};
+pub use sealed::{PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef};
 pub use store::{AuditStore, Head};
 pub use trail::{AuditTrail, TrailBuilder};
 

@@ -491,6 +491,15 @@ impl Cursor {
         }
     }
 
+    /// The cursor just past a sealed `event`: the same as [`Cursor::after_event`] of its
+    /// decoded form.
+    pub(crate) fn after_sealed(event: &crate::SealedEvent) -> Self {
+        Cursor {
+            occurred_at_micros: time_util::to_micros(event.occurred_at),
+            seq: event.seq,
+        }
+    }
+
     /// The `occurred_at` of the event it points past, in microseconds since the epoch.
     pub fn occurred_at_micros(&self) -> i64 {
         self.occurred_at_micros

@@ -97,6 +97,159 @@ pub struct PersonalValue {
     pub salt: [u8; 16],
 }
 
+/// A [`SealedEvent`] lent by a store: every field borrowed from wherever the store keeps it,
+/// so reading the whole log (as verification does) copies nothing into owned strings.
+///
+/// [`crate::AuditStore::read_each`] hands these out; [`SealedEvent::view`] makes one from an
+/// owned event and [`SealedEventRef::to_owned`] goes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedEventRef<'a> {
+    /// Position in the chain, from 1.
+    pub seq: u64,
+    /// Time-ordered id.
+    pub id: Uuid,
+    /// When it happened, UTC, microseconds.
+    pub occurred_at: OffsetDateTime,
+    /// When it was sealed, UTC, microseconds.
+    pub recorded_at: OffsetDateTime,
+    /// Tenant.
+    pub tenant: Option<&'a str>,
+    /// Actor kind.
+    pub actor_kind: ActorKind,
+    /// Actor id.
+    pub actor_id: &'a str,
+    /// Actor role.
+    pub actor_role: Option<&'a str>,
+    /// Canonical JSON of the impersonating actor, personal fields removed.
+    pub impersonator: Option<&'a str>,
+    /// Source name.
+    pub source: &'a str,
+    /// Canonical JSON of the request context.
+    pub request: Option<&'a str>,
+    /// Action name.
+    pub action: &'a str,
+    /// `None` for success, the reason for a failure.
+    pub failure: Option<&'a str>,
+    /// Target kind.
+    pub target_kind: Option<&'a str>,
+    /// Target id.
+    pub target_id: Option<&'a str>,
+    /// Canonical JSON array of related targets, labels removed; `None` when there are none.
+    pub related: Option<&'a str>,
+    /// Canonical JSON of `before`, personal keys removed.
+    pub before: Option<&'a str>,
+    /// Canonical JSON of `after`, personal keys removed.
+    pub after: Option<&'a str>,
+    /// Canonical JSON object of `context`, personal keys removed; `None` when empty.
+    pub context: Option<&'a str>,
+    /// Idempotency key.
+    pub idempotency_key: Option<&'a str>,
+    /// Typed payload schema version.
+    pub payload_version: Option<u32>,
+    /// Personal fields, sorted by path.
+    pub personal: Vec<PersonalFieldRef<'a>>,
+    /// Chain hash of the previous event.
+    pub prev_hash: [u8; 32],
+    /// Chain hash of this event.
+    pub hash: [u8; 32],
+}
+
+/// A [`PersonalField`] lent by a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PersonalFieldRef<'a> {
+    /// Where the value sits; see [`PersonalField::path`].
+    pub path: &'a str,
+    /// The commitment hashed into the chain.
+    pub commitment: [u8; 32],
+    /// The value's canonical JSON text and its salt; `None` once erased.
+    pub value: Option<(&'a str, [u8; 16])>,
+}
+
+impl SealedEvent {
+    /// This event as a [`SealedEventRef`] borrowing its fields.
+    pub fn view(&self) -> SealedEventRef<'_> {
+        SealedEventRef {
+            seq: self.seq,
+            id: self.id,
+            occurred_at: self.occurred_at,
+            recorded_at: self.recorded_at,
+            tenant: self.tenant.as_deref(),
+            actor_kind: self.actor_kind,
+            actor_id: &self.actor_id,
+            actor_role: self.actor_role.as_deref(),
+            impersonator: self.impersonator.as_deref(),
+            source: &self.source,
+            request: self.request.as_deref(),
+            action: &self.action,
+            failure: self.failure.as_deref(),
+            target_kind: self.target_kind.as_deref(),
+            target_id: self.target_id.as_deref(),
+            related: self.related.as_deref(),
+            before: self.before.as_deref(),
+            after: self.after.as_deref(),
+            context: self.context.as_deref(),
+            idempotency_key: self.idempotency_key.as_deref(),
+            payload_version: self.payload_version,
+            personal: self
+                .personal
+                .iter()
+                .map(|p| PersonalFieldRef {
+                    path: &p.path,
+                    commitment: p.commitment,
+                    value: p.value.as_ref().map(|v| (v.text.as_str(), v.salt)),
+                })
+                .collect(),
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+impl SealedEventRef<'_> {
+    /// The owned [`SealedEvent`] with the same fields.
+    #[allow(clippy::wrong_self_convention)] // `ToOwned` needs `Borrow`, which cannot lend this.
+    pub fn to_owned(&self) -> SealedEvent {
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        SealedEvent {
+            seq: self.seq,
+            id: self.id,
+            occurred_at: self.occurred_at,
+            recorded_at: self.recorded_at,
+            tenant: own(self.tenant),
+            actor_kind: self.actor_kind,
+            actor_id: self.actor_id.to_owned(),
+            actor_role: own(self.actor_role),
+            impersonator: own(self.impersonator),
+            source: self.source.to_owned(),
+            request: own(self.request),
+            action: self.action.to_owned(),
+            failure: own(self.failure),
+            target_kind: own(self.target_kind),
+            target_id: own(self.target_id),
+            related: own(self.related),
+            before: own(self.before),
+            after: own(self.after),
+            context: own(self.context),
+            idempotency_key: own(self.idempotency_key),
+            payload_version: self.payload_version,
+            personal: self
+                .personal
+                .iter()
+                .map(|p| PersonalField {
+                    path: p.path.to_owned(),
+                    commitment: p.commitment,
+                    value: p.value.map(|(text, salt)| PersonalValue {
+                        text: text.to_owned(),
+                        salt,
+                    }),
+                })
+                .collect(),
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
 mod hex16 {
     use serde::{Deserialize, Deserializer, Serializer};
 

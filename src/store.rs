@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::integrity::Hash;
 use crate::query::Query;
-use crate::sealed::SealedEvent;
+use crate::sealed::{SealedEvent, SealedEventRef};
 use crate::summary::{self, GroupBy};
 use crate::{Error, Result};
 
@@ -96,6 +96,31 @@ pub trait AuditStore: Send + Sync {
     /// # Errors
     /// When the store cannot be read.
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>>;
+
+    /// [`AuditStore::read`] without the copies: calls `visit` on each of up to `limit` events
+    /// with `seq >= from`, in ascending `seq` order, lent as a [`SealedEventRef`] that borrows
+    /// from the store's own buffers.
+    ///
+    /// Verification reads the whole log through this, so its cost is most of a verify's: the
+    /// provided implementation goes through `read`, and a store whose rows can lend their
+    /// fields (SQLite's do) overrides it to skip an allocation per field.
+    ///
+    /// # Behavior
+    /// - Lends exactly the events `read(from, limit)` returns, field for field, gaps included.
+    ///
+    /// # Errors
+    /// When the store cannot be read; nothing is visited past the error.
+    fn read_each(
+        &self,
+        from: u64,
+        limit: usize,
+        visit: &mut dyn FnMut(&SealedEventRef<'_>),
+    ) -> Result<()> {
+        for e in self.read(from, limit)? {
+            visit(&e.view());
+        }
+        Ok(())
+    }
 
     /// Up to `limit` events that match `query` (filters and cursor), in its order.
     ///
@@ -276,6 +301,14 @@ macro_rules! forward {
             }
             fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
                 (**self).read(from, limit)
+            }
+            fn read_each(
+                &self,
+                from: u64,
+                limit: usize,
+                visit: &mut dyn FnMut(&SealedEventRef<'_>),
+            ) -> Result<()> {
+                (**self).read_each(from, limit, visit)
             }
             fn query(&self, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
                 (**self).query(query, limit)

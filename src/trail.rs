@@ -491,22 +491,13 @@ impl<S: AuditStore> AuditTrail<S> {
     }
 
     /// Calls `f` on every event matching `query`, in its order, ignoring its limit; memory
-    /// stays bounded by one page of [`crate::query::MAX_LIMIT`] events.
+    /// stays bounded by a few pages of [`crate::query::MAX_LIMIT`] events. Past the first
+    /// page, the next pages are read and decoded on two other threads while `f` runs.
     ///
     /// # Errors
     /// As [`AuditTrail::query`], or the first error `f` returns.
-    pub fn for_each(&self, query: &Query, mut f: impl FnMut(Event) -> Result<()>) -> Result<()> {
-        let mut q = query.clone().limit(crate::query::MAX_LIMIT);
-        loop {
-            let page = self.query(&q)?;
-            for e in page.events {
-                f(e)?;
-            }
-            match page.next {
-                Some(c) => q = q.after(c),
-                None => return Ok(()),
-            }
-        }
+    pub fn for_each(&self, query: &Query, f: impl FnMut(Event) -> Result<()>) -> Result<()> {
+        crate::pages::for_each(&self.inner.store, query, f)
     }
 
     /// How many events match `query` (its limit ignored) per action, per actor or per day in

@@ -188,3 +188,54 @@ fn direct_edits_of_an_untouched_file_are_refused() {
     assert!(report.is_ok(), "{report}");
     assert_eq!(report.checked, 3);
 }
+
+/// `read_each` lends exactly what `read` returns, whatever state the file is in: verify
+/// reads through it, so a lent event must never borrow another event's personal values.
+#[test]
+fn read_each_lends_what_read_returns_on_a_damaged_file() {
+    use auditkit::AuditStore;
+    let (_dir, path) = seeded(30);
+    let conn = attacker(&path);
+    conn.execute_batch(
+        "DROP TRIGGER IF EXISTS personal_no_delete;
+         DELETE FROM events WHERE seq = 7;
+         DELETE FROM personal_values WHERE seq = 12 AND path = 'actor.name';
+         DELETE FROM personal_values WHERE seq = 13;
+         DELETE FROM events WHERE seq = 20;
+         INSERT INTO personal_values (seq, path, value, salt)
+             VALUES (21, 'actor.zzz', '\"stray\"', zeroblob(16));",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    for (from, limit) in [
+        (1, 100),
+        (1, 5),
+        (6, 3),
+        (7, 1),
+        (12, 2),
+        (19, 2),
+        (20, 5),
+        (25, 100),
+        (31, 10),
+    ] {
+        let read = store.read(from, limit).unwrap();
+        let mut lent = Vec::new();
+        store
+            .read_each(from, limit, &mut |e| lent.push(e.to_owned()))
+            .unwrap();
+        assert_eq!(lent, read, "read_each({from}, {limit})");
+    }
+    let all = store.read(1, 100).unwrap();
+    assert_eq!(all.len(), 28);
+    let e12 = all.iter().find(|e| e.seq == 12).unwrap();
+    let erased: Vec<&str> = e12
+        .personal
+        .iter()
+        .filter(|p| p.value.is_none())
+        .map(|p| p.path.as_str())
+        .collect();
+    assert_eq!(erased, ["actor.name"]);
+    let e13 = all.iter().find(|e| e.seq == 13).unwrap();
+    assert!(e13.personal.iter().all(|p| p.value.is_none()));
+}

@@ -342,3 +342,121 @@ fn exports_stream_every_match_and_neutralise_formulas() {
         );
     }
 }
+
+/// A store whose `query` fails from its `n`-th call on.
+struct FailingQuery {
+    inner: MemoryStore,
+    calls: std::sync::atomic::AtomicUsize,
+    fail_from: usize,
+}
+
+impl AuditStore for FailingQuery {
+    fn log_id(&self) -> auditkit::Result<String> {
+        self.inner.log_id()
+    }
+    fn head(&self) -> auditkit::Result<auditkit::Head> {
+        self.inner.head()
+    }
+    fn append(
+        &self,
+        expected: u64,
+        batch: &[auditkit::SealedEvent],
+        new_head: &auditkit::Head,
+    ) -> auditkit::Result<()> {
+        self.inner.append(expected, batch, new_head)
+    }
+    fn read(&self, from: u64, limit: usize) -> auditkit::Result<Vec<auditkit::SealedEvent>> {
+        self.inner.read(from, limit)
+    }
+    fn query(&self, query: &Query, limit: usize) -> auditkit::Result<Vec<auditkit::SealedEvent>> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n + 1 >= self.fail_from {
+            return Err(auditkit::Error::Storage(
+                "injected: page read failed".into(),
+            ));
+        }
+        self.inner.query(query, limit)
+    }
+}
+
+/// `for_each` (and the exports over it) reads pages ahead on other threads: every event still
+/// arrives once, in order, and the first error — the store's or the callback's — ends it.
+#[test]
+fn streaming_many_pages_keeps_order_and_stops_at_the_first_error() {
+    let store = FailingQuery {
+        inner: MemoryStore::new(),
+        calls: Default::default(),
+        fail_from: usize::MAX,
+    };
+    let trail = AuditTrail::new(store);
+    let t0 = datetime!(2026-01-01 09:00 UTC);
+    for chunk in 0..5 {
+        let batch: Vec<NewEvent> = (0..700)
+            .map(|i| {
+                // Occurrence times out of seq order, so the query order is not the seq order.
+                let k: i64 = chunk * 700 + i;
+                NewEvent::new("booking.created")
+                    .occurred_at(t0 + Duration::minutes((k * 7919) % 3500))
+            })
+            .collect();
+        trail.record_batch(batch).unwrap();
+    }
+    for order in [Query::new(), Query::new().oldest_first()] {
+        let mut want = trail.store().inner.read(1, 10_000).unwrap();
+        want.sort_by_key(|e| (e.occurred_at, e.seq));
+        if order.order() == auditkit::Order::NewestFirst {
+            want.reverse();
+        }
+        let mut got = Vec::new();
+        trail
+            .for_each(&order, |e| {
+                got.push(e.seq);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(got, want.iter().map(|e| e.seq).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        trail.export_jsonl(&Query::new(), std::io::sink()).unwrap(),
+        3500
+    );
+
+    let mut seen = 0;
+    let err = trail
+        .for_each(&Query::new(), |_| {
+            seen += 1;
+            if seen == 1_500 {
+                return Err(auditkit::Error::Storage("callback gave up".into()));
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("callback gave up"), "{err}");
+    assert_eq!(seen, 1_500);
+
+    // The third page read fails: the first two pages arrive, then the error.
+    let store = FailingQuery {
+        inner: MemoryStore::new(),
+        calls: Default::default(),
+        fail_from: 3,
+    };
+    let trail = AuditTrail::new(store);
+    for _ in 0..4 {
+        let batch = (0..1_000)
+            .map(|_| NewEvent::new("booking.created"))
+            .collect();
+        trail.record_batch(batch).unwrap();
+    }
+    let mut seen = 0;
+    let err = trail
+        .for_each(&Query::new(), |_| {
+            seen += 1;
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("injected: page read failed"),
+        "{err}"
+    );
+    assert_eq!(seen, 2_000);
+}

@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 
-use crate::sealed::SealedEvent;
+use crate::sealed::{SealedEvent, SealedEventRef};
 
 /// Version byte that starts the canonical encoding of an event.
 pub const EVENT_ENCODING_VERSION: u8 = 1;
@@ -110,9 +110,9 @@ pub fn depth(value: &Value) -> usize {
     max
 }
 
-struct Writer(Vec<u8>);
+struct Writer<'a>(&'a mut Vec<u8>);
 
-impl Writer {
+impl Writer<'_> {
     fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
@@ -148,29 +148,38 @@ impl Writer {
 /// Personal fields enter only through their commitments, so erasing a value never changes
 /// these bytes.
 pub fn event_bytes(log_id: &str, e: &SealedEvent) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(512));
+    let mut out = Vec::with_capacity(1024);
+    event_bytes_into(log_id, &e.view(), &mut out);
+    out
+}
+
+/// [`event_bytes`] of a borrowed event, written into `out` (cleared first), so that a walk
+/// over the whole log reuses one buffer.
+pub fn event_bytes_into(log_id: &str, e: &SealedEventRef<'_>, out: &mut Vec<u8>) {
+    out.clear();
+    let mut w = Writer(out);
     w.u8(EVENT_ENCODING_VERSION);
     w.str(log_id);
     w.u64(e.seq);
     w.0.extend_from_slice(e.id.as_bytes());
     w.i64(crate::time_util::to_micros(e.occurred_at));
     w.i64(crate::time_util::to_micros(e.recorded_at));
-    w.opt_str(e.tenant.as_deref());
+    w.opt_str(e.tenant);
     w.str(e.actor_kind.as_str());
-    w.str(&e.actor_id);
-    w.opt_str(e.actor_role.as_deref());
-    w.opt_str(e.impersonator.as_deref());
-    w.str(&e.source);
-    w.opt_str(e.request.as_deref());
-    w.str(&e.action);
-    w.opt_str(e.failure.as_deref());
-    w.opt_str(e.target_kind.as_deref());
-    w.opt_str(e.target_id.as_deref());
-    w.opt_str(e.related.as_deref());
-    w.opt_str(e.before.as_deref());
-    w.opt_str(e.after.as_deref());
-    w.opt_str(e.context.as_deref());
-    w.opt_str(e.idempotency_key.as_deref());
+    w.str(e.actor_id);
+    w.opt_str(e.actor_role);
+    w.opt_str(e.impersonator);
+    w.str(e.source);
+    w.opt_str(e.request);
+    w.str(e.action);
+    w.opt_str(e.failure);
+    w.opt_str(e.target_kind);
+    w.opt_str(e.target_id);
+    w.opt_str(e.related);
+    w.opt_str(e.before);
+    w.opt_str(e.after);
+    w.opt_str(e.context);
+    w.opt_str(e.idempotency_key);
     match e.payload_version {
         None => w.u8(0),
         Some(v) => {
@@ -180,10 +189,9 @@ pub fn event_bytes(log_id: &str, e: &SealedEvent) -> Vec<u8> {
     }
     w.u32(e.personal.len() as u32);
     for p in &e.personal {
-        w.str(&p.path);
+        w.str(p.path);
         w.0.extend_from_slice(&p.commitment);
     }
-    w.0
 }
 
 #[cfg(test)]

@@ -236,10 +236,10 @@ impl RowAccess for postgres::Row {
     fn int(&self, idx: usize) -> Result<Option<i64>> {
         get(self, idx)
     }
-    fn text(&self, idx: usize) -> Result<Option<String>> {
+    fn text(&self, idx: usize) -> Result<Option<&str>> {
         get(self, idx)
     }
-    fn blob(&self, idx: usize) -> Result<Option<Vec<u8>>> {
+    fn blob(&self, idx: usize) -> Result<Option<&[u8]>> {
         get(self, idx)
     }
 }

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::Param;
 use crate::event::ActorKind;
 use crate::integrity::Hash;
-use crate::sealed::{PersonalField, SealedEvent};
+use crate::sealed::{PersonalField, PersonalFieldRef, SealedEvent, SealedEventRef};
 use crate::{time_util, Error, Result};
 
 /// The columns of the events table, in the order [`encode`] binds and [`decode`] reads them.
@@ -49,10 +49,10 @@ pub(crate) fn select_list() -> String {
 pub(crate) trait RowAccess {
     /// An integer column, `None` for NULL.
     fn int(&self, idx: usize) -> Result<Option<i64>>;
-    /// A text column, `None` for NULL.
-    fn text(&self, idx: usize) -> Result<Option<String>>;
-    /// A blob column, `None` for NULL.
-    fn blob(&self, idx: usize) -> Result<Option<Vec<u8>>>;
+    /// A text column, borrowed from the row; `None` for NULL.
+    fn text(&self, idx: usize) -> Result<Option<&str>>;
+    /// A blob column, borrowed from the row; `None` for NULL.
+    fn blob(&self, idx: usize) -> Result<Option<&[u8]>>;
 }
 
 fn corrupt(col: &str, problem: impl std::fmt::Display) -> Error {
@@ -63,10 +63,10 @@ fn need<T>(v: Option<T>, col: &str) -> Result<T> {
     v.ok_or_else(|| corrupt(col, "is NULL"))
 }
 
-fn hash(bytes: Vec<u8>, col: &str) -> Result<Hash> {
+fn hash(bytes: &[u8], col: &str) -> Result<Hash> {
     bytes
         .try_into()
-        .map_err(|b: Vec<u8>| corrupt(col, format!("holds {} bytes, 32 expected", b.len())))
+        .map_err(|_| corrupt(col, format!("holds {} bytes, 32 expected", bytes.len())))
 }
 
 /// The personal commitments as stored in the `personal` column: `path` TAB `hex` per line.
@@ -83,7 +83,8 @@ fn encode_personal(fields: &[PersonalField]) -> Option<String> {
     )
 }
 
-fn decode_personal(text: Option<String>) -> Result<Vec<PersonalField>> {
+/// The commitments of the `personal` column, values left `None`.
+fn decode_personal(text: Option<&str>) -> Result<Vec<PersonalFieldRef<'_>>> {
     let Some(text) = text else {
         return Ok(Vec::new());
     };
@@ -94,8 +95,8 @@ fn decode_personal(text: Option<String>) -> Result<Vec<PersonalField>> {
                 .ok_or_else(|| corrupt("personal", "a line lacks its commitment"))?;
             let mut commitment = [0u8; 32];
             hex::decode_to_slice(h, &mut commitment).map_err(|e| corrupt("personal", e))?;
-            Ok(PersonalField {
-                path: path.to_owned(),
+            Ok(PersonalFieldRef {
+                path,
                 commitment,
                 value: None,
             })
@@ -137,11 +138,16 @@ pub(crate) fn encode(e: &SealedEvent) -> Vec<Param> {
 /// A sealed event from a row selected with [`select_list`]; personal values are left `None`
 /// for the store to fill from its personal-values table.
 pub(crate) fn decode(row: &impl RowAccess) -> Result<SealedEvent> {
+    Ok(decode_ref(row)?.to_owned())
+}
+
+/// [`decode`], borrowing every field from `row`.
+pub(crate) fn decode_ref<R: RowAccess + ?Sized>(row: &R) -> Result<SealedEventRef<'_>> {
     let seq = need(row.int(0)?, "seq")?;
     let id = need(row.blob(1)?, "id")?;
-    let id = Uuid::from_slice(&id).map_err(|e| corrupt("id", e))?;
+    let id = Uuid::from_slice(id).map_err(|e| corrupt("id", e))?;
     let kind = need(row.text(5)?, "actor_kind")?;
-    Ok(SealedEvent {
+    Ok(SealedEventRef {
         seq: u64::try_from(seq).map_err(|e| corrupt("seq", e))?,
         id,
         occurred_at: time_util::from_micros(need(row.int(2)?, "occurred_at")?)?,

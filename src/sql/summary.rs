@@ -39,7 +39,8 @@ pub(crate) fn summarize(
     exec(&sql, &b.params, &mut |row| {
         let key = row
             .text(0)?
-            .ok_or_else(|| Error::Corrupt(format!("{column} is NULL")))?;
+            .ok_or_else(|| Error::Corrupt(format!("{column} is NULL")))?
+            .to_owned();
         out.push((key, count(row, 1)?));
         Ok(())
     })?;

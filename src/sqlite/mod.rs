@@ -13,6 +13,7 @@
 mod lifecycle;
 mod schema;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub use schema::SCHEMA_VERSION;
 
 use crate::integrity::merkle;
 use crate::query::Query;
-use crate::sealed::SealedEvent;
+use crate::sealed::{SealedEvent, SealedEventRef};
 use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
 use crate::sql::{Dialect, Param};
@@ -159,12 +160,23 @@ impl RowAccess for rusqlite::Row<'_> {
     fn int(&self, idx: usize) -> Result<Option<i64>> {
         self.get(idx).map_err(map_err)
     }
-    fn text(&self, idx: usize) -> Result<Option<String>> {
-        self.get(idx).map_err(map_err)
+    fn text(&self, idx: usize) -> Result<Option<&str>> {
+        self.get_ref(idx)
+            .map_err(map_err)?
+            .as_str_or_null()
+            .map_err(|e| column_type(self, idx, e))
     }
-    fn blob(&self, idx: usize) -> Result<Option<Vec<u8>>> {
-        self.get(idx).map_err(map_err)
+    fn blob(&self, idx: usize) -> Result<Option<&[u8]>> {
+        self.get_ref(idx)
+            .map_err(map_err)?
+            .as_blob_or_null()
+            .map_err(|e| column_type(self, idx, e))
     }
+}
+
+fn column_type(row: &rusqlite::Row<'_>, idx: usize, e: rusqlite::types::FromSqlError) -> Error {
+    let name = row.as_ref().column_name(idx).unwrap_or("?");
+    Error::Corrupt(format!("column {name}: {e}"))
 }
 
 const SQLITE: Dialect = Dialect {
@@ -405,6 +417,87 @@ fn fill_personal(conn: &Connection, events: &mut [SealedEvent]) -> Result<()> {
     codec::attach_personal(events, rows)
 }
 
+/// The personal values of the event being lent by [`SqliteStore::read_each`], copied out of
+/// the values cursor (which steps past them) into buffers reused from event to event.
+#[derive(Default)]
+struct HeldValues {
+    /// Paths and texts, back to back.
+    text: String,
+    spans: Vec<HeldValue>,
+    /// The cursor has no more rows.
+    done: bool,
+}
+
+/// One held personal value: where its path and text sit in [`HeldValues::text`].
+struct HeldValue {
+    seq: i64,
+    path: Range<usize>,
+    text: Range<usize>,
+    salt: [u8; 16],
+}
+
+impl HeldValues {
+    /// Holds every value of event `seq`, reading the cursor (ordered by seq) until it passes
+    /// `seq`: of what was held, only values already read for later events are kept.
+    fn load(&mut self, cursor: &mut rusqlite::Rows<'_>, seq: i64) -> Result<()> {
+        match self.spans.iter().position(|v| v.seq >= seq) {
+            Some(0) => {}
+            Some(i) => {
+                let cut = self.spans[i].path.start;
+                self.text.drain(..cut);
+                self.spans.drain(..i);
+                for v in &mut self.spans {
+                    v.path = v.path.start - cut..v.path.end - cut;
+                    v.text = v.text.start - cut..v.text.end - cut;
+                }
+            }
+            None => {
+                self.text.clear();
+                self.spans.clear();
+            }
+        }
+        while !self.done && !matches!(self.spans.last(), Some(v) if v.seq > seq) {
+            let Some(r) = cursor.next().map_err(map_err)? else {
+                self.done = true;
+                break;
+            };
+            let at: i64 = r.get(0).map_err(map_err)?;
+            let path = r.text(1)?.unwrap_or_default();
+            let value = r.text(2)?.unwrap_or_default();
+            let salt = r.blob(3)?.unwrap_or_default();
+            let salt: [u8; 16] = salt.try_into().map_err(|_| {
+                Error::Corrupt(format!(
+                    "personal value {path} of event {at}: salt is not 16 bytes"
+                ))
+            })?;
+            let p = self.text.len()..self.text.len() + path.len();
+            self.text.push_str(path);
+            let t = self.text.len()..self.text.len() + value.len();
+            self.text.push_str(value);
+            self.spans.push(HeldValue {
+                seq: at,
+                path: p,
+                text: t,
+                salt,
+            });
+        }
+        Ok(())
+    }
+
+    /// Lends the held values of `e` to its personal fields, by path.
+    fn attach<'a>(&'a self, e: &mut SealedEventRef<'a>) {
+        for v in &self.spans {
+            if v.seq != e.seq as i64 {
+                continue;
+            }
+            let path = &self.text[v.path.clone()];
+            if let Some(f) = e.personal.iter_mut().find(|f| f.path == path) {
+                f.value = Some((&self.text[v.text.clone()], v.salt));
+            }
+        }
+    }
+}
+
 /// `INSERT INTO events (...) VALUES (?1, ...)`, built once.
 fn insert_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -588,6 +681,42 @@ impl AuditStore for SqliteStore {
                     Param::Int(limit as i64),
                 ],
             )
+        })
+    }
+
+    fn read_each(
+        &self,
+        from: u64,
+        limit: usize,
+        visit: &mut dyn FnMut(&SealedEventRef<'_>),
+    ) -> Result<()> {
+        let sql = format!(
+            "SELECT {} FROM events e WHERE e.seq >= ?1 ORDER BY e.seq LIMIT ?2",
+            codec::select_list()
+        );
+        let from = from.min(i64::MAX as u64) as i64;
+        self.read_with(|conn| {
+            // Both cursors step inside one read transaction, so they see one snapshot.
+            let mut events = conn.prepare_cached(&sql).map_err(map_err)?;
+            let mut values = conn
+                .prepare_cached(
+                    "SELECT seq, path, value, salt FROM personal_values WHERE seq >= ?1 ORDER BY seq, path",
+                )
+                .map_err(map_err)?;
+            let mut rows = events
+                .query(rusqlite::params![from, limit as i64])
+                .map_err(map_err)?;
+            let mut value_rows = values.query([from]).map_err(map_err)?;
+            let mut held = HeldValues::default();
+            while let Some(row) = rows.next().map_err(map_err)? {
+                let mut e = codec::decode_ref(row)?;
+                if !e.personal.is_empty() {
+                    held.load(&mut value_rows, e.seq as i64)?;
+                    held.attach(&mut e);
+                }
+                visit(&e);
+            }
+            Ok(())
         })
     }
 

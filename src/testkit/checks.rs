@@ -36,6 +36,20 @@ fn record_corpus<S: AuditStore>(check: &'static str, h: &Harness<S>) -> CheckRes
     Ok(())
 }
 
+/// What `read_each(from, limit)` lends, as owned events.
+fn lent<S: AuditStore + ?Sized>(
+    check: &'static str,
+    store: &S,
+    from: u64,
+    limit: usize,
+) -> std::result::Result<Vec<SealedEvent>, Failure> {
+    let mut out = Vec::new();
+    store
+        .read_each(from, limit, &mut |e| out.push(e.to_owned()))
+        .ctx(check, format!("read_each({from}, {limit})"))?;
+    Ok(out)
+}
+
 fn read_all<S: AuditStore + ?Sized>(
     check: &'static str,
     store: &S,
@@ -307,6 +321,8 @@ pub fn read_ranges<S: AuditStore>(store: S) -> CheckResult {
             .read(from, limit)
             .ctx(C, format!("read({from}, {limit})"))?;
         same_events(C, &format!("read({from}, {limit})"), &want, &got)?;
+        let got = lent(C, h.raw(), from, limit)?;
+        same_events(C, &format!("read_each({from}, {limit})"), &want, &got)?;
     }
     Ok(())
 }
@@ -448,6 +464,13 @@ pub fn round_trip<S: AuditStore>(store: S) -> CheckResult {
             .read(want.seq, 1)
             .ctx(C, format!("read({}, 1)", want.seq))?;
         same_events(C, &format!("read({}, 1)", want.seq), &[want], &by_seq)?;
+        let lent_one = lent(C, h.raw(), want.seq, 1)?;
+        same_events(
+            C,
+            &format!("read_each({}, 1)", want.seq),
+            &[want],
+            &lent_one,
+        )?;
         let by_id = h.raw().get(want.id).ctx(C, format!("get({})", want.id))?;
         match &by_id {
             None => {

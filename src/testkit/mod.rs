@@ -188,6 +188,14 @@ impl<S: AuditStore> AuditStore for Recorder<S> {
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
         self.inner.read(from, limit)
     }
+    fn read_each(
+        &self,
+        from: u64,
+        limit: usize,
+        visit: &mut dyn FnMut(&crate::SealedEventRef<'_>),
+    ) -> Result<()> {
+        self.inner.read_each(from, limit, visit)
+    }
     fn query(&self, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
         self.inner.query(query, limit)
     }

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use auditkit::query::Query;
-use auditkit::{AuditStore, Error, Head, Result, SealedEvent};
+use auditkit::{AuditStore, Error, Head, Result, SealedEvent, SealedEventRef};
 use uuid::Uuid;
 
 /// What goes wrong on the chosen append.
@@ -106,6 +106,15 @@ impl<S: AuditStore> AuditStore for FaultyStore<S> {
         self.read_fault()?;
         self.inner.read(from, limit)
     }
+    fn read_each(
+        &self,
+        from: u64,
+        limit: usize,
+        visit: &mut dyn FnMut(&SealedEventRef<'_>),
+    ) -> Result<()> {
+        self.read_fault()?;
+        self.inner.read_each(from, limit, visit)
+    }
 
     fn query(&self, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
         self.inner.query(query, limit)
@@ -151,6 +160,14 @@ impl<S: AuditStore> AuditStore for LaggingHead<S> {
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
         self.0.read(from, limit)
     }
+    fn read_each(
+        &self,
+        from: u64,
+        limit: usize,
+        visit: &mut dyn FnMut(&SealedEventRef<'_>),
+    ) -> Result<()> {
+        self.0.read_each(from, limit, visit)
+    }
 }
 
 /// Wraps `inner` and, against the store contract, keeps only the first event of a batch of
@@ -180,5 +197,13 @@ impl<S: AuditStore> AuditStore for PartialBatch<S> {
 
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
         self.0.read(from, limit)
+    }
+    fn read_each(
+        &self,
+        from: u64,
+        limit: usize,
+        visit: &mut dyn FnMut(&SealedEventRef<'_>),
+    ) -> Result<()> {
+        self.0.read_each(from, limit, visit)
     }
 }
