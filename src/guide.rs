@@ -35,7 +35,10 @@
 //! semantics; `get` and `find_by_key` scan for the id or key. Override them when you can do
 //! better: a map for `get`, or SQL built from the [`Query`] accessors (`tenant_filter`,
 //! `action_filters`, `search_words`, `cursor`, ...) so every filter runs on an index, as
-//! `SqliteStore` does. [`crate::store::check_batch`] checks a batch's seqs for you.
+//! `SqliteStore` does. [`AuditStore::read_each`] is what `verify` reads the whole log
+//! through: its provided version copies each event out of `read`; a store whose rows can
+//! lend their fields can hand out [`crate::SealedEventRef`]s instead and save an allocation
+//! per field. [`crate::store::check_batch`] checks a batch's seqs for you.
 //!
 //! A whole store, in memory:
 //!
