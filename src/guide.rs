@@ -117,7 +117,12 @@
 //! floats, big integers, microsecond times, personal values), runs every query filter in both
 //! orders against [`Query::matches`], pages with cursors while events arrive, counts, looks up
 //! by id and idempotency key, verifies the chain (and checks that verify notices a lost or
-//! altered event), and races four writers. It panics listing every property your store broke
+//! altered event), races four writers, and purges and erases: after
+//! [`crate::AuditTrail::purge_before`] and [`crate::AuditTrail::erase_subject`] exactly the purged
+//! events and the erased person's values must be gone from every read, query and search, with
+//! the rest intact and verifiable. [`AuditStore::purge`] and [`AuditStore::erase`] are optional:
+//! a store that keeps their default ([`crate::Error::Unsupported`]) passes those two checks as
+//! long as the refusal changed nothing. It panics listing every property your store broke
 //! and the event involved; each check is also a public function returning a `Result`, to run
 //! one at a time while fixing it.
 

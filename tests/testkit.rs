@@ -28,7 +28,7 @@ fn sqlite_file_conforms() {
     });
     assert_eq!(
         n.load(Ordering::Relaxed),
-        10,
+        12,
         "every check gets a fresh store"
     );
 }

@@ -199,6 +199,121 @@ impl AuditStore for BadAppend {
     }
 }
 
+/// What a [`BadLifecycle`] store gets wrong in purge or erase.
+#[derive(Clone, Copy, PartialEq)]
+enum LifecycleBug {
+    /// Purge forgets the id index: `get` still finds purged events.
+    PurgeLeavesIdIndex,
+    /// Purge takes any anchor, above the head or below the current one, and does nothing.
+    PurgeSkipsBounds,
+    /// Erase removes every personal value of the event, not only the fields asked for.
+    EraseWholeEvent,
+    /// Erase leaves the search index as it was: search still finds erased names.
+    EraseKeepsSearchIndex,
+}
+
+/// A correct [`MemoryStore`] behind one planted purge or erase bug.
+struct BadLifecycle {
+    inner: MemoryStore,
+    /// A copy that gets every append and purge but no erasure: a stale search index.
+    index: MemoryStore,
+    /// Events purged from `inner`, still reachable by id.
+    purged: Mutex<Vec<SealedEvent>>,
+    bug: LifecycleBug,
+}
+
+impl BadLifecycle {
+    fn new(bug: LifecycleBug) -> Self {
+        BadLifecycle {
+            inner: MemoryStore::new(),
+            index: MemoryStore::new(),
+            purged: Mutex::default(),
+            bug,
+        }
+    }
+
+    fn searches(&self, q: &Query) -> bool {
+        self.bug == LifecycleBug::EraseKeepsSearchIndex && q.search_words().is_some()
+    }
+}
+
+impl AuditStore for BadLifecycle {
+    fn log_id(&self) -> Result<String> {
+        self.inner.log_id()
+    }
+    fn head(&self) -> Result<Head> {
+        self.inner.head()
+    }
+    fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        self.inner.append(expected, batch, new_head)?;
+        self.index.append(expected, batch, new_head)
+    }
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
+        self.inner.read(from, limit)
+    }
+    fn query(&self, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
+        if self.searches(query) {
+            return self.index.query(query, limit);
+        }
+        self.inner.query(query, limit)
+    }
+    fn count(&self, query: &Query) -> Result<u64> {
+        if self.searches(query) {
+            return self.index.count(query);
+        }
+        self.inner.count(query)
+    }
+    fn get(&self, id: Uuid) -> Result<Option<SealedEvent>> {
+        if let Some(e) = self.inner.get(id)? {
+            return Ok(Some(e));
+        }
+        Ok(self
+            .purged
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| e.id == id)
+            .cloned())
+    }
+    fn find_by_key(&self, key: &str) -> Result<Option<SealedEvent>> {
+        self.inner.find_by_key(key)
+    }
+    fn purge_anchor(&self) -> Result<Option<Head>> {
+        self.inner.purge_anchor()
+    }
+    fn purge(&self, anchor: &Head) -> Result<()> {
+        let current = self.inner.purge_anchor()?.map_or(0, |a| a.seq);
+        if self.bug == LifecycleBug::PurgeSkipsBounds
+            && (anchor.seq > self.inner.head()?.seq || anchor.seq < current)
+        {
+            return Ok(());
+        }
+        let gone = self.inner.read(1, anchor.seq as usize)?;
+        self.inner.purge(anchor)?;
+        self.index.purge(anchor)?;
+        if self.bug == LifecycleBug::PurgeLeavesIdIndex {
+            self.purged.lock().unwrap().extend(gone);
+        }
+        Ok(())
+    }
+    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+        if self.bug == LifecycleBug::EraseWholeEvent {
+            let mut all = Vec::new();
+            for (seq, _) in fields {
+                for e in self.inner.read(*seq, 1)?.iter().filter(|e| e.seq == *seq) {
+                    all.extend(e.personal.iter().map(|p| (*seq, p.path.clone())));
+                }
+            }
+            return self.inner.erase(&all);
+        }
+        self.inner.erase(fields)?;
+        if self.bug != LifecycleBug::EraseKeepsSearchIndex {
+            self.index.erase(fields)?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs the whole suite and returns its panic message; fails the test if the suite passed.
 fn suite_failure<S: AuditStore>(factory: impl Fn() -> S) -> String {
     let outcome = catch_unwind(AssertUnwindSafe(|| testkit::run(factory)));
@@ -273,7 +388,7 @@ fn an_ignored_filter_is_caught() {
         &["query_filters", "actor_kind(customer)", "unexpected event"],
     );
     // Only the filter check fails: the others do not use the actor-kind filter.
-    assert!(msg.contains("1 of 10 checks failed"), "{msg}");
+    assert!(msg.contains("1 of 12 checks failed"), "{msg}");
 }
 
 #[test]
@@ -299,4 +414,74 @@ fn a_missing_compare_and_append_is_caught() {
         &msg,
         &["append_and_head", "stale expected head", "Error::Conflict"],
     );
+}
+
+#[test]
+fn purged_events_left_readable_are_caught() {
+    let msg = suite_failure(|| BadLifecycle::new(LifecycleBug::PurgeLeavesIdIndex));
+    assert_names(
+        &msg,
+        &["1 of 12 checks failed", "- purge:", "purged event seq 1"],
+    );
+    let one = testkit::purge(BadLifecycle::new(LifecycleBug::PurgeLeavesIdIndex))
+        .expect_err("purge catches a purged event still found by get");
+    assert_eq!(one.check, "purge");
+    assert!(
+        one.message.contains("is still returned by get(")
+            && one.message.contains("`booking.created`"),
+        "{one}"
+    );
+}
+
+#[test]
+fn a_purge_that_skips_its_bounds_is_caught() {
+    let msg = suite_failure(|| BadLifecycle::new(LifecycleBug::PurgeSkipsBounds));
+    assert_names(
+        &msg,
+        &[
+            "1 of 12 checks failed",
+            "- purge:",
+            "above the head",
+            "Error::Invalid",
+        ],
+    );
+}
+
+#[test]
+fn erasing_the_wrong_values_is_caught() {
+    let msg = suite_failure(|| BadLifecycle::new(LifecycleBug::EraseWholeEvent));
+    assert_names(&msg, &["1 of 12 checks failed", "- erase:"]);
+    let one = testkit::erase(BadLifecycle::new(LifecycleBug::EraseWholeEvent))
+        .expect_err("erase catches values removed that were not asked for");
+    assert_eq!(one.check, "erase");
+    assert!(
+        // Event 1 names customer c-1 only as related target: its actor is Sarah, who stays.
+        one.message
+            .contains("personal value `actor.name` of event seq 1 `booking.created`")
+            && one
+                .message
+                .contains("was removed although erase was not asked to remove it"),
+        "{one}"
+    );
+}
+
+#[test]
+fn erased_values_left_searchable_are_caught() {
+    let msg = suite_failure(|| BadLifecycle::new(LifecycleBug::EraseKeepsSearchIndex));
+    assert_names(
+        &msg,
+        &[
+            "1 of 12 checks failed",
+            "- erase:",
+            "search(zoë) (the erased name) must find nothing",
+            "the search index must forget erased values",
+        ],
+    );
+}
+
+#[test]
+fn stores_without_purge_or_erase_pass_through_unsupported() {
+    // BadAppend without bugs implements neither: both checks accept Unsupported.
+    testkit::purge(BadAppend::new(false, false)).expect("purge accepts Unsupported");
+    testkit::erase(BadAppend::new(false, false)).expect("erase accepts Unsupported");
 }

@@ -27,6 +27,8 @@
 //! | [`get_and_idempotency`] | `get` by id, `find_by_key`, and recording an idempotency key twice stores one event |
 //! | [`verify`] | [`AuditTrail::verify`] passes on the store and catches a lost or altered event read through it |
 //! | [`concurrent_writers`] | several trails appending at once keep one contiguous, verifiable chain |
+//! | [`purge`] | [`AuditTrail::purge_before`] removes exactly the events before the cutoff from every read, query and count, keeps the rest verifiable from the purge anchor, and bad anchors are [`Error::Invalid`]; passes when the store's `purge` is [`Error::Unsupported`] and nothing changed |
+//! | [`erase`] | [`AuditTrail::erase_subject`] removes exactly that person's personal values from every read and from search, keeps every other field and person, and verify still passes; passes when the store's `erase` is [`Error::Unsupported`] and nothing changed |
 //!
 //! The expected result of every query is computed with [`Query::matches`] over the very events
 //! the store was handed, so a store that passes agrees with [`crate::MemoryStore`] and
@@ -48,8 +50,8 @@ use crate::store::{AuditStore, Head};
 use crate::{AuditTrail, Error, Result};
 
 pub use checks::{
-    append_and_head, concurrent_writers, count, get_and_idempotency, paging, query_filters,
-    query_order, read_ranges, round_trip, verify,
+    append_and_head, concurrent_writers, count, erase, get_and_idempotency, paging, purge,
+    query_filters, query_order, read_ranges, round_trip, verify,
 };
 
 /// One broken property: which check found it and what went wrong, naming the event involved.
@@ -92,7 +94,7 @@ type Check<S> = fn(S) -> CheckResult;
 /// the property broken and the event involved. Every check runs even after an earlier one
 /// failed, so one run shows everything that is wrong.
 pub fn run<S: AuditStore, F: Fn() -> S>(factory: F) {
-    let checks: [(&'static str, Check<S>); 10] = [
+    let checks: [(&'static str, Check<S>); 12] = [
         ("append_and_head", append_and_head::<S>),
         ("read_ranges", read_ranges::<S>),
         ("round_trip", round_trip::<S>),
@@ -103,6 +105,8 @@ pub fn run<S: AuditStore, F: Fn() -> S>(factory: F) {
         ("get_and_idempotency", get_and_idempotency::<S>),
         ("verify", verify::<S>),
         ("concurrent_writers", concurrent_writers::<S>),
+        ("purge", purge::<S>),
+        ("erase", erase::<S>),
     ];
     let mut failures = Vec::new();
     for (name, check) in checks {
@@ -170,6 +174,8 @@ impl<T> Ctx<T> for Result<T> {
 struct Recorder<S> {
     inner: Arc<S>,
     appended: Mutex<Vec<SealedEvent>>,
+    /// Every `(seq, path)` the trail asked the store to erase, and the store acknowledged.
+    erased: Mutex<Vec<(u64, String)>>,
 }
 
 impl<S: AuditStore> AuditStore for Recorder<S> {
@@ -208,6 +214,21 @@ impl<S: AuditStore> AuditStore for Recorder<S> {
     fn find_by_key(&self, key: &str) -> Result<Option<SealedEvent>> {
         self.inner.find_by_key(key)
     }
+    fn summarize(&self, query: &Query, by: &crate::GroupBy) -> Result<Vec<(String, u64)>> {
+        self.inner.summarize(query, by)
+    }
+    fn purge_anchor(&self) -> Result<Option<Head>> {
+        self.inner.purge_anchor()
+    }
+    fn purge(&self, anchor: &Head) -> Result<()> {
+        self.inner.purge(anchor)
+    }
+    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+        self.inner.erase(fields)?;
+        let mut log = self.erased.lock().unwrap_or_else(|p| p.into_inner());
+        log.extend_from_slice(fields);
+        Ok(())
+    }
 }
 
 /// A trail over the store under test plus raw access and the record of what was appended.
@@ -227,6 +248,7 @@ impl<S: AuditStore> Harness<S> {
         let recorder = Recorder {
             inner: Arc::new(store),
             appended: Mutex::default(),
+            erased: Mutex::default(),
         };
         Harness {
             trail: configure(AuditTrail::builder(recorder)).build(),
@@ -253,6 +275,40 @@ impl<S: AuditStore> Harness<S> {
             .clone();
         v.sort_by_key(|e| e.seq);
         v
+    }
+
+    /// Every event the store acknowledged, as it must read now: without the personal values
+    /// the store acknowledged erasing.
+    fn expected_now(&self) -> Vec<SealedEvent> {
+        let erased = self
+            .trail
+            .store()
+            .erased
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut v = self.appended();
+        for e in &mut v {
+            for p in &mut e.personal {
+                if erased
+                    .iter()
+                    .any(|(s, path)| *s == e.seq && *path == p.path)
+                {
+                    p.value = None;
+                }
+            }
+        }
+        v
+    }
+
+    /// The `(seq, path)` pairs the store acknowledged erasing, in request order.
+    fn erase_requests(&self) -> Vec<(u64, String)> {
+        self.trail
+            .store()
+            .erased
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
