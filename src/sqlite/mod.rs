@@ -188,10 +188,19 @@ const SQLITE: Dialect = Dialect {
 /// word, which unicode61 keeps whole and unchanged: `a` + the word when it is ASCII letters
 /// and digits, else `u` + the hex of its UTF-8. The prefixes keep the two forms apart.
 fn fts_token(word: &str) -> String {
+    let mut out = String::with_capacity(word.len() * 2 + 1);
+    push_fts_token(word, &mut out);
+    out
+}
+
+/// Appends the [`fts_token`] of `word` to `out`.
+fn push_fts_token(word: &str, out: &mut String) {
     if word.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        format!("a{word}")
+        out.push('a');
+        out.push_str(word);
     } else {
-        format!("u{}", hex::encode(word))
+        out.push('u');
+        out.push_str(&hex::encode(word));
     }
 }
 
@@ -200,13 +209,27 @@ pub(crate) fn search_body(e: &SealedEvent) -> Result<String> {
     Ok(search_tokens(&e.search_text()?))
 }
 
-/// The words of a search text as FTS5 tokens.
+/// The words of a search text as FTS5 tokens: [`crate::query::words`] then [`fts_token`],
+/// in one pass that allocates only for words with non-ASCII characters (it runs for every
+/// recorded event).
 fn search_tokens(text: &str) -> String {
-    crate::query::words(text)
-        .iter()
-        .map(|w| fts_token(w))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            // ASCII letters and digits lowercase to themselves' ASCII lowercase.
+            out.push('a');
+            out.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            push_fts_token(&word.to_lowercase(), &mut out);
+        }
+    }
+    out
 }
 
 fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
