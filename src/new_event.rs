@@ -574,6 +574,7 @@ mod tests {
                 .context("phone", "+1 555")
                 .context("amount", 12.0)
                 .context("password", "hunter2")
+                .context("n", json!({"deep": ["x", 1.5]}))
                 .outcome(Outcome::failure("declined")),
             NewEvent::new("auth.login").context("phone", "+1 555"),
             NewEvent::new("auth.login")
@@ -583,6 +584,11 @@ mod tests {
         for e in events {
             let (sealed, event) = e.prepare_with_event(&config).unwrap();
             assert_eq!(sealed.decode().unwrap(), event);
+            // The store's one-pass index terms match the decoding ones.
+            let index = sealed.index_entries().unwrap();
+            assert_eq!(index.involved, sealed.involved().unwrap());
+            assert_eq!(index.change_paths, sealed.change_paths().unwrap());
+            assert_eq!(index.search_text, sealed.search_text().unwrap());
         }
     }
 }

@@ -155,6 +155,17 @@ impl ToSql for Param {
     }
 }
 
+impl ToSql for codec::ColumnValue<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            codec::ColumnValue::Null => ValueRef::Null,
+            codec::ColumnValue::Int(i) => ValueRef::Integer(*i),
+            codec::ColumnValue::Text(s) => ValueRef::Text(s.as_bytes()),
+            codec::ColumnValue::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
 impl RowAccess for rusqlite::Row<'_> {
     fn int(&self, idx: usize) -> Result<Option<i64>> {
         self.get(idx).map_err(map_err)
@@ -260,9 +271,9 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
     // Erased personal values and purged events must not linger in freed pages of the file.
     conn.pragma_update(None, "secure_delete", true)
         .map_err(map_err)?;
-    // The guard triggers give every event INSERT a statement journal; one event touches a
-    // dozen index pages, past the 64 KiB at which SQLite spills that journal to a temporary
-    // file. In memory it costs a copy instead of a write per page.
+    // Statements that can abort halfway (purge, erasure) keep a statement journal; one event
+    // touches a dozen index pages, past the 64 KiB at which SQLite spills that journal to a
+    // temporary file. In memory it costs a copy instead of a write per page.
     conn.pragma_update(None, "temp_store", "MEMORY")
         .map_err(map_err)?;
     Ok(())
@@ -428,7 +439,9 @@ fn fill_personal(conn: &Connection, events: &mut [SealedEvent]) -> Result<()> {
     codec::attach_personal(events, rows)
 }
 
-/// `INSERT INTO events (...) VALUES (?1, ...)`, built once.
+/// `INSERT OR ROLLBACK INTO events (...) VALUES (?1, ...)`, built once. OR ROLLBACK (see
+/// `schema::v2_rollback_guards`) spares each event a statement journal: a failed append is
+/// rolled back whole anyway.
 fn insert_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
@@ -436,7 +449,7 @@ fn insert_sql() -> &'static str {
             .map(|i| format!("?{i}"))
             .collect();
         format!(
-            "INSERT INTO events ({}) VALUES ({})",
+            "INSERT OR ROLLBACK INTO events ({}) VALUES ({})",
             codec::COLUMNS.join(", "),
             placeholders.join(", ")
         )
@@ -448,7 +461,7 @@ fn insert_sql() -> &'static str {
 fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<String> {
     tx.prepare_cached(insert_sql())
         .map_err(map_err)?
-        .execute(params_from_iter(codec::encode(e)))
+        .execute(params_from_iter(codec::encode_ref(e)))
         .map_err(map_err)?;
     let seq = e.seq as i64;
     let mut personal = tx
@@ -483,11 +496,12 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<Strin
     Ok(search_tokens(&index.search_text))
 }
 
-/// Adds the batch's full-text entries. They go in after every event row on purpose: the
-/// guard triggers on `events` make each event INSERT a statement with its own savepoint, and
-/// FTS5 flushes its pending terms to a new on-disk segment at every savepoint once it has
-/// been written in the transaction; inserting FTS rows between events made every event a
-/// segment (and later merges), about half the cost of a batch.
+/// Adds the batch's full-text entries. They go in after every event row on purpose: FTS5
+/// flushes its pending terms to a new on-disk segment at every savepoint once it has been
+/// written in the transaction, and any statement with a statement journal opens one (the
+/// event INSERTs had one until schema version 3; lifecycle statements still do); FTS rows
+/// between events made every event a segment (and later merges), about half the cost of a
+/// batch.
 fn insert_search(
     tx: &rusqlite::Transaction<'_>,
     batch: &[SealedEvent],
@@ -579,7 +593,8 @@ impl AuditStore for SqliteStore {
         }
         insert_search(&tx, batch, &texts)?;
         tx.prepare_cached(
-            "UPDATE auditkit_head SET seq = ?1, hash = ?2, frontier = ?3 WHERE id = 1",
+            // OR ROLLBACK, as for events: no statement journal for the head.
+            "UPDATE OR ROLLBACK auditkit_head SET seq = ?1, hash = ?2, frontier = ?3 WHERE id = 1",
         )
         .map_err(map_err)?
         .execute(rusqlite::params![
