@@ -48,10 +48,18 @@ impl Default for TrailConfig {
 }
 
 pub(crate) fn normalize(key: &str) -> String {
-    key.chars()
-        .filter(|c| !matches!(c, '_' | '-' | ' '))
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(key.len());
+    normalize_into(key, &mut out);
+    out
+}
+
+/// Appends [`normalize`]`(key)` to `out`.
+fn normalize_into(key: &str, out: &mut String) {
+    out.extend(
+        key.chars()
+            .filter(|c| !matches!(c, '_' | '-' | ' '))
+            .flat_map(char::to_lowercase),
+    );
 }
 
 impl TrailConfig {
@@ -61,11 +69,15 @@ impl TrailConfig {
             return;
         }
         let mut stack = vec![value];
+        // One buffer for every key's normalized form: this runs on each key of each event.
+        let mut key = String::new();
         while let Some(v) = stack.pop() {
             match v {
                 Value::Object(map) => {
                     for (k, child) in map.iter_mut() {
-                        if self.redact_keys.contains(&normalize(k)) {
+                        key.clear();
+                        normalize_into(k, &mut key);
+                        if self.redact_keys.contains(&key) {
                             *child = Value::String(REDACTED.to_owned());
                         } else {
                             stack.push(child);

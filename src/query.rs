@@ -442,18 +442,27 @@ pub fn words(text: &str) -> Vec<String> {
 /// What `search` looks in: the action, actor name, target label and every string or number in
 /// the context, separated by spaces.
 pub fn search_text(e: &Event) -> String {
-    let mut out = e.action.clone();
-    for part in [
+    search_text_of(
+        &e.action,
         e.actor.name.as_deref(),
         e.target.as_ref().and_then(|t| t.label.as_deref()),
-    ]
-    .into_iter()
-    .flatten()
-    {
+        &e.context,
+    )
+}
+
+/// [`search_text`] from the parts of an event it reads.
+pub(crate) fn search_text_of(
+    action: &str,
+    actor_name: Option<&str>,
+    target_label: Option<&str>,
+    context: &serde_json::Map<String, Value>,
+) -> String {
+    let mut out = action.to_owned();
+    for part in [actor_name, target_label].into_iter().flatten() {
         out.push(' ');
         out.push_str(part);
     }
-    let mut stack: Vec<&Value> = e.context.values().collect();
+    let mut stack: Vec<&Value> = context.values().collect();
     while let Some(v) = stack.pop() {
         match v {
             Value::String(s) => {

@@ -423,22 +423,88 @@ impl SealedEvent {
     }
 
     /// [`SealedEvent::involved`], [`SealedEvent::change_paths`] and
-    /// [`SealedEvent::search_text`] together, from one decode: a store indexing every
-    /// append would otherwise parse each event's JSON three times.
+    /// [`SealedEvent::search_text`] together. A store indexes every append with it, so it
+    /// parses only what the index needs (related targets, before, after, context and the
+    /// personal values that go back into them), once, instead of decoding the whole event
+    /// three times; it refuses what [`SealedEvent::decode`] would refuse among those parts.
     pub(crate) fn index_entries(&self) -> Result<IndexEntries> {
-        let event = self.decode()?;
-        let mut involved: Vec<(String, String)> = event
-            .target
-            .iter()
-            .chain(&event.related)
-            .map(|t| (t.kind.clone(), t.id.clone()))
-            .collect();
+        let seq = self.seq;
+        let mut involved = Vec::new();
+        match (&self.target_kind, &self.target_id) {
+            (Some(k), Some(i)) => involved.push((k.clone(), i.clone())),
+            (None, None) => {}
+            _ => return Err(corrupt(seq, "target", "kind and id must both be present")),
+        }
+        let mut related_count = 0;
+        if let Some(r) = &self.related {
+            let related: Vec<Target> = parse(seq, "related", r)?;
+            related_count = related.len();
+            involved.extend(related.into_iter().map(|t| (t.kind, t.id)));
+        }
         involved.sort();
         involved.dedup();
+
+        let mut before: Option<Value> = self
+            .before
+            .as_deref()
+            .map(|t| parse(seq, "before", t))
+            .transpose()?;
+        let mut after: Option<Value> = self
+            .after
+            .as_deref()
+            .map(|t| parse(seq, "after", t))
+            .transpose()?;
+        let mut context: Map<String, Value> = match &self.context {
+            Some(c) => parse(seq, "context", c)?,
+            None => Map::new(),
+        };
+        let mut actor_name = None;
+        let mut target_label = None;
+        for p in &self.personal {
+            let Some(pv) = &p.value else {
+                continue;
+            };
+            let path = p.path.as_str();
+            let text = || -> Result<String> {
+                match parse(seq, path, &pv.text)? {
+                    Value::String(s) => Ok(s),
+                    _ => Err(corrupt(seq, path, "expected a string")),
+                }
+            };
+            if let Some(key) = path.strip_prefix("context.") {
+                context.insert(key.to_owned(), parse(seq, path, &pv.text)?);
+            } else if let Some(key) = path.strip_prefix("before.") {
+                insert_key(seq, &mut before, key, parse(seq, path, &pv.text)?)?;
+            } else if let Some(key) = path.strip_prefix("after.") {
+                insert_key(seq, &mut after, key, parse(seq, path, &pv.text)?)?;
+            } else if path == "target.label" {
+                if self.target_kind.is_none() {
+                    return Err(corrupt(seq, path, "no target"));
+                }
+                target_label = Some(text()?);
+            } else if path == "actor.name" {
+                actor_name = Some(text()?);
+            } else if !is_other_personal_path(path, related_count) {
+                return Err(corrupt(seq, path, "unknown personal path"));
+            }
+        }
+        let changes = changes::diff(before.as_ref(), after.as_ref());
+        let mut change_paths: Vec<String> = changes
+            .iter()
+            .flat_map(|c| changes::with_ancestors(&c.path))
+            .map(str::to_owned)
+            .collect();
+        change_paths.sort();
+        change_paths.dedup();
         Ok(IndexEntries {
             involved,
-            change_paths: change_paths_of(&event),
-            search_text: crate::query::search_text(&event),
+            change_paths,
+            search_text: crate::query::search_text_of(
+                &self.action,
+                actor_name.as_deref(),
+                target_label.as_deref(),
+                &context,
+            ),
         })
     }
 
@@ -457,6 +523,26 @@ pub(crate) struct IndexEntries {
     pub(crate) change_paths: Vec<String>,
     /// The full-text search body.
     pub(crate) search_text: String,
+}
+
+/// Whether `path` is a personal path [`SealedEvent::decode`] places that the index does not
+/// read: a related target's label, the actor's email, an impersonator's name or email.
+fn is_other_personal_path(path: &str, related: usize) -> bool {
+    if let Some(rest) = path.strip_prefix("related[") {
+        return rest
+            .strip_suffix("].label")
+            .and_then(|i| i.parse::<usize>().ok())
+            .is_some_and(|i| i < related);
+    }
+    let Some(mut rest) = path.strip_prefix("actor.") else {
+        return false;
+    };
+    let mut nested = false;
+    while let Some(r) = rest.strip_prefix("impersonator.") {
+        rest = r;
+        nested = true;
+    }
+    rest == "email" || (nested && rest == "name")
 }
 
 fn change_paths_of(event: &Event) -> Vec<String> {

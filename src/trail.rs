@@ -68,12 +68,30 @@ struct State {
     /// Jobs in the last group committed: how many callers are likely to come back.
     last_group: usize,
     tip: Option<Tip>,
-    finished: HashMap<u64, Result<Vec<SealedEvent>>>,
+    finished: HashMap<u64, Result<Vec<Stored>>>,
     next_ticket: u64,
 }
 
 /// Each job's result, by ticket.
-type JobResults = Vec<(u64, Result<Vec<SealedEvent>>)>;
+type JobResults = Vec<(u64, Result<Vec<Stored>>)>;
+
+/// One event of a job's result.
+enum Stored {
+    /// Sealed from the job's own draft at this position: what sealing stamped on it.
+    Own(Stamp),
+    /// Recorded earlier with the same idempotency key (before this group, or from an
+    /// earlier draft of it).
+    Other(Box<SealedEvent>),
+}
+
+/// The fields sealing stamps on a draft.
+struct Stamp {
+    seq: u64,
+    id: Uuid,
+    recorded_at: OffsetDateTime,
+    prev_hash: integrity::Hash,
+    hash: integrity::Hash,
+}
 
 struct Job {
     ticket: u64,
@@ -207,27 +225,43 @@ impl<S: AuditStore> AuditTrail<S> {
             return Ok(Vec::new());
         }
         let many = events.len() > 1;
-        let drafts = events
+        let (drafts, mut out): (Vec<SealedEvent>, Vec<Event>) = events
             .into_iter()
             .enumerate()
             .map(|(i, e)| {
-                e.prepare(&self.inner.config).map_err(|err| match err {
-                    Error::Invalid { field, problem } if many => Error::Invalid {
-                        field: format!("events[{i}].{field}"),
-                        problem,
-                    },
-                    other => other,
-                })
+                e.prepare_with_event(&self.inner.config)
+                    .map_err(|err| match err {
+                        Error::Invalid { field, problem } if many => Error::Invalid {
+                            field: format!("events[{i}].{field}"),
+                            problem,
+                        },
+                        other => other,
+                    })
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         self.log_id()?;
-        let sealed = self.submit(drafts)?;
-        sealed.iter().map(SealedEvent::decode).collect()
+        let stored = self.submit(drafts)?;
+        for (event, s) in out.iter_mut().zip(stored) {
+            match s {
+                // The event prepared with the draft is what decoding the stored one gives.
+                Stored::Own(stamp) => {
+                    event.seq = stamp.seq;
+                    event.id = stamp.id;
+                    event.recorded_at = stamp.recorded_at;
+                    event.prev_hash = stamp.prev_hash;
+                    event.hash = stamp.hash;
+                }
+                Stored::Other(sealed) => *event = sealed.decode()?,
+            }
+        }
+        Ok(out)
     }
 
     /// Queues `drafts` for the next group commit and waits for its result; the first caller
     /// to find no commit in progress leads it.
-    fn submit(&self, drafts: Vec<SealedEvent>) -> Result<Vec<SealedEvent>> {
+    fn submit(&self, drafts: Vec<SealedEvent>) -> Result<Vec<Stored>> {
         let inner = &*self.inner;
         let mut st = lock(&inner.state);
         let ticket = st.next_ticket;
@@ -375,7 +409,10 @@ impl<S: AuditStore> AuditTrail<S> {
     ) -> Result<(JobResults, Option<Tip>)> {
         enum Slot {
             Existing(Box<SealedEvent>),
-            New(usize),
+            /// Sealed from this draft, at this index of the batch.
+            Own(usize),
+            /// Another draft with the same key was sealed at this index of the batch.
+            Same(usize),
         }
         let mut next = tip.clone();
         let mut batch: Vec<SealedEvent> = Vec::new();
@@ -386,7 +423,7 @@ impl<S: AuditStore> AuditTrail<S> {
             for draft in &job.drafts {
                 if let Some(k) = draft.idempotency_key.as_deref() {
                     if let Some(&i) = keys.get(k) {
-                        job_slots.push(Slot::New(i));
+                        job_slots.push(Slot::Same(i));
                         continue;
                     }
                     if let Some(existing) = store.find_by_key(k)? {
@@ -395,7 +432,7 @@ impl<S: AuditStore> AuditTrail<S> {
                     }
                     keys.insert(k, batch.len());
                 }
-                job_slots.push(Slot::New(batch.len()));
+                job_slots.push(Slot::Own(batch.len()));
                 batch.push(seal(log_id, draft, &mut next));
             }
             slots.push(job_slots);
@@ -441,8 +478,18 @@ impl<S: AuditStore> AuditTrail<S> {
                 let events = job_slots
                     .into_iter()
                     .map(|s| match s {
-                        Slot::Existing(e) => *e,
-                        Slot::New(i) => batch[i].clone(),
+                        Slot::Existing(e) => Stored::Other(e),
+                        Slot::Own(i) => {
+                            let e = &batch[i];
+                            Stored::Own(Stamp {
+                                seq: e.seq,
+                                id: e.id,
+                                recorded_at: e.recorded_at,
+                                prev_hash: e.prev_hash,
+                                hash: e.hash,
+                            })
+                        }
+                        Slot::Same(i) => Stored::Other(Box::new(batch[i].clone())),
                     })
                     .collect();
                 (job.ticket, Ok(events))

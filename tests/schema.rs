@@ -74,11 +74,19 @@ fn the_first_schema_fixture_opens_verifies_and_reads() {
     let report = trail.verify_against(&cp).unwrap();
     assert!(report.is_ok(), "{report}");
     drop(trail);
-    let version: u32 = rusqlite::Connection::open(&path)
-        .unwrap()
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
+    // The migrated guards still refuse writes out of place.
+    for sql in [
+        "INSERT OR REPLACE INTO events SELECT * FROM events WHERE seq = 3",
+        "UPDATE auditkit_head SET seq = 1",
+    ] {
+        let err = conn.execute(sql, []).expect_err(sql).to_string();
+        assert!(err.contains("auditkit:"), "{sql}: {err}");
+    }
 }
 
 #[test]

@@ -183,6 +183,15 @@ fn direct_edits_of_an_untouched_file_are_refused() {
     refused("UPDATE auditkit_head SET seq = 1");
     refused("DELETE FROM auditkit_head");
     refused("UPDATE personal_values SET value = '\"x\"'");
+    // A refused append undoes the whole transaction it was part of.
+    conn.execute_batch("BEGIN; UPDATE auditkit_head SET purged_hash = x'01' WHERE id = 1;")
+        .unwrap();
+    refused("INSERT OR REPLACE INTO events SELECT * FROM events WHERE seq = 2");
+    assert!(conn.is_autocommit());
+    let purged_hash: Option<Vec<u8>> = conn
+        .query_row("SELECT purged_hash FROM auditkit_head", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(purged_hash, None);
     drop(conn);
     let report = verify(&path);
     assert!(report.is_ok(), "{report}");

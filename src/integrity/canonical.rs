@@ -24,25 +24,67 @@ pub fn json(value: &Value) -> String {
     out
 }
 
+/// The canonical JSON text of the string `s` (what [`json`] gives for `Value::String(s)`).
+pub(crate) fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_str(s, &mut out);
+    out
+}
+
+/// The canonical JSON text of the object `map` without the entries whose key `skip` accepts
+/// (what [`json`] gives for a copy of `map` with those entries removed).
+pub(crate) fn json_object_without(
+    map: &serde_json::Map<String, Value>,
+    skip: impl Fn(&str) -> bool,
+) -> String {
+    let mut out = String::new();
+    write_object(map.iter().filter(|(k, _)| !skip(k)), &mut out);
+    out
+}
+
+/// Replaces every non-integer number in `value` by what parsing its canonical text gives
+/// back (`100.0` becomes the integer `100`, `-0.0` becomes `0`), so that `value` equals what
+/// is read back from its canonical JSON. The canonical text itself does not change.
+pub(crate) fn normalize_numbers(value: &mut Value) {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Number(n) if n.as_u64().is_none() && n.as_i64().is_none() => {
+                let mut text = String::new();
+                write_number(n, &mut text);
+                if let Ok(back) = serde_json::from_str::<serde_json::Number>(&text) {
+                    *n = back;
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            Value::Object(map) => stack.extend(map.values_mut()),
+            _ => {}
+        }
+    }
+}
+
+fn write_number(n: &serde_json::Number, out: &mut String) {
+    use std::fmt::Write as _;
+    if let Some(u) = n.as_u64() {
+        let _ = write!(out, "{u}");
+    } else if let Some(i) = n.as_i64() {
+        let _ = write!(out, "{i}");
+    } else {
+        // serde_json never holds a non-finite float.
+        let f = n.as_f64().unwrap_or(0.0);
+        if f == 0.0 {
+            out.push('0');
+        } else {
+            out.push_str(ryu_js::Buffer::new().format_finite(f));
+        }
+    }
+}
+
 fn write_json(value: &Value, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                out.push_str(&u.to_string());
-            } else if let Some(i) = n.as_i64() {
-                out.push_str(&i.to_string());
-            } else {
-                // serde_json never holds a non-finite float.
-                let f = n.as_f64().unwrap_or(0.0);
-                if f == 0.0 {
-                    out.push('0');
-                } else {
-                    out.push_str(ryu_js::Buffer::new().format_finite(f));
-                }
-            }
-        }
+        Value::Number(n) => write_number(n, out),
         Value::String(s) => write_str(s, out),
         Value::Array(items) => {
             out.push('[');
@@ -54,38 +96,63 @@ fn write_json(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(k, out);
-                out.push(':');
-                write_json(&map[k], out);
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_object(map.iter(), out),
     }
 }
 
-fn write_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
+/// Writes the entries as an object, keys sorted by their UTF-16 code units.
+fn write_object<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut String) {
+    let mut entries: Vec<(&String, &Value)> = entries.collect();
+    // UTF-8 byte order is code point order, which differs from UTF-16 order only between
+    // characters from U+E000 up (lead bytes 0xEE and above); keys without them already come
+    // in canonical order once sorted by bytes, which is cheap (and a no-op for the sorted
+    // map serde_json keeps by default).
+    if entries.iter().all(|(k, _)| k.bytes().all(|b| b < 0xEE)) {
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    } else {
+        entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
     }
+    out.push('{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(k, out);
+        out.push(':');
+        write_json(v, out);
+    }
+    out.push('}');
+}
+
+fn write_str(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    // Copies the runs between characters that need escaping in one go; only `"`, `\` and
+    // control characters below U+0020 are escaped, all ASCII, so byte positions are
+    // character boundaries.
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            0x0c => "\\f",
+            b'\r' => "\\r",
+            b if b < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 

@@ -74,13 +74,18 @@ fn encode_personal(fields: &[PersonalField]) -> Option<String> {
     if fields.is_empty() {
         return None;
     }
-    Some(
-        fields
-            .iter()
-            .map(|p| format!("{}\t{}", p.path, hex::encode(p.commitment)))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
+    let mut out = String::with_capacity(fields.iter().map(|p| p.path.len() + 66).sum());
+    for (i, p) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&p.path);
+        out.push('\t');
+        let mut hex = [0u8; 64];
+        hex::encode_to_slice(p.commitment, &mut hex).expect("64 bytes hold 32 in hex");
+        out.push_str(std::str::from_utf8(&hex).expect("hex is ASCII"));
+    }
+    Some(out)
 }
 
 /// The commitments of the `personal` column, values left `None`.
@@ -104,21 +109,54 @@ fn decode_personal(text: Option<&str>) -> Result<Vec<PersonalFieldRef<'_>>> {
         .collect()
 }
 
+/// A column value of [`encode_ref`], borrowed from the event where it can be.
+pub(crate) enum ColumnValue<'a> {
+    Null,
+    Int(i64),
+    Text(std::borrow::Cow<'a, str>),
+    Blob(&'a [u8]),
+}
+
+impl<'a> From<Option<&'a str>> for ColumnValue<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        v.map_or(ColumnValue::Null, |s| ColumnValue::Text(s.into()))
+    }
+}
+
+impl From<ColumnValue<'_>> for Param {
+    fn from(v: ColumnValue<'_>) -> Self {
+        match v {
+            ColumnValue::Null => Param::Null,
+            ColumnValue::Int(i) => Param::Int(i),
+            ColumnValue::Text(s) => Param::Text(s.into_owned()),
+            ColumnValue::Blob(b) => Param::Blob(b.to_vec()),
+        }
+    }
+}
+
 /// The parameters that insert `e` into the events table, in [`COLUMNS`] order.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn encode(e: &SealedEvent) -> Vec<Param> {
-    vec![
-        Param::Int(e.seq as i64),
-        Param::Blob(e.id.as_bytes().to_vec()),
-        Param::Int(time_util::to_micros(e.occurred_at)),
-        Param::Int(time_util::to_micros(e.recorded_at)),
+    encode_ref(e).into_iter().map(Param::from).collect()
+}
+
+/// [`encode`] without copying the event's text and bytes (a store binding each append
+/// directly saves a copy of every column).
+pub(crate) fn encode_ref(e: &SealedEvent) -> [ColumnValue<'_>; 24] {
+    use ColumnValue::{Blob, Int, Null, Text};
+    [
+        Int(e.seq as i64),
+        Blob(e.id.as_bytes()),
+        Int(time_util::to_micros(e.occurred_at)),
+        Int(time_util::to_micros(e.recorded_at)),
         e.tenant.as_deref().into(),
-        Param::Text(e.actor_kind.as_str().to_owned()),
-        Param::Text(e.actor_id.clone()),
+        Text(e.actor_kind.as_str().into()),
+        Text(e.actor_id.as_str().into()),
         e.actor_role.as_deref().into(),
         e.impersonator.as_deref().into(),
-        Param::Text(e.source.clone()),
+        Text(e.source.as_str().into()),
         e.request.as_deref().into(),
-        Param::Text(e.action.clone()),
+        Text(e.action.as_str().into()),
         e.failure.as_deref().into(),
         e.target_kind.as_deref().into(),
         e.target_id.as_deref().into(),
@@ -127,11 +165,10 @@ pub(crate) fn encode(e: &SealedEvent) -> Vec<Param> {
         e.after.as_deref().into(),
         e.context.as_deref().into(),
         e.idempotency_key.as_deref().into(),
-        e.payload_version
-            .map_or(Param::Null, |v| Param::Int(v.into())),
-        encode_personal(&e.personal).into(),
-        Param::Blob(e.prev_hash.to_vec()),
-        Param::Blob(e.hash.to_vec()),
+        e.payload_version.map_or(Null, |v| Int(v.into())),
+        encode_personal(&e.personal).map_or(Null, |s| Text(s.into())),
+        Blob(&e.prev_hash),
+        Blob(&e.hash),
     ]
 }
 

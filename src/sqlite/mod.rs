@@ -156,6 +156,17 @@ impl ToSql for Param {
     }
 }
 
+impl ToSql for codec::ColumnValue<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            codec::ColumnValue::Null => ValueRef::Null,
+            codec::ColumnValue::Int(i) => ValueRef::Integer(*i),
+            codec::ColumnValue::Text(s) => ValueRef::Text(s.as_bytes()),
+            codec::ColumnValue::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
 impl RowAccess for rusqlite::Row<'_> {
     fn int(&self, idx: usize) -> Result<Option<i64>> {
         self.get(idx).map_err(map_err)
@@ -200,10 +211,19 @@ const SQLITE: Dialect = Dialect {
 /// word, which unicode61 keeps whole and unchanged: `a` + the word when it is ASCII letters
 /// and digits, else `u` + the hex of its UTF-8. The prefixes keep the two forms apart.
 fn fts_token(word: &str) -> String {
+    let mut out = String::with_capacity(word.len() * 2 + 1);
+    push_fts_token(word, &mut out);
+    out
+}
+
+/// Appends the [`fts_token`] of `word` to `out`.
+fn push_fts_token(word: &str, out: &mut String) {
     if word.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        format!("a{word}")
+        out.push('a');
+        out.push_str(word);
     } else {
-        format!("u{}", hex::encode(word))
+        out.push('u');
+        out.push_str(&hex::encode(word));
     }
 }
 
@@ -212,13 +232,27 @@ pub(crate) fn search_body(e: &SealedEvent) -> Result<String> {
     Ok(search_tokens(&e.search_text()?))
 }
 
-/// The words of a search text as FTS5 tokens.
+/// The words of a search text as FTS5 tokens: [`crate::query::words`] then [`fts_token`],
+/// in one pass that allocates only for words with non-ASCII characters (it runs for every
+/// recorded event).
 fn search_tokens(text: &str) -> String {
-    crate::query::words(text)
-        .iter()
-        .map(|w| fts_token(w))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            // ASCII letters and digits lowercase to themselves' ASCII lowercase.
+            out.push('a');
+            out.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            push_fts_token(&word.to_lowercase(), &mut out);
+        }
+    }
+    out
 }
 
 fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
@@ -249,9 +283,9 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
     // Erased personal values and purged events must not linger in freed pages of the file.
     conn.pragma_update(None, "secure_delete", true)
         .map_err(map_err)?;
-    // The guard triggers give every event INSERT a statement journal; one event touches a
-    // dozen index pages, past the 64 KiB at which SQLite spills that journal to a temporary
-    // file. In memory it costs a copy instead of a write per page.
+    // Statements that can abort halfway (purge, erasure) keep a statement journal; one event
+    // touches a dozen index pages, past the 64 KiB at which SQLite spills that journal to a
+    // temporary file. In memory it costs a copy instead of a write per page.
     conn.pragma_update(None, "temp_store", "MEMORY")
         .map_err(map_err)?;
     Ok(())
@@ -498,7 +532,9 @@ impl HeldValues {
     }
 }
 
-/// `INSERT INTO events (...) VALUES (?1, ...)`, built once.
+/// `INSERT OR ROLLBACK INTO events (...) VALUES (?1, ...)`, built once. OR ROLLBACK (see
+/// `schema::v2_rollback_guards`) spares each event a statement journal: a failed append is
+/// rolled back whole anyway.
 fn insert_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
@@ -506,7 +542,7 @@ fn insert_sql() -> &'static str {
             .map(|i| format!("?{i}"))
             .collect();
         format!(
-            "INSERT INTO events ({}) VALUES ({})",
+            "INSERT OR ROLLBACK INTO events ({}) VALUES ({})",
             codec::COLUMNS.join(", "),
             placeholders.join(", ")
         )
@@ -518,7 +554,7 @@ fn insert_sql() -> &'static str {
 fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<String> {
     tx.prepare_cached(insert_sql())
         .map_err(map_err)?
-        .execute(params_from_iter(codec::encode(e)))
+        .execute(params_from_iter(codec::encode_ref(e)))
         .map_err(map_err)?;
     let seq = e.seq as i64;
     let mut personal = tx
@@ -553,11 +589,12 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<Strin
     Ok(search_tokens(&index.search_text))
 }
 
-/// Adds the batch's full-text entries. They go in after every event row on purpose: the
-/// guard triggers on `events` make each event INSERT a statement with its own savepoint, and
-/// FTS5 flushes its pending terms to a new on-disk segment at every savepoint once it has
-/// been written in the transaction; inserting FTS rows between events made every event a
-/// segment (and later merges), about half the cost of a batch.
+/// Adds the batch's full-text entries. They go in after every event row on purpose: FTS5
+/// flushes its pending terms to a new on-disk segment at every savepoint once it has been
+/// written in the transaction, and any statement with a statement journal opens one (the
+/// event INSERTs had one until schema version 3; lifecycle statements still do); FTS rows
+/// between events made every event a segment (and later merges), about half the cost of a
+/// batch.
 fn insert_search(
     tx: &rusqlite::Transaction<'_>,
     batch: &[SealedEvent],
@@ -649,7 +686,8 @@ impl AuditStore for SqliteStore {
         }
         insert_search(&tx, batch, &texts)?;
         tx.prepare_cached(
-            "UPDATE auditkit_head SET seq = ?1, hash = ?2, frontier = ?3 WHERE id = 1",
+            // OR ROLLBACK, as for events: no statement journal for the head.
+            "UPDATE OR ROLLBACK auditkit_head SET seq = ?1, hash = ?2, frontier = ?3 WHERE id = 1",
         )
         .map_err(map_err)?
         .execute(rusqlite::params![

@@ -8,7 +8,7 @@ use crate::{Error, Result};
 /// `PRAGMA application_id` of an auditkit database ("AUDT").
 pub(crate) const APPLICATION_ID: i64 = 0x4155_4454;
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The tables of schema version 1, which a fresh database gets before the migrations run.
 const V1: &str = r#"
@@ -151,7 +151,7 @@ type Migration = fn(&Connection) -> Result<()>;
 
 /// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2). A fresh database
 /// is created at version 1 and migrated like any other, so every step runs on every database.
-const MIGRATIONS: &[Migration] = &[v1_search_tokens];
+const MIGRATIONS: &[Migration] = &[v1_search_tokens, v2_rollback_guards];
 
 /// Version 2: the search index holds the store's own word tokens (see `search_body`) instead
 /// of text for FTS5 to split, so SQLite and `Query::matches` find the same words.
@@ -180,6 +180,43 @@ fn v1_search_tokens(conn: &Connection) -> Result<()> {
         }
     }
 }
+
+/// Version 3: the guards on appends raise ROLLBACK instead of ABORT.
+///
+/// An ABORT in a trigger (like any ABORT constraint) obliges SQLite to give every INSERT into
+/// `events` and every UPDATE of the head a statement journal, so that it can undo that one
+/// statement: a copy of each page it touches (a dozen per event) and, for the full-text
+/// index, a flush of its pending terms at each statement. With ROLLBACK, and the store's
+/// own appends written `INSERT OR ROLLBACK` / `UPDATE OR ROLLBACK`, a refused write undoes
+/// the whole transaction instead, which needs no statement journal. The refusals are the
+/// same; an append is all-or-nothing either way.
+fn v2_rollback_guards(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "DROP TRIGGER events_insert_at_head;
+         DROP TRIGGER head_forward_only;",
+    )
+    .map_err(map_err)?;
+    conn.execute_batch(ROLLBACK_GUARDS).map_err(map_err)
+}
+
+/// The append guards of version 3 (see [`v2_rollback_guards`]).
+const ROLLBACK_GUARDS: &str = r#"
+-- INSERT OR REPLACE would delete silently without recursive_triggers: refuse any insert that
+-- is not exactly the next seq.
+CREATE TRIGGER events_insert_at_head BEFORE INSERT ON events
+WHEN NEW.seq IS NOT COALESCE(
+    (SELECT MAX(seq) FROM events),
+    (SELECT purged_seq FROM auditkit_head WHERE id = 1),
+    0) + 1
+BEGIN
+    SELECT RAISE(ROLLBACK, 'auditkit: events are appended at head + 1 only');
+END;
+CREATE TRIGGER head_forward_only BEFORE UPDATE ON auditkit_head
+WHEN NEW.seq < OLD.seq OR NEW.purged_seq < OLD.purged_seq
+BEGIN
+    SELECT RAISE(ROLLBACK, 'auditkit: the head only moves forward');
+END;
+"#;
 
 /// Creates the schema in an empty database, or checks and migrates an existing one; returns
 /// the log id.
