@@ -93,9 +93,15 @@ impl<S: AuditStore> AuditTrail<S> {
         };
         w.write_record(CSV_COLUMNS).map_err(csv_err)?;
         let mut n = 0;
-        self.for_each(query, |e| {
-            n += 1;
-            w.write_record(csv_row(&e)?).map_err(csv_err)
+        let rows = |page: Vec<crate::SealedEvent>| -> Result<Vec<Vec<String>>> {
+            page.iter().map(|s| csv_row(&s.decode()?)).collect()
+        };
+        crate::pages::for_each_page(self.store(), query, rows, |rows| {
+            for row in rows {
+                n += 1;
+                w.write_record(row).map_err(csv_err)?;
+            }
+            Ok(())
         })?;
         w.flush()?;
         Ok(n)
@@ -109,11 +115,19 @@ impl<S: AuditStore> AuditTrail<S> {
     pub fn export_jsonl<W: Write>(&self, query: &Query, out: W) -> Result<u64> {
         let mut w = std::io::BufWriter::new(out);
         let mut n = 0;
-        self.for_each(query, |e| {
-            n += 1;
-            serde_json::to_writer(&mut w, &e).map_err(|err| Error::Storage(err.to_string()))?;
-            w.write_all(b"\n")?;
-            Ok(())
+        // Each page is decoded and serialised on the worker that read it.
+        let lines = |page: Vec<crate::SealedEvent>| -> Result<(u64, Vec<u8>)> {
+            let mut buf = Vec::with_capacity(page.len() * 1024);
+            for s in &page {
+                serde_json::to_writer(&mut buf, &s.decode()?)
+                    .map_err(|err| Error::Storage(err.to_string()))?;
+                buf.push(b'\n');
+            }
+            Ok((page.len() as u64, buf))
+        };
+        crate::pages::for_each_page(self.store(), query, lines, |(count, bytes)| {
+            n += count;
+            Ok(w.write_all(&bytes)?)
         })?;
         w.flush()?;
         Ok(n)

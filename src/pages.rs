@@ -6,81 +6,89 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use crate::query::{Cursor, Query, MAX_LIMIT};
 use crate::sealed::SealedEvent;
 use crate::store::AuditStore;
-use crate::{Event, Result};
+use crate::Result;
 
-/// Decoders: two keep pace with one thread reading rows on the stores measured.
-const DECODERS: usize = 2;
+/// Worker threads: one reads the next page while the other works on the last one.
+const WORKERS: usize = 2;
 
-/// Calls `f` on every event matching `query`, in its order, ignoring its limit.
+/// Runs `work` on every page of events matching `query` (in its order, its limit ignored)
+/// and hands the results to `f` in page order.
 ///
-/// Pages are fetched in order on one thread (each page's cursor comes from the page before),
-/// decoded on two others in turn, and handed to `f` on this one: decoding an event (parsing
-/// its JSON, deriving its changes) costs more than reading its row, and `f` (an export
-/// serialising it) about as much again, so spreading the three makes a large export nearly
-/// twice as fast on two cores. Each stage holds one page at a time (the channels hold none),
-/// so at most five pages are in memory at once. A query answered by one page is read and
-/// decoded here, without threads.
+/// Past the first page, two workers take pages in turn: each reads its page, passes the
+/// cursor after it to the other (which starts reading the next page at once), then runs
+/// `work` on it, while `f` consumes finished pages on this thread. Each page is read,
+/// decoded and dropped on one thread: handing decoded events from thread to thread made
+/// the allocator's cross-thread frees cost more CPU than the threads saved. Each worker
+/// holds at most two pages and the channels none, so at most five are in memory at once. A
+/// query answered by one page runs here, without threads.
 ///
 /// # Errors
-/// The first error of the store, of decoding or of `f`; nothing after it reaches `f`.
-pub(crate) fn for_each<S: AuditStore + ?Sized>(
+/// The first error of the store, of `work` or of `f`; nothing after it reaches `f`.
+pub(crate) fn for_each_page<S, T>(
     store: &S,
     query: &Query,
-    mut f: impl FnMut(Event) -> Result<()>,
-) -> Result<()> {
+    work: impl Fn(Vec<SealedEvent>) -> Result<T> + Sync,
+    mut f: impl FnMut(T) -> Result<()>,
+) -> Result<()>
+where
+    S: AuditStore + ?Sized,
+    T: Send,
+{
     query.validate()?;
-    let mut q = query.clone().limit(MAX_LIMIT);
+    let q = query.clone().limit(MAX_LIMIT);
     let (first, next) = fetch(store, &q)?;
-    for e in &first {
-        f(e.decode()?)?;
-    }
+    f(work(first)?)?;
     let Some(cursor) = next else {
         return Ok(());
     };
-    q = q.after(cursor);
+    let work = &work;
     std::thread::scope(|s| {
-        let mut to_decoders: Vec<SyncSender<Result<Vec<SealedEvent>>>> = Vec::new();
-        let mut from_decoders: Vec<Receiver<Result<Vec<Event>>>> = Vec::new();
-        for _ in 0..DECODERS {
-            let (page_tx, page_rx) = sync_channel::<Result<Vec<SealedEvent>>>(0);
-            let (event_tx, event_rx) = sync_channel(0);
+        // Worker i hears from worker i - 1 where its next page starts (`None`: stop).
+        let (cursor_txs, cursor_rxs): (Vec<_>, Vec<_>) = (0..WORKERS)
+            .map(|_| sync_channel::<Option<Cursor>>(1))
+            .unzip();
+        let mut cursor_rxs: Vec<Option<Receiver<Option<Cursor>>>> =
+            cursor_rxs.into_iter().map(Some).collect();
+        cursor_txs[0]
+            .send(Some(cursor))
+            .expect("the first worker's receiver is alive");
+        let mut outputs = Vec::new();
+        for i in 0..WORKERS {
+            let from_prev = cursor_rxs[i].take().expect("taken once");
+            let to_next: SyncSender<Option<Cursor>> = cursor_txs[(i + 1) % WORKERS].clone();
+            let (out_tx, out_rx) = sync_channel::<Result<T>>(0);
+            let q = &q;
             s.spawn(move || {
-                for page in page_rx {
-                    let decoded = page.and_then(|p| p.iter().map(SealedEvent::decode).collect());
+                while let Ok(Some(cursor)) = from_prev.recv() {
+                    let (page, next) = match fetch(store, &q.clone().after(cursor)) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            let _ = out_tx.send(Err(e));
+                            break;
+                        }
+                    };
+                    let last = next.is_none();
+                    // The other worker may have stopped already; then so does this one, after
+                    // its page.
+                    let _ = to_next.send(next);
                     // The consumer stopped early (an error) once its receiver is gone.
-                    if event_tx.send(decoded).is_err() {
-                        return;
+                    if out_tx.send(work(page)).is_err() || last {
+                        break;
                     }
                 }
+                // Whatever it was waiting for, the next worker stops too.
+                let _ = to_next.try_send(None);
             });
-            to_decoders.push(page_tx);
-            from_decoders.push(event_rx);
+            outputs.push(out_rx);
         }
-        s.spawn(move || {
-            for k in 0.. {
-                let page = fetch(store, &q);
-                let next = page.as_ref().ok().and_then(|(_, next)| *next);
-                if to_decoders[k % DECODERS]
-                    .send(page.map(|(events, _)| events))
-                    .is_err()
-                {
-                    return;
-                }
-                match next {
-                    Some(c) => q = q.after(c),
-                    None => return,
-                }
-            }
-        });
-        // Page k comes from decoder k % DECODERS; once that decoder's channel closes, the
-        // reader has stopped and there is no page k.
+        drop(cursor_txs);
+        // Page k comes from worker k % WORKERS; once that worker's channel closes, the pages
+        // ended (or a worker failed, and its error came first).
         for k in 0.. {
-            let Ok(page) = from_decoders[k % DECODERS].recv() else {
+            let Ok(result) = outputs[k % WORKERS].recv() else {
                 return Ok(());
             };
-            for e in page? {
-                f(e)?;
-            }
+            f(result?)?;
         }
         Ok(())
     })

@@ -543,8 +543,17 @@ impl<S: AuditStore> AuditTrail<S> {
     ///
     /// # Errors
     /// As [`AuditTrail::query`], or the first error `f` returns.
-    pub fn for_each(&self, query: &Query, f: impl FnMut(Event) -> Result<()>) -> Result<()> {
-        crate::pages::for_each(&self.inner.store, query, f)
+    pub fn for_each(&self, query: &Query, mut f: impl FnMut(Event) -> Result<()>) -> Result<()> {
+        crate::pages::for_each_page(
+            &self.inner.store,
+            query,
+            |page| {
+                page.iter()
+                    .map(SealedEvent::decode)
+                    .collect::<Result<Vec<_>>>()
+            },
+            |events| events.into_iter().try_for_each(&mut f),
+        )
     }
 
     /// How many events match `query` (its limit ignored) per action, per actor or per day in

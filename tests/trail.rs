@@ -109,11 +109,18 @@ fn secrets_are_masked_before_storage() {
             NewEvent::new("staff.updated")
                 .before(json!({"password": "hunter2", "profile": {"apiKey": "k-1", "name": "Sam"}}))
                 .after(json!({"cards": [{"card_number": "4111111111111111", "cvv": "123"}]}))
-                .context("Access-Token", "abc"),
+                // Not hex-like: a secret must not match by chance inside an id or a hash.
+                .context("Access-Token", "tok-s3cr3t"),
         )
         .unwrap();
     let text = serde_json::to_string(&e).unwrap();
-    for secret in ["hunter2", "k-1", "4111111111111111", "\"123\"", "abc"] {
+    for secret in [
+        "hunter2",
+        "k-1",
+        "4111111111111111",
+        "\"123\"",
+        "tok-s3cr3t",
+    ] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
     assert_eq!(e.before.as_ref().unwrap()["profile"]["name"], "Sam");
@@ -416,10 +423,29 @@ fn streaming_many_pages_keeps_order_and_stops_at_the_first_error() {
             .unwrap();
         assert_eq!(got, want.iter().map(|e| e.seq).collect::<Vec<_>>());
     }
-    assert_eq!(
-        trail.export_jsonl(&Query::new(), std::io::sink()).unwrap(),
-        3500
-    );
+    let mut jsonl = Vec::new();
+    assert_eq!(trail.export_jsonl(&Query::new(), &mut jsonl).unwrap(), 3500);
+    let mut one_by_one = Vec::new();
+    trail
+        .for_each(&Query::new(), |e| {
+            serde_json::to_writer(&mut one_by_one, &e).unwrap();
+            one_by_one.push(b'\n');
+            Ok(())
+        })
+        .unwrap();
+    assert!(jsonl == one_by_one, "export_jsonl differs from for_each");
+    let mut csv = Vec::new();
+    assert_eq!(trail.export_csv(&Query::new(), &mut csv).unwrap(), 3500);
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(csv.lines().count(), 3501);
+    let seqs: Vec<u64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let mut want = trail.store().inner.read(1, 10_000).unwrap();
+    want.sort_by_key(|e| std::cmp::Reverse((e.occurred_at, e.seq)));
+    assert_eq!(seqs, want.iter().map(|e| e.seq).collect::<Vec<_>>());
 
     let mut seen = 0;
     let err = trail
