@@ -295,20 +295,7 @@ impl SealedEvent {
             Some(r) => parse(seq, "related", r)?,
             None => Vec::new(),
         };
-        let mut before: Option<Value> = self
-            .before
-            .as_deref()
-            .map(|t| parse(seq, "before", t))
-            .transpose()?;
-        let mut after: Option<Value> = self
-            .after
-            .as_deref()
-            .map(|t| parse(seq, "after", t))
-            .transpose()?;
-        let mut context: Map<String, Value> = match &self.context {
-            Some(c) => parse(seq, "context", c)?,
-            None => Map::new(),
-        };
+        let (mut before, mut after, mut context) = self.parse_sides()?;
         let request: Option<RequestContext> = self
             .request
             .as_deref()
@@ -444,20 +431,7 @@ impl SealedEvent {
         involved.sort();
         involved.dedup();
 
-        let mut before: Option<Value> = self
-            .before
-            .as_deref()
-            .map(|t| parse(seq, "before", t))
-            .transpose()?;
-        let mut after: Option<Value> = self
-            .after
-            .as_deref()
-            .map(|t| parse(seq, "after", t))
-            .transpose()?;
-        let mut context: Map<String, Value> = match &self.context {
-            Some(c) => parse(seq, "context", c)?,
-            None => Map::new(),
-        };
+        let (mut before, mut after, mut context) = self.parse_sides()?;
         let mut actor_name = None;
         let mut target_label = None;
         for p in &self.personal {
@@ -508,6 +482,23 @@ impl SealedEvent {
         })
     }
 
+    /// `before`, `after` and `context` parsed, personal values not yet put back.
+    fn parse_sides(&self) -> Result<Sides> {
+        let seq = self.seq;
+        let side = |name: &str, text: &Option<String>| -> Result<Option<Value>> {
+            text.as_deref().map(|t| parse(seq, name, t)).transpose()
+        };
+        let context = match &self.context {
+            Some(c) => parse(seq, "context", c)?,
+            None => Map::new(),
+        };
+        Ok((
+            side("before", &self.before)?,
+            side("after", &self.after)?,
+            context,
+        ))
+    }
+
     /// Whether the event is a failure.
     pub fn is_failure(&self) -> bool {
         self.failure.is_some()
@@ -544,6 +535,9 @@ fn is_other_personal_path(path: &str, related: usize) -> bool {
     }
     rest == "email" || (nested && rest == "name")
 }
+
+/// An event's `before`, `after` and `context`, parsed.
+type Sides = (Option<Value>, Option<Value>, Map<String, Value>);
 
 fn change_paths_of(event: &Event) -> Vec<String> {
     let mut out: Vec<String> = event
