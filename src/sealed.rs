@@ -295,7 +295,7 @@ impl SealedEvent {
             Some(r) => parse(seq, "related", r)?,
             None => Vec::new(),
         };
-        let (mut before, mut after, mut context) = self.parse_sides()?;
+        let mut sides = self.parse_sides()?;
         let request: Option<RequestContext> = self
             .request
             .as_deref()
@@ -308,21 +308,12 @@ impl SealedEvent {
                 redacted.push(p.path.clone());
                 continue;
             };
-            let value: Value = parse(seq, &p.path, &pv.text)?;
-            let text = || {
-                value
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| corrupt(seq, &p.path, "expected a string"))
-            };
             let path = p.path.as_str();
-            if let Some(key) = path.strip_prefix("context.") {
-                context.insert(key.to_owned(), value);
-            } else if let Some(key) = path.strip_prefix("before.") {
-                insert_key(seq, &mut before, key, value)?;
-            } else if let Some(key) = path.strip_prefix("after.") {
-                insert_key(seq, &mut after, key, value)?;
-            } else if path == "target.label" {
+            let Some(value) = put_back(seq, &mut sides, path, parse(seq, path, &pv.text)?)? else {
+                continue;
+            };
+            let text = || string(seq, path, &value);
+            if path == "target.label" {
                 target
                     .as_mut()
                     .ok_or_else(|| corrupt(seq, path, "no target"))?
@@ -355,6 +346,7 @@ impl SealedEvent {
                 return Err(corrupt(seq, path, "unknown personal path"));
             }
         }
+        let (before, after, context) = sides;
         let changes = changes::diff(before.as_ref(), after.as_ref());
         Ok(Event {
             seq,
@@ -401,7 +393,7 @@ impl SealedEvent {
 
     /// Every change path and every path above it, for indexing `changed(..)`.
     pub fn change_paths(&self) -> Result<Vec<String>> {
-        Ok(change_paths_of(&self.decode()?))
+        Ok(change_paths_of(&self.decode()?.changes))
     }
 
     /// The text a store indexes for `search(..)`; see [`crate::Query::search`].
@@ -431,7 +423,7 @@ impl SealedEvent {
         involved.sort();
         involved.dedup();
 
-        let (mut before, mut after, mut context) = self.parse_sides()?;
+        let mut sides = self.parse_sides()?;
         let mut actor_name = None;
         let mut target_label = None;
         for p in &self.personal {
@@ -439,19 +431,11 @@ impl SealedEvent {
                 continue;
             };
             let path = p.path.as_str();
-            let text = || -> Result<String> {
-                match parse(seq, path, &pv.text)? {
-                    Value::String(s) => Ok(s),
-                    _ => Err(corrupt(seq, path, "expected a string")),
-                }
+            let Some(value) = put_back(seq, &mut sides, path, parse(seq, path, &pv.text)?)? else {
+                continue;
             };
-            if let Some(key) = path.strip_prefix("context.") {
-                context.insert(key.to_owned(), parse(seq, path, &pv.text)?);
-            } else if let Some(key) = path.strip_prefix("before.") {
-                insert_key(seq, &mut before, key, parse(seq, path, &pv.text)?)?;
-            } else if let Some(key) = path.strip_prefix("after.") {
-                insert_key(seq, &mut after, key, parse(seq, path, &pv.text)?)?;
-            } else if path == "target.label" {
+            let text = || string(seq, path, &value);
+            if path == "target.label" {
                 if self.target_kind.is_none() {
                     return Err(corrupt(seq, path, "no target"));
                 }
@@ -462,17 +446,11 @@ impl SealedEvent {
                 return Err(corrupt(seq, path, "unknown personal path"));
             }
         }
+        let (before, after, context) = sides;
         let changes = changes::diff(before.as_ref(), after.as_ref());
-        let mut change_paths: Vec<String> = changes
-            .iter()
-            .flat_map(|c| changes::with_ancestors(&c.path))
-            .map(str::to_owned)
-            .collect();
-        change_paths.sort();
-        change_paths.dedup();
         Ok(IndexEntries {
             involved,
-            change_paths,
+            change_paths: change_paths_of(&changes),
             search_text: crate::query::search_text_of(
                 &self.action,
                 actor_name.as_deref(),
@@ -539,9 +517,8 @@ fn is_other_personal_path(path: &str, related: usize) -> bool {
 /// An event's `before`, `after` and `context`, parsed.
 type Sides = (Option<Value>, Option<Value>, Map<String, Value>);
 
-fn change_paths_of(event: &Event) -> Vec<String> {
-    let mut out: Vec<String> = event
-        .changes
+fn change_paths_of(changes: &[crate::Change]) -> Vec<String> {
+    let mut out: Vec<String> = changes
         .iter()
         .flat_map(|c| changes::with_ancestors(&c.path))
         .map(str::to_owned)
@@ -549,6 +526,30 @@ fn change_paths_of(event: &Event) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Puts a personal value back where `path` says when that is under `context`, `before` or
+/// `after`; otherwise hands `value` back for the caller's own fields.
+fn put_back(seq: u64, sides: &mut Sides, path: &str, value: Value) -> Result<Option<Value>> {
+    let (before, after, context) = sides;
+    if let Some(key) = path.strip_prefix("context.") {
+        context.insert(key.to_owned(), value);
+    } else if let Some(key) = path.strip_prefix("before.") {
+        insert_key(seq, before, key, value)?;
+    } else if let Some(key) = path.strip_prefix("after.") {
+        insert_key(seq, after, key, value)?;
+    } else {
+        return Ok(Some(value));
+    }
+    Ok(None)
+}
+
+/// A personal value that must be a string (a name, an email, a label).
+fn string(seq: u64, path: &str, value: &Value) -> Result<String> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| corrupt(seq, path, "expected a string"))
 }
 
 fn insert_key(seq: u64, side: &mut Option<Value>, key: &str, value: Value) -> Result<()> {
