@@ -198,8 +198,8 @@ fn direct_edits_of_an_untouched_file_are_refused() {
     assert_eq!(report.checked, 3);
 }
 
-/// `read_each` lends exactly what `read` returns, whatever state the file is in: verify
-/// reads through it, so a lent event must never borrow another event's personal values.
+/// `read_each` lends exactly what `read` and `get` return, whatever state the file is in:
+/// verify reads through it, so a lent event must never borrow another event's personal values.
 #[test]
 fn read_each_lends_what_read_returns_on_a_damaged_file() {
     use auditkit::AuditStore;
@@ -234,6 +234,10 @@ fn read_each_lends_what_read_returns_on_a_damaged_file() {
             .read_each(from, limit, &mut |e| lent.push(e.to_owned()))
             .unwrap();
         assert_eq!(lent, read, "read_each({from}, {limit})");
+        // `get` fills personal values its own way (point lookups): the lent values must agree.
+        for e in &lent {
+            assert_eq!(store.get(e.id).unwrap().as_ref(), Some(e), "get({})", e.seq);
+        }
     }
     let all = store.read(1, 100).unwrap();
     assert_eq!(all.len(), 28);

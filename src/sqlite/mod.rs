@@ -706,20 +706,9 @@ impl AuditStore for SqliteStore {
     }
 
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
-        let sql = format!(
-            "SELECT {} FROM events e WHERE e.seq >= ?1 ORDER BY e.seq LIMIT ?2",
-            codec::select_list()
-        );
-        self.read_with(|conn| {
-            Self::select(
-                conn,
-                &sql,
-                &[
-                    Param::Int(from.min(i64::MAX as u64) as i64),
-                    Param::Int(limit as i64),
-                ],
-            )
-        })
+        let mut out = Vec::new();
+        self.read_each(from, limit, &mut |e| out.push(e.to_owned()))?;
+        Ok(out)
     }
 
     fn read_each(
