@@ -103,7 +103,9 @@ impl NewEvent {
         self
     }
 
-    /// When it happened, if earlier than now (default: the time of recording).
+    /// When it happened, if earlier than now (default: the time of recording). Stored in UTC
+    /// to the microsecond; recording fails with [`Error::Invalid`] (field `occurred_at`) when
+    /// it lies outside 1970-01-01 … 9999-12-31 UTC, whatever its offset.
     pub fn occurred_at(mut self, t: OffsetDateTime) -> Self {
         self.occurred_at = Some(t);
         self
@@ -232,7 +234,7 @@ impl NewEvent {
             }
         }
         let occurred_at = match self.occurred_at {
-            Some(t) => time_util::normalize("occurred_at", t)?,
+            Some(t) => time_util::recorded("occurred_at", t)?,
             None => time_util::now(),
         };
 

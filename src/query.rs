@@ -106,19 +106,22 @@ impl Query {
     }
 
     /// Events that occurred in `[from, to)`.
+    ///
+    /// Any time is accepted: a bound outside 1970-01-01 … 9999-12-31 UTC is clamped to that
+    /// range, so `between(far past, far future)` means all time.
     pub fn between(mut self, from: OffsetDateTime, to: OffsetDateTime) -> Self {
         self.from = Some(from);
         self.to = Some(to);
         self
     }
 
-    /// Events that occurred at or after `from`.
+    /// Events that occurred at or after `from` (clamped like [`Query::between`]).
     pub fn since(mut self, from: OffsetDateTime) -> Self {
         self.from = Some(from);
         self
     }
 
-    /// Events that occurred before `to`.
+    /// Events that occurred before `to` (clamped like [`Query::between`]).
     pub fn until(mut self, to: OffsetDateTime) -> Self {
         self.to = Some(to);
         self
@@ -320,11 +323,6 @@ impl Query {
                 ));
             }
         }
-        for (name, t) in [("since", self.from), ("until", self.to)] {
-            if let Some(t) = t {
-                time_util::normalize(name, t)?;
-            }
-        }
         for p in &self.actions {
             if let ActionPattern::Prefix(prefix) = p {
                 if !(prefix.is_empty() || prefix.ends_with('.')) {
@@ -338,15 +336,14 @@ impl Query {
         Ok(())
     }
 
-    /// Lower and upper `occurred_at` bounds in microseconds, clamped to the stored range.
+    /// Lower and upper `occurred_at` bounds in microseconds, clamped to the stored range
+    /// (1970-01-01 … 9999-12-31 UTC; the upper bound is exclusive, at most one past the last
+    /// storable microsecond).
     pub fn micros_range(&self) -> (Option<i64>, Option<i64>) {
-        let clamp = |t: OffsetDateTime| {
-            (t.unix_timestamp_nanos().div_euclid(1000)).clamp(
-                time_util::MIN_MICROS as i128,
-                time_util::MAX_MICROS as i128 + 1,
-            ) as i64
-        };
-        (self.from.map(clamp), self.to.map(clamp))
+        (
+            self.from.map(time_util::bound_micros),
+            self.to.map(time_util::bound_micros),
+        )
     }
 
     /// True when `event` passes every filter of this query, including the cursor (limit and

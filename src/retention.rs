@@ -15,7 +15,7 @@ use crate::new_event::NewEvent;
 use crate::query::Query;
 use crate::store::{AuditStore, Head};
 use crate::trail::AuditTrail;
-use crate::{Error, Result, Source};
+use crate::{time_util, Error, Result, Source};
 
 /// The action of the event that records a purge. Its context holds `from_seq`, `through_seq`,
 /// `events`, `cutoff`, `archived`, and the log's Merkle `root` and `chain_head` (base64) at
@@ -53,6 +53,9 @@ impl<S: AuditStore> AuditTrail<S> {
     /// longer be checked against the log; keep the purged events with
     /// [`AuditTrail::purge_before_to`] if they may be needed.
     ///
+    /// Any cutoff is accepted: one outside 1970-01-01 … 9999-12-31 UTC is clamped to that
+    /// range.
+    ///
     /// # Errors
     /// [`Error::Corrupt`] when the range to purge fails verification (nothing is removed);
     /// [`Error::Unsupported`] when the store cannot purge; storage errors.
@@ -76,6 +79,8 @@ impl<S: AuditStore> AuditTrail<S> {
     }
 
     fn purge<W: Write>(&self, cutoff: OffsetDateTime, archive: Option<W>) -> Result<PurgeReport> {
+        // A cutoff past either end of the storable range means "nothing" or "everything".
+        let cutoff = time_util::clamped(cutoff);
         let store = self.store();
         let log_id = self.log_id()?.to_owned();
         let head = store.head()?;
@@ -143,7 +148,6 @@ impl<S: AuditStore> AuditTrail<S> {
                 .context(
                     "cutoff",
                     cutoff
-                        .to_offset(time::UtcOffset::UTC)
                         .format(&Rfc3339)
                         .map_err(|e| Error::invalid("cutoff", e))?,
                 )

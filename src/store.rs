@@ -250,6 +250,21 @@ pub trait AuditStore: Send + Sync {
                 .into(),
         ))
     }
+
+    /// Damage the store knows of in its own storage that no event shows, such as a database
+    /// file cut short past its last event. Called by [`crate::AuditTrail::verify`] after the
+    /// chain checked out, so that a damaged store never verifies as intact.
+    ///
+    /// # Behavior
+    /// - `Ok(())` when the store knows of no damage; it need not read anything to say so.
+    /// - [`Error::Corrupt`] saying what is damaged and where, otherwise.
+    /// - The default implementation returns `Ok(())`.
+    ///
+    /// # Errors
+    /// As above; storage errors.
+    fn check_storage(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Calls `f` on every stored event in seq order until it returns `false`.
@@ -333,6 +348,9 @@ macro_rules! forward {
             }
             fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
                 (**self).erase(fields)
+            }
+            fn check_storage(&self) -> Result<()> {
+                (**self).check_storage()
             }
         }
     )*};

@@ -338,14 +338,16 @@ impl<S: AuditStore> AuditTrail<S> {
         }
         let last = store.read(head.seq, 1)?;
         match last.first() {
-            Some(e) if e.seq == head.seq && e.hash == head.hash => Ok(Tip {
+            // Decoded and re-hashed, not only compared: a file cut short or overwritten can
+            // keep the stored hashes while the event's fields are damaged.
+            Some(e) if e.seq == head.seq && e.hash == head.hash && tip_intact(self.log_id()?, e, &head) => Ok(Tip {
                 last_recorded: e.recorded_at,
                 last_id: e.id,
                 head,
             }),
             // Sealing on would extend a chain whose head does not match its newest event.
             Some(e) if e.seq == head.seq => Err(Error::Corrupt(format!(
-                "the stored head at seq {} does not match the newest event; run verify",
+                "the stored head at seq {} does not match the newest event, which is damaged or altered; nothing was appended, run verify",
                 head.seq
             ))),
             // Purged through the head (only a store-level purge does that): the next event
@@ -680,6 +682,14 @@ impl<S> Drop for LeaderGuard<'_, S> {
         }
         self.inner.done.notify_all();
     }
+}
+
+/// True when `e`, the newest event, hashes to what is stored for it and for the head: its
+/// chain hash recomputed from its fields, and (for an odd seq, where the frontier's last
+/// subtree is this one leaf) its leaf hash.
+fn tip_intact(log_id: &str, e: &SealedEvent, head: &Head) -> bool {
+    let (leaf, hash) = integrity::verify::seal_hashes(log_id, e);
+    hash == e.hash && (head.seq % 2 == 0 || head.frontier.last() == Some(&leaf))
 }
 
 /// Stamps `draft` as the event after `tip` and advances `tip` past it.

@@ -21,8 +21,10 @@ pub(crate) fn get(name: &str) -> Result<TimeZone> {
 
 /// `t` as a jiff timestamp (to the microsecond, which is all auditkit keeps).
 pub(crate) fn timestamp(t: OffsetDateTime) -> Timestamp {
-    // Every stored time lies in 1970..=9999, well inside jiff's range.
-    Timestamp::from_microsecond(time_util::to_micros(t)).unwrap_or(Timestamp::UNIX_EPOCH)
+    // Clamped to 1970..=9999 (every stored time lies there; a caller's `now` may not), well
+    // inside jiff's range.
+    Timestamp::from_microsecond(time_util::to_micros(time_util::clamped(t)))
+        .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// Microseconds per day.

@@ -56,6 +56,11 @@ fn open_database_corpus() {
     run_corpus("open_database", bodies::open_database);
 }
 
+#[test]
+fn times_corpus() {
+    run_corpus("times", bodies::times);
+}
+
 /// Flips, deletes and inserts bytes of `seed` at the given positions.
 fn mutate(seed: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
     let mut out = seed.to_vec();
@@ -147,5 +152,16 @@ proptest! {
     #[test]
     fn open_database_random_bytes(data in prop::collection::vec(any::<u8>(), 0..4096)) {
         bodies::open_database(&data);
+    }
+
+    // Each case records on two stores: as many cases as the database targets.
+    #[test]
+    fn times_random_bytes(data in prop::collection::vec(any::<u8>(), 0..40)) {
+        bodies::times(&data);
+    }
+
+    #[test]
+    fn times_mutated(pick in any::<usize>(), e in edits()) {
+        bodies::times(&mutate(&seed_of("times", pick), &e));
     }
 }

@@ -160,6 +160,14 @@ fn varied_event(r: &mut Lcg, i: usize) -> NewEvent {
 
 /// The same sealed events in a `MemoryStore` (the oracle) and in a fresh `PgStore`.
 fn twin_stores(url: &str, n: usize) -> (MemoryStore, PgStore) {
+    let (mem, pg, _) = twin_stores_with_source(url, n);
+    (mem, pg)
+}
+
+/// [`twin_stores`], and the trail the events were recorded with: events recorded there later
+/// can be copied to both (the stores hold the source's chain, so a trail on either would
+/// rightly refuse to seal onto it).
+fn twin_stores_with_source(url: &str, n: usize) -> (MemoryStore, PgStore, AuditTrail<MemoryStore>) {
     let trail = AuditTrail::new(MemoryStore::new());
     let mut r = Lcg(7);
     for chunk in (0..n).collect::<Vec<_>>().chunks(17) {
@@ -171,7 +179,7 @@ fn twin_stores(url: &str, n: usize) -> (MemoryStore, PgStore) {
     copy_all(mem, &pg);
     let mem_copy = MemoryStore::new();
     copy_all(mem, &mem_copy);
-    (mem_copy, pg)
+    (mem_copy, pg, trail)
 }
 
 /// Appends every event of `from` to `to` in a few batches, heads included.
@@ -533,7 +541,7 @@ fn every_filter_runs_on_an_index() {
 #[test]
 fn keyset_cursors_page_through_every_match_once() {
     let url = server!();
-    let (mem, pg) = twin_stores(&url, 120);
+    let (mem, pg, source) = twin_stores_with_source(&url, 120);
     for (name, q) in queries() {
         for order in [Order::NewestFirst, Order::OldestFirst] {
             let q = match order {
@@ -564,9 +572,18 @@ fn keyset_cursors_page_through_every_match_once() {
     let q = Query::new().limit(10);
     let first = trail.query(&q).expect("first page");
     let next = first.next.expect("more pages");
-    trail
+    let meanwhile = source
         .record(NewEvent::new("booking.created").occurred_at(BASE + TimeDelta::minutes(39)))
         .expect("record meanwhile");
+    let sealed = source
+        .store()
+        .read(meanwhile.seq, 1)
+        .expect("read the new event");
+    let head = source.store().head().expect("source head");
+    trail
+        .store()
+        .append(meanwhile.seq - 1, &sealed, &head)
+        .expect("append meanwhile");
     let second = trail.query(&q.clone().after(next)).expect("second page");
     let mem_second = mem.query(&Query::new().after(next), 10).expect("memory");
     assert_eq!(

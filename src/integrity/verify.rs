@@ -534,6 +534,9 @@ pub(crate) fn run<S: AuditStore + ?Sized>(
             FaultKind::Modified,
             "the recorded head does not match the chain".into(),
         );
+    } else {
+        // The events check out; damage elsewhere in the storage must not pass for intact.
+        store.check_storage()?;
     }
     Ok(report)
 }

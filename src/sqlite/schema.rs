@@ -126,26 +126,6 @@ BEGIN
 END;
 "#;
 
-/// Refuses an existing, non-empty file that does not start with the SQLite header. SQLite
-/// itself treats a file shorter than its header as empty and would write a new database over
-/// it.
-pub(crate) fn check_header(path: &std::path::Path) -> Result<()> {
-    use std::io::Read;
-    let Ok(mut file) = std::fs::File::open(path) else {
-        // Missing (it will be created) or unreadable (opening reports why).
-        return Ok(());
-    };
-    let mut head = Vec::with_capacity(16);
-    file.by_ref().take(16).read_to_end(&mut head)?;
-    if !head.is_empty() && head != b"SQLite format 3\0" {
-        return Err(Error::Corrupt(format!(
-            "{} is not a SQLite database (it does not start with the SQLite header); open an auditkit database or a new file",
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
 /// A forward migration, run inside the opening transaction.
 type Migration = fn(&Connection) -> Result<()>;
 

@@ -45,7 +45,9 @@
 //!   `currency` code next to it, so sums never round. Descriptions print `€45.00`, `$45.00`,
 //!   `£45.00`, or `45.00 CHF` for other currencies (`¥4500` and `4500 ISK` for currencies
 //!   without minor units, three decimals for BHD, KWD, ...).
-//! - Times are [`OffsetDateTime`]s, stored as RFC 3339 text in UTC.
+//! - Times are [`OffsetDateTime`]s, stored as RFC 3339 text in UTC to the microsecond; one
+//!   outside 1970-01-01 … 9999-12-31 UTC makes recording fail with
+//!   [`Error::Invalid`](crate::Error::Invalid) (field `payload`), as for `occurred_at`.
 //! - Who acted is the event's [`Actor`](crate::Actor), not a payload field; what was acted on
 //!   is its [`Target`](crate::Target) (the booking, order, client...), with the customer and
 //!   order in `related`.
@@ -63,7 +65,6 @@
 //! times, keys ending in `amount` as money in the `currency`, lists joined with commas.
 
 use serde::{Deserialize, Serialize};
-use time::serde::rfc3339 as ts;
 use time::OffsetDateTime;
 
 use crate::AuditPayload;
@@ -688,4 +689,48 @@ vocab! {
     /// A loyalty reward was edited; see the event's changes.
     RewardUpdated, REWARD_UPDATED = "loyalty.reward_updated", "Reward edited",
         "edited reward {target}" {}
+}
+
+/// Payload times as RFC 3339 text in UTC, through the same checked conversion as an event's
+/// `occurred_at` (so a time outside the supported range is an error, never a panic).
+mod ts {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    use crate::time_util;
+
+    pub(super) fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        let utc = time_util::recorded("time", *t).map_err(serde::ser::Error::custom)?;
+        let text = utc.format(&Rfc3339).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        time::serde::rfc3339::deserialize(d)
+    }
+
+    pub(super) mod option {
+        use super::*;
+
+        pub(in super::super) fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub(in super::super) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|text| {
+                    OffsetDateTime::parse(&text, &Rfc3339).map_err(serde::de::Error::custom)
+                })
+                .transpose()
+        }
+    }
 }
