@@ -76,58 +76,47 @@
 // Public items are reachable from the crate root, nothing leaks by accident.
 #![warn(unreachable_pub, missing_debug_implementations)]
 
-pub mod changes;
-mod config;
-mod erasure;
+// The layers, lowest first. A layer uses only the layers above it in this list (crate-wide
+// `error` and `guide` aside); `tests/layers.rs` fails the build on an upward reference.
 mod error;
-mod event;
-mod export;
 pub mod integrity;
-mod json_depth;
 pub mod memory;
-mod new_event;
-mod pages;
-mod payload;
-pub mod query;
-mod retention;
-mod sealed;
-pub mod store;
-mod time_util;
-mod trail;
-
-mod describe;
-mod summary;
-pub mod vocab;
-mod zone;
-
+mod model;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod query;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-
-pub mod guide;
+pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod trail;
+pub mod vocab;
 
-pub use config::{DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_REDACT_KEYS, REDACTED};
-pub use erasure::{ErasureReport, Subject, ERASURE_ACTION};
+pub mod guide;
+
 pub use error::{Error, Result};
-pub use event::{Actor, ActorKind, Change, Event, Outcome, RequestContext, Source, Target};
-pub use export::{neutralize, CSV_COLUMNS};
 pub use integrity::{Checkpoint, Fault, FaultKind, VerifyReport};
 pub use memory::MemoryStore;
-pub use new_event::{NewEvent, MAX_JSON_DEPTH, MAX_NAME_BYTES};
-pub use payload::AuditPayload;
+pub use model::changes;
+pub use model::event::{Actor, ActorKind, Change, Event, Outcome, RequestContext, Source, Target};
+pub use model::new_event::{NewEvent, MAX_JSON_DEPTH, MAX_NAME_BYTES};
+pub use model::payload::AuditPayload;
 pub use query::{Cursor, Order, OutcomeFilter, Page, Query};
-pub use retention::{PurgeReport, PURGE_ACTION};
-pub use sealed::{PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef};
+pub use store::sealed::{
+    PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef,
+};
 pub use store::{AuditStore, Head};
+pub use trail::config::{DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_REDACT_KEYS, REDACTED};
+pub use trail::erasure::{ErasureReport, Subject, ERASURE_ACTION};
+pub use trail::export::{neutralize, CSV_COLUMNS};
+pub use trail::retention::{PurgeReport, PURGE_ACTION};
 pub use trail::{AuditTrail, TrailBuilder};
 
-pub use describe::Description;
-pub use summary::GroupBy;
+pub use query::summary::GroupBy;
+pub use vocab::describe::Description;
 
 // README's examples are compiled and run as doctests, so the first thing users copy works.
 #[cfg(all(doctest, feature = "sqlite"))]

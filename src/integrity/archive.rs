@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::Checkpoint;
 use super::verify::{Fault, FaultKind, VerifyReport, Walker};
 use super::Hash;
-use crate::sealed::SealedEvent;
+use crate::store::sealed::SealedEvent;
 use crate::store::Head;
 use crate::{Error, Result};
 

@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 
-use crate::sealed::{SealedEvent, SealedEventRef};
+use crate::store::sealed::{SealedEvent, SealedEventRef};
 
 /// Version byte that starts the canonical encoding of an event.
 pub const EVENT_ENCODING_VERSION: u8 = 1;
@@ -229,8 +229,8 @@ pub fn event_bytes_into(log_id: &str, e: &SealedEventRef<'_>, out: &mut Vec<u8>)
     w.str(log_id);
     w.u64(e.seq);
     w.0.extend_from_slice(e.id.as_bytes());
-    w.i64(crate::time_util::to_micros(e.occurred_at));
-    w.i64(crate::time_util::to_micros(e.recorded_at));
+    w.i64(crate::model::time_util::to_micros(e.occurred_at));
+    w.i64(crate::model::time_util::to_micros(e.recorded_at));
     w.opt_str(e.tenant);
     w.str(e.actor_kind.as_str());
     w.str(e.actor_id);

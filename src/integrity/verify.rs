@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::checkpoint::Checkpoint;
 use super::{canonical, hashes, merkle, Hash};
-use crate::sealed::{SealedEvent, SealedEventRef};
+use crate::store::sealed::{SealedEvent, SealedEventRef};
 use crate::store::{AuditStore, Head};
 use crate::{Error, Result};
 
@@ -159,7 +159,7 @@ pub(crate) fn check_event(log_id: &str, e: &SealedEventRef<'_>, buf: &mut Vec<u8
             }
         }
     }
-    let purged_through = (e.action == crate::retention::PURGE_ACTION)
+    let purged_through = (e.action == crate::trail::retention::PURGE_ACTION)
         .then(|| {
             e.context
                 .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
@@ -391,7 +391,7 @@ impl<'a> Walker<'a> {
                 format!(
                     "events 1..={} are gone but no {} event records their purge",
                     self.purge_to_find,
-                    crate::retention::PURGE_ACTION
+                    crate::trail::retention::PURGE_ACTION
                 ),
             );
         }

@@ -6,8 +6,8 @@ use postgres::{IsolationLevel, Statement, Transaction};
 
 use super::{commit, fill_personal, get, map_err, prepared, Conn, Fail, PgStore};
 use crate::integrity::merkle;
-use crate::sealed::SealedEvent;
 use crate::sql::{codec, lifecycle};
+use crate::store::sealed::SealedEvent;
 use crate::store::Head;
 use crate::{Error, Result};
 

@@ -42,10 +42,10 @@ pub use schema::SCHEMA_VERSION;
 
 use crate::integrity::merkle;
 use crate::query::Query;
-use crate::sealed::SealedEvent;
 use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
 use crate::sql::{Dialect, Param};
+use crate::store::sealed::SealedEvent;
 use crate::store::{check_batch, AuditStore, Head};
 use crate::{Error, Result};
 

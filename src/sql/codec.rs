@@ -3,10 +3,10 @@
 use uuid::Uuid;
 
 use super::Param;
-use crate::event::ActorKind;
 use crate::integrity::Hash;
-use crate::sealed::{PersonalField, PersonalFieldRef, SealedEvent, SealedEventRef};
-use crate::{time_util, Error, Result};
+use crate::model::event::ActorKind;
+use crate::store::sealed::{PersonalField, PersonalFieldRef, SealedEvent, SealedEventRef};
+use crate::{model::time_util, Error, Result};
 
 /// The columns of the events table, in the order [`encode`] binds and [`decode`] reads them.
 pub(crate) const COLUMNS: [&str; 24] = [
@@ -262,7 +262,7 @@ pub(crate) fn attach_personal(
             ))
         })?;
         if let Some(p) = events[i].personal.iter_mut().find(|p| p.path == path) {
-            p.value = Some(crate::sealed::PersonalValue { text, salt });
+            p.value = Some(crate::store::sealed::PersonalValue { text, salt });
         }
     }
     Ok(())

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::integrity::merkle;
-use crate::sealed::SealedEvent;
+use crate::store::sealed::SealedEvent;
 use crate::store::{check_purge, Head};
 use crate::{Error, Result};
 

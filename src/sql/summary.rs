@@ -4,9 +4,9 @@
 use super::codec::RowAccess;
 use super::filter::SqlBuilder;
 use super::{Dialect, Param};
+use crate::query::summary::{self, GroupBy};
 use crate::query::Query;
-use crate::summary::{self, GroupBy};
-use crate::{zone, Error, Result};
+use crate::{model::zone, Error, Result};
 
 /// Runs `sql` with `params` and calls the callback on each result row.
 pub(crate) type Exec<'a> =

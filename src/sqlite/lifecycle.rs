@@ -4,8 +4,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::{map_err, SqliteStore};
 use crate::integrity::merkle;
-use crate::sealed::SealedEvent;
 use crate::sql::{codec, lifecycle, Param};
+use crate::store::sealed::SealedEvent;
 use crate::store::Head;
 use crate::Result;
 

@@ -27,13 +27,13 @@ use uuid::Uuid;
 pub use schema::SCHEMA_VERSION;
 
 use crate::integrity::merkle;
+use crate::query::summary::GroupBy;
 use crate::query::Query;
-use crate::sealed::{SealedEvent, SealedEventRef};
 use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
 use crate::sql::{Dialect, Param};
+use crate::store::sealed::{SealedEvent, SealedEventRef};
 use crate::store::{check_batch, AuditStore, Head};
-use crate::summary::GroupBy;
 use crate::{Error, Result};
 
 /// Default time a writer waits for another's lock before [`Error::Busy`]: 5 seconds.

@@ -1,7 +1,7 @@
 //! Tests that need the store's private SQL: every filter runs on an index.
 
 use super::*;
-use crate::event::{ActorKind, Source, Target};
+use crate::model::event::{ActorKind, Source, Target};
 use crate::query::Query;
 use time::macros::datetime;
 

@@ -11,7 +11,7 @@ use super::{
     CheckResult, Ctx, Failure, Harness,
 };
 use crate::query::{Cursor, Query, MAX_LIMIT};
-use crate::sealed::SealedEvent;
+use crate::store::sealed::SealedEvent;
 use crate::store::{AuditStore, Head};
 use crate::{
     Actor, AuditPayload, AuditTrail, Error, FaultKind, NewEvent, Outcome, RequestContext, Source,

@@ -45,7 +45,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::query::Query;
-use crate::sealed::SealedEvent;
+use crate::store::sealed::SealedEvent;
 use crate::store::{AuditStore, Head};
 use crate::{AuditTrail, Error, Result};
 
@@ -440,7 +440,7 @@ fn seal_batch(
     head: &Head,
     drafts: Vec<crate::NewEvent>,
 ) -> Result<(Vec<SealedEvent>, Head)> {
-    let config = crate::config::TrailConfig::default();
+    let config = crate::trail::config::TrailConfig::default();
     let mut next = head.clone();
     if next.seq == 0 {
         next.hash = crate::integrity::hashes::genesis(log_id);
@@ -450,7 +450,7 @@ fn seal_batch(
         let mut e = d.prepare(&config)?;
         e.seq = next.seq + 1;
         e.id = Uuid::now_v7();
-        e.recorded_at = crate::time_util::now();
+        e.recorded_at = crate::model::time_util::now();
         e.prev_hash = next.hash;
         let (leaf, hash) = crate::integrity::verify::seal_hashes(log_id, &e);
         e.hash = hash;

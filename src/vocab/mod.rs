@@ -64,6 +64,8 @@
 //! used when the event's outcome is a failure. Values print by kind: RFC 3339 strings as
 //! times, keys ending in `amount` as money in the `currency`, lists joined with commas.
 
+pub(crate) mod describe;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -698,7 +700,7 @@ mod ts {
     use time::format_description::well_known::Rfc3339;
     use time::OffsetDateTime;
 
-    use crate::time_util;
+    use crate::model::time_util;
 
     pub(super) fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
         let utc = time_util::recorded("time", *t).map_err(serde::ser::Error::custom)?;

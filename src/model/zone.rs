@@ -4,7 +4,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use time::OffsetDateTime;
 
-use crate::{time_util, Error, Result};
+use crate::{model::time_util, Error, Result};
 
 /// The zone named `name`, from the tz database bundled into the binary, so results do not
 /// depend on the machine's `/usr/share/zoneinfo` (or its absence).

@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use crate::event::{Actor, ActorKind, Event, Target};
-use crate::new_event::NewEvent;
-use crate::sealed::SealedEvent;
+use crate::model::event::{Actor, ActorKind, Event, Target};
+use crate::model::new_event::NewEvent;
+use crate::store::sealed::SealedEvent;
 use crate::store::AuditStore;
 use crate::trail::AuditTrail;
 use crate::{Result, Source};

@@ -7,15 +7,15 @@ use base64::Engine as _;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::event::Event;
 use crate::integrity::archive::{self, ArchiveReport, ArchiveWriter};
 use crate::integrity::verify::Walker;
 use crate::integrity::{hashes, Checkpoint, Fault, FaultKind};
-use crate::new_event::NewEvent;
+use crate::model::event::Event;
+use crate::model::new_event::NewEvent;
 use crate::query::Query;
 use crate::store::{AuditStore, Head};
 use crate::trail::AuditTrail;
-use crate::{time_util, Error, Result, Source};
+use crate::{model::time_util, Error, Result, Source};
 
 /// The action of the event that records a purge. Its context holds `from_seq`, `through_seq`,
 /// `events`, `cutoff`, `archived`, and the log's Merkle `root` and `chain_head` (base64) at

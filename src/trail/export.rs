@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use crate::event::{Event, Outcome};
 use crate::integrity::canonical;
+use crate::model::event::{Event, Outcome};
 use crate::query::Query;
 use crate::store::AuditStore;
 use crate::trail::AuditTrail;
@@ -96,7 +96,7 @@ impl<S: AuditStore> AuditTrail<S> {
         let rows = |page: Vec<crate::SealedEvent>| -> Result<Vec<Vec<String>>> {
             page.iter().map(|s| csv_row(&s.decode()?)).collect()
         };
-        crate::pages::for_each_page(self.store(), query, rows, |rows| {
+        crate::trail::pages::for_each_page(self.store(), query, rows, |rows| {
             for row in rows {
                 n += 1;
                 w.write_record(row).map_err(csv_err)?;
@@ -125,7 +125,7 @@ impl<S: AuditStore> AuditTrail<S> {
             }
             Ok((page.len() as u64, buf))
         };
-        crate::pages::for_each_page(self.store(), query, lines, |(count, bytes)| {
+        crate::trail::pages::for_each_page(self.store(), query, lines, |(count, bytes)| {
             n += count;
             Ok(w.write_all(&bytes)?)
         })?;

@@ -10,7 +10,7 @@ use std::io;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::new_event::MAX_JSON_DEPTH;
+use crate::model::new_event::MAX_JSON_DEPTH;
 
 /// Counts the nesting of the JSON text written to it and fails once it exceeds the limit.
 struct DepthSink {

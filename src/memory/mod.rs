@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use uuid::Uuid;
 
-use crate::sealed::SealedEvent;
+use crate::store::sealed::SealedEvent;
 use crate::store::{check_batch, check_purge, AuditStore, Head};
 use crate::{Error, Result};
 

@@ -1,4 +1,8 @@
 //! Queries: one builder, evaluated in SQL by the SQL stores and by [`Query::matches`] in the core.
+//!
+//! Layer: queries and their summaries (`GroupBy`); uses only [`crate::model`].
+
+pub(crate) mod summary;
 
 use std::fmt;
 use std::str::FromStr;
@@ -6,8 +10,8 @@ use std::str::FromStr;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::event::{ActorKind, Event, Source, Target};
-use crate::{time_util, Error, Result};
+use crate::model::event::{ActorKind, Event, Source, Target};
+use crate::{model::time_util, Error, Result};
 
 /// Page size when [`Query::limit`] is not called.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -403,7 +407,7 @@ impl Query {
         }
         if let Some(path) = &self.changed {
             if !e.changes.iter().any(|c| {
-                crate::changes::with_ancestors(&c.path)
+                crate::model::changes::with_ancestors(&c.path)
                     .into_iter()
                     .any(|p| p == path)
             }) {

@@ -10,8 +10,10 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::event::{hex32, Actor, ActorKind, Event, Outcome, RequestContext, Source, Target};
-use crate::{changes, Error, Result};
+use crate::model::event::{
+    hex32, Actor, ActorKind, Event, Outcome, RequestContext, Source, Target,
+};
+use crate::{model::changes, Error, Result};
 
 /// An event as sealed into the chain and persisted by an [`crate::AuditStore`].
 ///

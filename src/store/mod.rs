@@ -1,13 +1,18 @@
 //! The storage contract: [`AuditStore`].
+//!
+//! Layer: the contract an integrator implements, and the sealed form stores keep
+//! ([`SealedEvent`], [`Head`], personal fields); uses [`crate::model`] and [`crate::query`].
+
+pub(crate) mod sealed;
 
 use std::sync::Arc;
 
 use uuid::Uuid;
 
 use crate::integrity::Hash;
+use crate::query::summary::{self, GroupBy};
 use crate::query::Query;
-use crate::sealed::{SealedEvent, SealedEventRef};
-use crate::summary::{self, GroupBy};
+use crate::store::sealed::{SealedEvent, SealedEventRef};
 use crate::{Error, Result};
 
 /// The head of a log: where the next event links on.

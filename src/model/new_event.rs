@@ -5,11 +5,11 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::config::TrailConfig;
-use crate::event::{Actor, Event, Outcome, RequestContext, Source, Target};
 use crate::integrity::{canonical, hashes};
-use crate::sealed::{PersonalField, PersonalValue, SealedEvent};
-use crate::{changes, time_util, Error, Result};
+use crate::model::event::{Actor, Event, Outcome, RequestContext, Source, Target};
+use crate::store::sealed::{PersonalField, PersonalValue, SealedEvent};
+use crate::trail::config::TrailConfig;
+use crate::{model::changes, model::time_util, Error, Result};
 
 /// Longest accepted action name, tenant, id, kind, role or idempotency key, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -125,7 +125,7 @@ impl NewEvent {
 
     /// State before the change; `changes` are derived from it and [`NewEvent::after`].
     pub fn before(self, value: impl Serialize) -> Self {
-        match crate::json_depth::to_value(value) {
+        match crate::model::json_depth::to_value(value) {
             Ok(v) => NewEvent {
                 before: Some(v),
                 ..self
@@ -136,7 +136,7 @@ impl NewEvent {
 
     /// State after the change.
     pub fn after(self, value: impl Serialize) -> Self {
-        match crate::json_depth::to_value(value) {
+        match crate::model::json_depth::to_value(value) {
             Ok(v) => NewEvent {
                 after: Some(v),
                 ..self
@@ -148,7 +148,7 @@ impl NewEvent {
     /// Adds `key: value` to the context (reason, amount, currency, channel, ...).
     pub fn context(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
         let key = key.into();
-        match crate::json_depth::to_value(value) {
+        match crate::model::json_depth::to_value(value) {
             Ok(v) => {
                 self.context.insert(key, v);
                 self
@@ -171,7 +171,7 @@ impl NewEvent {
     pub fn typed<P: crate::AuditPayload>(payload: &P) -> Self {
         let mut e = NewEvent::new(P::ACTION);
         e.payload_version = Some(P::VERSION);
-        match crate::json_depth::to_value(payload) {
+        match crate::model::json_depth::to_value(payload) {
             Ok(Value::Object(map)) => {
                 e.context = map;
                 e
@@ -546,7 +546,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::config::TrailConfig;
+    use crate::trail::config::TrailConfig;
 
     /// The event prepared with a draft is what decoding the draft gives, in the corners where
     /// the two could part: numbers that read back in another form, personal keys taking a

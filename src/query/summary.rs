@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use jiff::tz::TimeZone;
 
-use crate::event::Event;
-use crate::{zone, Result};
+use crate::model::event::Event;
+use crate::{model::zone, Result};
 
 /// How [`crate::AuditTrail::summarize`] groups the events it counts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -43,7 +43,7 @@ pub(crate) fn key_of(e: &Event, by: &GroupBy, tz: Option<&TimeZone>) -> String {
         (GroupBy::Actor, _) => e.actor.id.clone(),
         (GroupBy::Day(_), tz) => zone::day_key(zone::local_day(
             tz.unwrap_or(&TimeZone::UTC),
-            crate::time_util::to_micros(e.occurred_at),
+            crate::model::time_util::to_micros(e.occurred_at),
         )),
     }
 }

@@ -4,7 +4,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::event::Event;
+use crate::model::event::Event;
 use crate::{Error, Result};
 
 /// A typed event payload: a serde struct with its action name and schema version.

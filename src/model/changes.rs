@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::event::Change;
+use crate::model::event::Change;
 
 /// The changes that turn `before` into `after`, in path order within each object.
 pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Vec<Change> {

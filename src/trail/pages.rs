@@ -4,7 +4,7 @@
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use crate::query::{Cursor, Query, MAX_LIMIT};
-use crate::sealed::SealedEvent;
+use crate::store::sealed::SealedEvent;
 use crate::store::AuditStore;
 use crate::Result;
 

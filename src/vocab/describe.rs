@@ -7,8 +7,8 @@ use jiff::{Timestamp, Unit};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::event::{Actor, ActorKind, Event, Outcome};
-use crate::{vocab, zone, Result};
+use crate::model::event::{Actor, ActorKind, Event, Outcome};
+use crate::{model::zone, vocab, Result};
 
 /// How many field changes a sentence spells out before summing up the rest.
 const MAX_CHANGES_SHOWN: usize = 3;

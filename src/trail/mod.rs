@@ -1,4 +1,13 @@
 //! [`AuditTrail`]: validate → redact → stamp → seal → store, with group commit.
+//!
+//! Layer: the pipeline users call (prepare, group commit, reads, exports, retention,
+//! erasure); uses every layer below it but no backend.
+
+pub(crate) mod config;
+pub(crate) mod erasure;
+pub(crate) mod export;
+pub(crate) mod pages;
+pub(crate) mod retention;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -7,15 +16,15 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::config::{normalize, TrailConfig};
-use crate::event::{Event, Target};
 use crate::integrity::{self, hashes, merkle, Checkpoint, VerifyReport};
-use crate::new_event::NewEvent;
+use crate::model::event::{Event, Target};
+use crate::model::new_event::NewEvent;
+use crate::query::summary::GroupBy;
 use crate::query::{Cursor, Page, Query};
-use crate::sealed::SealedEvent;
+use crate::store::sealed::SealedEvent;
 use crate::store::{AuditStore, Head};
-use crate::summary::GroupBy;
-use crate::{time_util, Error, Result};
+use crate::trail::config::{normalize, TrailConfig};
+use crate::{model::time_util, Error, Result};
 
 /// How often a batch is resealed after losing a compare-and-append race before giving up.
 const MAX_CONFLICT_RETRIES: u32 = 1_000;
@@ -546,7 +555,7 @@ impl<S: AuditStore> AuditTrail<S> {
     /// # Errors
     /// As [`AuditTrail::query`], or the first error `f` returns.
     pub fn for_each(&self, query: &Query, mut f: impl FnMut(Event) -> Result<()>) -> Result<()> {
-        crate::pages::for_each_page(
+        crate::trail::pages::for_each_page(
             &self.inner.store,
             query,
             |page| {
@@ -587,7 +596,7 @@ impl<S: AuditStore> AuditTrail<S> {
         query.validate()?;
         by.validate()?;
         let counts = self.inner.store.summarize(query, by)?;
-        Ok(crate::summary::finish(by, counts))
+        Ok(crate::query::summary::finish(by, counts))
     }
 
     /// Every event whose target is exactly `target` (not merely related), newest first, across
