@@ -12,15 +12,17 @@
 
 pub mod archive;
 pub mod canonical;
+pub mod chain;
 pub mod checkpoint;
 pub mod hashes;
 pub mod merkle;
+pub mod purge;
 #[cfg(feature = "sign")]
 pub mod sign;
 pub mod verify;
 
 pub use checkpoint::Checkpoint;
+pub use purge::{PurgeRecord, PURGE_ACTION};
 pub use verify::{Fault, FaultKind, VerifyReport};
 
-/// A SHA-256 digest.
-pub type Hash = [u8; 32];
+pub use crate::store::Hash;

@@ -48,9 +48,6 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use super::checkpoint::Checkpoint;
-use super::verify::VerifyReport;
-use crate::store::AuditStore;
-use crate::trail::AuditTrail;
 use crate::{Error, Result};
 
 /// The C2SP signed-note signature type byte of Ed25519.
@@ -355,31 +352,6 @@ impl Checkpoint {
     /// not verify.
     pub fn verify_signature(&self, verifier: &NoteVerifier) -> Result<()> {
         verifier.verify_note(&self.body(), &self.signatures)
-    }
-}
-
-impl<S: AuditStore> AuditTrail<S> {
-    /// [`AuditTrail::checkpoint`], signed by `signer` (feature `sign`).
-    ///
-    /// # Errors
-    /// As [`AuditTrail::checkpoint`].
-    pub fn signed_checkpoint(&self, signer: &NoteSigner) -> Result<Checkpoint> {
-        Ok(signer.sign(&self.checkpoint()?))
-    }
-
-    /// Checks `checkpoint`'s signature by `verifier`, then [`AuditTrail::verify_against`] it
-    /// (feature `sign`).
-    ///
-    /// # Errors
-    /// [`Error::Checkpoint`] when the signature is missing, by another key, or does not verify
-    /// (nothing else is checked then); as [`AuditTrail::verify_against`] otherwise.
-    pub fn verify_signed(
-        &self,
-        checkpoint: &Checkpoint,
-        verifier: &NoteVerifier,
-    ) -> Result<VerifyReport> {
-        checkpoint.verify_signature(verifier)?;
-        self.verify_against(checkpoint)
     }
 }
 

@@ -3,9 +3,10 @@
 use std::fmt;
 
 use super::checkpoint::Checkpoint;
+use super::purge::{PurgeRecord, PURGE_ACTION};
 use super::{canonical, hashes, merkle, Hash};
-use crate::store::sealed::{SealedEvent, SealedEventRef};
-use crate::store::{AuditStore, Head};
+use crate::store::sealed::SealedEventRef;
+use crate::store::Head;
 use crate::{Error, Result};
 
 /// Events read per round trip while verifying; memory stays bounded by this.
@@ -117,11 +118,7 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-/// Recomputes the leaf and chain hash of a sealed event, returning `(leaf, hash)`.
-pub fn seal_hashes(log_id: &str, e: &SealedEvent) -> (Hash, Hash) {
-    let leaf = hashes::leaf(&canonical::event_bytes(log_id, e));
-    (leaf, hashes::chain(&e.prev_hash, &leaf))
-}
+pub use super::chain::seal_hashes;
 
 /// What the walk needs to know of one event, worked out from that event alone: all the
 /// hashing except the Merkle tree's, so that it can run on the threads that read the log.
@@ -159,13 +156,13 @@ pub(crate) fn check_event(log_id: &str, e: &SealedEventRef<'_>, buf: &mut Vec<u8
             }
         }
     }
-    let purged_through = (e.action == crate::trail::retention::PURGE_ACTION)
+    let purged_through = (e.action == PURGE_ACTION)
         .then(|| {
             e.context
-                .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
-                .and_then(|c| c.get("through_seq").and_then(serde_json::Value::as_u64))
+                .and_then(|c| PurgeRecord::from_context_json(c).ok())
         })
-        .flatten();
+        .flatten()
+        .map(|r| r.through_seq);
     Checked {
         seq: e.seq,
         id: e.id,
@@ -390,16 +387,47 @@ impl<'a> Walker<'a> {
                 FaultKind::Missing,
                 format!(
                     "events 1..={} are gone but no {} event records their purge",
-                    self.purge_to_find,
-                    crate::trail::retention::PURGE_ACTION
+                    self.purge_to_find, PURGE_ACTION
                 ),
             );
         }
     }
 }
 
+/// What verification reads: a log's head, its purge anchor and its events in seq order.
+///
+/// Integrity knows nothing of stores or trails; the trail implements this for every
+/// [`crate::AuditStore`], so verification takes the log as plain sealed data.
+pub(crate) trait EventSource: Sync {
+    /// The recorded head.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    fn head(&self) -> Result<Head>;
+    /// The purge anchor verification starts from, if the log's oldest events were purged.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    fn purge_anchor(&self) -> Result<Option<Head>>;
+    /// Lends up to `limit` events from seq `from` on, in seq order, to `visit`.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    fn read_each(
+        &self,
+        from: u64,
+        limit: usize,
+        visit: &mut dyn FnMut(&SealedEventRef<'_>),
+    ) -> Result<()>;
+    /// Damage the storage knows of that no event shows; checked after the events verify.
+    ///
+    /// # Errors
+    /// [`crate::Error::Corrupt`] naming the damage.
+    fn check_storage(&self) -> Result<()>;
+}
+
 /// Reads up to [`CHUNK`] events from seq `from` and checks each with [`check_event`].
-fn read_checked<S: AuditStore + ?Sized>(
+fn read_checked<S: EventSource + ?Sized>(
     store: &S,
     log_id: &str,
     from: u64,
@@ -415,7 +443,7 @@ fn read_checked<S: AuditStore + ?Sized>(
 /// is nearly all of a verify's work, and each event can be checked on its own, so two
 /// threads make a verify of a large log nearly twice as fast. At most five chunks are in
 /// memory at once.
-fn read_ahead<S: AuditStore + ?Sized, T>(
+fn read_ahead<S: EventSource + ?Sized, T>(
     store: &S,
     log_id: &str,
     from: u64,
@@ -472,7 +500,10 @@ fn read_ahead<S: AuditStore + ?Sized, T>(
 }
 
 /// Verifies `store`'s whole chain (from its purge anchor), and against `checkpoint` when given.
-pub(crate) fn run<S: AuditStore + ?Sized>(
+///
+/// # Errors
+/// When the log cannot be read, or its storage is damaged where no event shows it.
+pub(crate) fn run<S: EventSource + ?Sized>(
     store: &S,
     log_id: &str,
     checkpoint: Option<&Checkpoint>,

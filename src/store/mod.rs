@@ -5,11 +5,13 @@
 
 pub(crate) mod sealed;
 
+/// A SHA-256 digest: what the chain and the Merkle tree are made of.
+pub type Hash = [u8; 32];
+
 use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::integrity::Hash;
 use crate::query::summary::{self, GroupBy};
 use crate::query::Query;
 use crate::store::sealed::{SealedEvent, SealedEventRef};

@@ -448,15 +448,9 @@ fn seal_batch(
     let mut out = Vec::new();
     for d in drafts {
         let mut e = d.prepare(&config)?;
-        e.seq = next.seq + 1;
         e.id = Uuid::now_v7();
         e.recorded_at = crate::model::time_util::now();
-        e.prev_hash = next.hash;
-        let (leaf, hash) = crate::integrity::verify::seal_hashes(log_id, &e);
-        e.hash = hash;
-        crate::integrity::merkle::push(&mut next.frontier, next.seq, leaf);
-        next.seq = e.seq;
-        next.hash = hash;
+        crate::integrity::chain::extend(log_id, &mut next, &mut e);
         out.push(e);
     }
     Ok((out, next))

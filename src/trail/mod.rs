@@ -8,6 +8,8 @@ pub(crate) mod erasure;
 pub(crate) mod export;
 pub(crate) mod pages;
 pub(crate) mod retention;
+#[cfg(feature = "sign")]
+mod sign;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -349,7 +351,7 @@ impl<S: AuditStore> AuditTrail<S> {
         match last.first() {
             // Decoded and re-hashed, not only compared: a file cut short or overwritten can
             // keep the stored hashes while the event's fields are damaged.
-            Some(e) if e.seq == head.seq && e.hash == head.hash && tip_intact(self.log_id()?, e, &head) => Ok(Tip {
+            Some(e) if integrity::chain::is_tip(self.log_id()?, e, &head) => Ok(Tip {
                 last_recorded: e.recorded_at,
                 last_id: e.id,
                 head,
@@ -623,7 +625,7 @@ impl<S: AuditStore> AuditTrail<S> {
     /// # Errors
     /// When the store cannot be read.
     pub fn verify(&self) -> Result<VerifyReport> {
-        integrity::verify::run(&self.inner.store, self.log_id()?, None)
+        integrity::verify::run(&Log(&self.inner.store), self.log_id()?, None)
     }
 
     /// [`AuditTrail::verify`], and also checks that the log still holds exactly what
@@ -641,7 +643,7 @@ impl<S: AuditStore> AuditTrail<S> {
                 checkpoint.origin
             )));
         }
-        integrity::verify::run(&self.inner.store, log_id, Some(checkpoint))
+        integrity::verify::run(&Log(&self.inner.store), log_id, Some(checkpoint))
     }
 
     /// The log's current checkpoint: size, Merkle root and chain head, as a C2SP note.
@@ -661,6 +663,29 @@ impl<S: AuditStore> AuditTrail<S> {
             merkle::root(&tip.head.frontier),
             tip.head.hash,
         ))
+    }
+}
+
+/// A store seen as the plain log verification reads.
+pub(crate) struct Log<'a, S: ?Sized>(pub(crate) &'a S);
+
+impl<S: AuditStore + ?Sized> integrity::verify::EventSource for Log<'_, S> {
+    fn head(&self) -> Result<Head> {
+        self.0.head()
+    }
+    fn purge_anchor(&self) -> Result<Option<Head>> {
+        self.0.purge_anchor()
+    }
+    fn read_each(
+        &self,
+        from: u64,
+        limit: usize,
+        visit: &mut dyn FnMut(&crate::store::sealed::SealedEventRef<'_>),
+    ) -> Result<()> {
+        self.0.read_each(from, limit, visit)
+    }
+    fn check_storage(&self) -> Result<()> {
+        self.0.check_storage()
     }
 }
 
@@ -693,18 +718,9 @@ impl<S> Drop for LeaderGuard<'_, S> {
     }
 }
 
-/// True when `e`, the newest event, hashes to what is stored for it and for the head: its
-/// chain hash recomputed from its fields, and (for an odd seq, where the frontier's last
-/// subtree is this one leaf) its leaf hash.
-fn tip_intact(log_id: &str, e: &SealedEvent, head: &Head) -> bool {
-    let (leaf, hash) = integrity::verify::seal_hashes(log_id, e);
-    hash == e.hash && (head.seq % 2 == 0 || head.frontier.last() == Some(&leaf))
-}
-
 /// Stamps `draft` as the event after `tip` and advances `tip` past it.
 fn seal(log_id: &str, draft: &SealedEvent, tip: &mut Tip) -> SealedEvent {
     let mut e = draft.clone();
-    e.seq = tip.head.seq + 1;
     e.recorded_at = time_util::now().max(tip.last_recorded);
     let micros = time_util::to_micros(e.recorded_at);
     let ts = uuid::Timestamp::from_unix(
@@ -716,12 +732,7 @@ fn seal(log_id: &str, draft: &SealedEvent, tip: &mut Tip) -> SealedEvent {
     if e.id <= tip.last_id {
         e.id = Uuid::from_u128(tip.last_id.as_u128() + 1);
     }
-    e.prev_hash = tip.head.hash;
-    let (leaf, hash) = integrity::verify::seal_hashes(log_id, &e);
-    e.hash = hash;
-    merkle::push(&mut tip.head.frontier, tip.head.seq, leaf);
-    tip.head.seq = e.seq;
-    tip.head.hash = hash;
+    integrity::chain::extend(log_id, &mut tip.head, &mut e);
     tip.last_recorded = e.recorded_at;
     tip.last_id = e.id;
     e

@@ -2,14 +2,11 @@
 
 use std::io::{BufRead, Write};
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::integrity::archive::{self, ArchiveReport, ArchiveWriter};
 use crate::integrity::verify::Walker;
-use crate::integrity::{hashes, Checkpoint, Fault, FaultKind};
+use crate::integrity::{hashes, Checkpoint, Fault, FaultKind, PurgeRecord};
 use crate::model::event::Event;
 use crate::model::new_event::NewEvent;
 use crate::query::Query;
@@ -17,10 +14,7 @@ use crate::store::{AuditStore, Head};
 use crate::trail::AuditTrail;
 use crate::{model::time_util, Error, Result, Source};
 
-/// The action of the event that records a purge. Its context holds `from_seq`, `through_seq`,
-/// `events`, `cutoff`, `archived`, and the log's Merkle `root` and `chain_head` (base64) at
-/// `through_seq`, so the live log vouches for the archive.
-pub const PURGE_ACTION: &str = "audit.purged";
+pub use crate::integrity::purge::PURGE_ACTION;
 
 /// Events read per round trip while purging.
 const CHUNK: usize = 1_000;
@@ -139,22 +133,11 @@ impl<S: AuditStore> AuditTrail<S> {
         store.purge(&unchanged)?;
         // Recorded before the delete: a crash in between leaves a record of a purge that did
         // not happen (harmless), never a purge without a record (which verify reports).
-        let event = self.record(
-            NewEvent::new(PURGE_ACTION)
-                .source(Source::System)
-                .context("from_seq", from)
-                .context("through_seq", through)
-                .context("events", through - from + 1)
-                .context(
-                    "cutoff",
-                    cutoff
-                        .format(&Rfc3339)
-                        .map_err(|e| Error::invalid("cutoff", e))?,
-                )
-                .context("archived", archived)
-                .context("root", B64.encode(root))
-                .context("chain_head", B64.encode(chain_head)),
-        )?;
+        let record = PurgeRecord::new(from, through, cutoff, archived, root, chain_head);
+        let event = self.record(record.to_context()?.into_iter().fold(
+            NewEvent::new(PURGE_ACTION).source(Source::System),
+            |e, (k, v)| e.context(k, v),
+        ))?;
         store.purge(&Head::new(through, chain_head, walk.frontier().to_vec()))?;
         Ok(PurgeReport {
             purged: through - from + 1,
@@ -187,26 +170,19 @@ impl<S: AuditStore> AuditTrail<S> {
         let through = found.through_seq;
         let mut stated = None;
         self.for_each(&Query::new().action(PURGE_ACTION), |e| {
-            if e.context.get("through_seq").and_then(|v| v.as_u64()) == Some(through) {
-                let hash = |k: &str| {
-                    e.context
-                        .get(k)
-                        .and_then(|v| v.as_str())
-                        .and_then(|s| B64.decode(s).ok())
-                };
-                stated = Some((hash("root"), hash("chain_head")));
+            match PurgeRecord::from_context(&e.context) {
+                Ok(r) if r.through_seq == through => stated = Some(r),
+                _ => {}
             }
             Ok(())
         })?;
-        let Some((root, chain_head)) = stated else {
+        let Some(stated) = stated else {
             return Err(Error::Checkpoint(format!(
                 "no {PURGE_ACTION} event of this log covers events through seq {through}; check the archive against a checkpoint kept elsewhere with integrity::archive::verify_archive_against"
             )));
         };
         let cp = &found.checkpoint;
-        if root.as_deref() != Some(&cp.root[..])
-            || chain_head.as_deref() != Some(&cp.chain_head[..])
-        {
+        if stated.root != cp.root || stated.chain_head != cp.chain_head {
             found.report.fault = Some(Fault {
                 seq: through.max(1),
                 kind: FaultKind::CheckpointMismatch,
