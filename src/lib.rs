@@ -76,24 +76,36 @@
 // Public items are reachable from the crate root, nothing leaks by accident.
 #![warn(unreachable_pub, missing_debug_implementations)]
 
-// The layers, lowest first. A layer uses only the layers above it in this list (crate-wide
-// `error` and `guide` aside); `tests/layers.rs` fails the build on an upward reference.
+// The layers, lowest first: each module uses only those declared before it (`error` is
+// crate-wide; `guide` is documentation). `tests/layers.rs` fails on a reference to a later
+// one. The blank lines keep rustfmt from sorting the list.
 mod error;
-pub mod integrity;
-pub mod memory;
+
 mod model;
-#[cfg(feature = "postgres")]
-pub mod postgres;
+
 pub mod query;
+
+pub mod store;
+
+pub mod integrity;
+
+pub mod vocab;
+
+mod trail;
+
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+
+pub mod memory;
+
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-pub mod store;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
 #[cfg(feature = "testkit")]
 pub mod testkit;
-mod trail;
-pub mod vocab;
 
 pub mod guide;
 

@@ -652,6 +652,55 @@ fn no_module_uses_a_layer_above_its_own() {
     );
 }
 
+/// Names a layer's code may not mention at all, even where the layer order would allow it:
+/// integrity is pure (sealed data in, verdicts out), so it reads logs through its own
+/// `EventSource` and never names the store contract or the trail.
+const FORBIDDEN_NAMES: &[(&str, &[&str])] = &[("integrity", &["AuditStore", "AuditTrail"])];
+
+/// Every code (not comment or doc) mention of a [`FORBIDDEN_NAMES`] name in its layer.
+fn forbidden_names(files: &[(String, String)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (path, text) in files {
+        let Some(module) = module_path(path) else {
+            continue;
+        };
+        let Some(layer) = module.first() else {
+            continue;
+        };
+        for (l, names) in FORBIDDEN_NAMES {
+            if layer != l {
+                continue;
+            }
+            for t in tokens(&blank_non_code(text)) {
+                if let Tok::Ident(id) = &t.tok {
+                    if names.contains(&id.as_str()) {
+                        problems.push(format!("{path}:{}: {layer} names `{id}`", t.line));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn integrity_never_names_the_store_contract_or_the_trail() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    read_sources(root, &root.join("src"), &mut files);
+    let problems = forbidden_names(&files);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // And the rule can fail: a planted mention is reported, a doc link is not.
+    let planted = vec![(
+        "src/integrity/verify.rs".to_string(),
+        "/// Reads a [`crate::AuditStore`].\nfn run<S: crate::AuditStore>(s: &S) {}\n".to_string(),
+    )];
+    assert_eq!(
+        forbidden_names(&planted),
+        vec!["src/integrity/verify.rs:2: integrity names `AuditStore`".to_string()]
+    );
+}
+
 /// The checker fails on planted upward references and passes the allowed ones.
 #[test]
 fn the_checker_reports_planted_upward_references() {

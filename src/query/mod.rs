@@ -501,12 +501,12 @@ impl Cursor {
         }
     }
 
-    /// The cursor just past a sealed `event`: the same as [`Cursor::after_event`] of its
-    /// decoded form.
-    pub(crate) fn after_sealed(event: &crate::SealedEvent) -> Self {
+    /// The cursor just past the event at `seq` that occurred at `occurred_at`: what
+    /// [`Cursor::after_event`] gives for it, from the two fields alone (for sealed events).
+    pub(crate) fn after_position(occurred_at: OffsetDateTime, seq: u64) -> Self {
         Cursor {
-            occurred_at_micros: time_util::to_micros(event.occurred_at),
-            seq: event.seq,
+            occurred_at_micros: time_util::to_micros(occurred_at),
+            seq,
         }
     }
 

@@ -7,6 +7,7 @@ pub(crate) mod config;
 pub(crate) mod erasure;
 pub(crate) mod export;
 pub(crate) mod pages;
+mod prepare;
 pub(crate) mod retention;
 #[cfg(feature = "sign")]
 mod sign;

@@ -104,7 +104,8 @@ fn fetch<S: AuditStore + ?Sized>(
     let more = page.len() > MAX_LIMIT;
     page.truncate(MAX_LIMIT);
     let next = if more {
-        page.last().map(Cursor::after_sealed)
+        page.last()
+            .map(|e| Cursor::after_position(e.occurred_at, e.seq))
     } else {
         None
     };
