@@ -66,8 +66,8 @@
 //!
 //! ## MSRV
 //!
-//! Rust 1.81, the floor of our dependencies. Raising it is a minor-version change, noted in the
-//! changelog.
+//! Rust 1.89, the highest `rust-version` any locked dependency declares (`.ci/msrv.sh` checks
+//! it on every CI run). Raising it is a minor-version change, noted in the changelog.
 
 // Audit data must never be corrupted by memory errors: no unsafe anywhere.
 #![forbid(unsafe_code)]

@@ -176,7 +176,7 @@ fn child_load(db: &Path, tag: &str) {
         for (i, e) in events.iter().enumerate() {
             writeln!(out, "ack {} {} {tag} {}", e.seq, e.id, n + i as u64).expect("stdout");
         }
-        if n % 20 == 0 {
+        if n.is_multiple_of(20) {
             // A retried request returns the first event, never a duplicate.
             let again = trail
                 .record(event(tag, n).idempotency_key(format!("{tag}-{n}")))
@@ -197,7 +197,7 @@ fn child_load(db: &Path, tag: &str) {
             println!("err count {count} is below the {} recorded", n + size);
             std::process::exit(2);
         }
-        if n % 50 == 0 {
+        if n.is_multiple_of(50) {
             let report = trail.verify().unwrap_or_else(|e| fail("verify", e));
             if !report.is_ok() {
                 println!("err verify: {:?}", report.fault);

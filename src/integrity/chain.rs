@@ -34,5 +34,5 @@ pub fn is_tip(log_id: &str, e: &SealedEvent, head: &Head) -> bool {
     e.seq == head.seq
         && hash == e.hash
         && hash == head.hash
-        && (head.seq % 2 == 0 || head.frontier.last() == Some(&leaf))
+        && (head.seq.is_multiple_of(2) || head.frontier.last() == Some(&leaf))
 }

@@ -44,7 +44,7 @@ pub fn to_bytes(frontier: &[Hash]) -> Vec<u8> {
 
 /// Unpacks a frontier stored with [`to_bytes`]; `None` when the length is not a multiple of 32.
 pub fn from_bytes(bytes: &[u8]) -> Option<Vec<Hash>> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return None;
     }
     Some(

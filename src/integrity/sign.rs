@@ -221,7 +221,7 @@ impl NoteSigner {
         let mut out = checkpoint.clone();
         let verifier = self.verifier();
         out.signatures
-            .retain(|l| parse_line(l).map_or(true, |(n, id, _)| !verifier.is(n, id)));
+            .retain(|l| parse_line(l).is_none_or(|(n, id, _)| !verifier.is(n, id)));
         out.signatures.push(line);
         out
     }

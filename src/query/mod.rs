@@ -388,7 +388,7 @@ impl Query {
             }
         }
         if let Some(k) = &self.target_kind {
-            if !e.target.as_ref().is_some_and(|t| t.kind == *k) {
+            if e.target.as_ref().is_none_or(|t| t.kind != *k) {
                 return false;
             }
         }
