@@ -219,6 +219,10 @@ struct BadLifecycle {
     index: MemoryStore,
     /// Events purged from `inner`, still reachable by id.
     purged: Mutex<Vec<SealedEvent>>,
+    /// Keeps `inner` and `index` in step under concurrent appends: without it a writer could
+    /// land in `inner` and then lose the race on `index`, a bug this store is not meant to
+    /// plant.
+    appending: Mutex<()>,
     bug: LifecycleBug,
 }
 
@@ -228,6 +232,7 @@ impl BadLifecycle {
             inner: MemoryStore::new(),
             index: MemoryStore::new(),
             purged: Mutex::default(),
+            appending: Mutex::default(),
             bug,
         }
     }
@@ -245,6 +250,7 @@ impl AuditStore for BadLifecycle {
         self.inner.head()
     }
     fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        let _both = self.appending.lock().unwrap_or_else(|p| p.into_inner());
         self.inner.append(expected, batch, new_head)?;
         self.index.append(expected, batch, new_head)
     }
