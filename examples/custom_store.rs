@@ -12,8 +12,8 @@
 //! One process at a time may open a directory (add a lock file for more).
 //!
 //! Run it (twice, to see the log reopened): `cargo run --example custom_store --features testkit`.
-//! Its tests run the auditkit conformance suite on it: `cargo test --example custom_store
-//! --features testkit`.
+//! Its tests run the auditkit conformance suite on it, one test per check
+//! (`auditkit::testkit_tests!`): `cargo test --example custom_store --features testkit`.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -286,17 +286,23 @@ fn main() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    #[test]
-    fn passes_the_conformance_suite() {
-        let dir = tempfile::tempdir().unwrap();
-        let n = AtomicUsize::new(0);
-        auditkit::testkit::run(|| {
-            let sub = dir
-                .path()
-                .join(n.fetch_add(1, Ordering::Relaxed).to_string());
-            JsonlStore::open(sub).unwrap()
+    /// The auditkit conformance suite, one test per check (`tests::conformance::paging`, ...).
+    mod conformance {
+        use super::super::JsonlStore;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        // Each test's factory owns a temporary directory and opens every store it makes in a
+        // new subdirectory of it.
+        auditkit::testkit_tests!({
+            let dir = tempfile::tempdir().unwrap();
+            let n = AtomicUsize::new(0);
+            move || {
+                let sub = dir
+                    .path()
+                    .join(n.fetch_add(1, Ordering::Relaxed).to_string());
+                JsonlStore::open(sub).unwrap()
+            }
         });
     }
 

@@ -98,8 +98,9 @@
 //!
 //! # Proving it: the testkit
 //!
-//! Enable the `testkit` feature in your dev-dependencies and hand
-//! `auditkit::testkit::run` a factory for fresh, empty stores:
+//! Enable the `testkit` feature in your dev-dependencies and hand a factory for fresh, empty
+//! stores to `auditkit::testkit_tests!`, which writes one test per check named after it, or
+//! to `auditkit::testkit::run`, which runs every check in one test:
 //!
 //! ```toml
 //! [dev-dependencies]
@@ -107,6 +108,11 @@
 //! ```
 //!
 //! ```text
+//! mod my_store {
+//!     // my_store::append_and_head, my_store::read_ranges, ...
+//!     auditkit::testkit_tests!(|| MyStore::connect_to_a_fresh_schema());
+//! }
+//!
 //! #[test]
 //! fn my_store_conforms() {
 //!     auditkit::testkit::run(|| MyStore::connect_to_a_fresh_schema());
@@ -122,9 +128,10 @@
 //! events and the erased person's values must be gone from every read, query and search, with
 //! the rest intact and verifiable. [`AuditStore::purge`] and [`AuditStore::erase`] are optional:
 //! a store that keeps their default ([`crate::Error::Unsupported`]) passes those two checks as
-//! long as the refusal changed nothing. It panics listing every property your store broke
-//! and the event involved; each check is also a public function returning a `Result`, to run
-//! one at a time while fixing it.
+//! long as the refusal changed nothing. A failing check panics naming the property your store
+//! broke and the event involved (`run` lists every one); `auditkit::testkit::CHECKS` lists
+//! the checks, and each is also a public function returning a `Result`, to run one at a time
+//! while fixing it.
 
 #[allow(unused_imports)] // for the intra-doc links above
 use crate::{AuditStore, Query, SealedEvent};

@@ -1,34 +1,31 @@
 //! The conformance suite for [`AuditStore`] implementations (feature `testkit`).
 //!
-//! A store you write is right when it passes [`run`]: hand it a factory for fresh, empty
-//! stores and call it from a test.
+//! A store you write is right when it passes every check of the suite. [`CHECKS`] lists
+//! them, in the order they run, with the property each proves. Hand the suite a factory for
+//! fresh, empty stores, from your crate's tests, in one of two ways:
+//!
+//! - [`testkit_tests!`](crate::testkit_tests) writes one `#[test]` per check, named after the
+//!   check, so `cargo test` reports each property of your store by name
+//!   (`my_store::paging ... ok`) and `cargo test my_store::paging` runs one;
+//! - [`run`] runs every check in one test.
 //!
 //! ```
 //! // In your crate's tests, with auditkit's `testkit` feature in [dev-dependencies]:
+//! mod my_store {
+//!     // One test per check: my_store::append_and_head, my_store::read_ranges, ...
+//!     auditkit::testkit_tests!(auditkit::MemoryStore::new); // your store's factory here
+//! }
+//!
+//! // Or the whole suite in one test:
 //! // #[test] fn my_store_conforms() { auditkit::testkit::run(|| MyStore::new()) }
 //! auditkit::testkit::run(auditkit::MemoryStore::new);
 //! ```
 //!
-//! [`run`] calls every check below, each on a fresh store from the factory, and **panics**
-//! when any fails, listing every failed check with the property it broke and the event
-//! involved. The checks are also public one by one: each returns `Err(`[`Failure`]`)` instead
-//! of panicking, so you can run a single one while fixing it, or skip one your store cannot
-//! support yet.
-//!
-//! | check | property |
-//! |-------|----------|
-//! | [`append_and_head`] | appends move the head; a stale or future expected head is [`Error::Conflict`] and writes nothing; a batch is stored whole or not at all; duplicate ids and idempotency keys are conflicts |
-//! | [`read_ranges`] | `read(from, limit)` returns stored events in seq order from `from`, never past the head, never inventing or skipping one |
-//! | [`round_trip`] | every field comes back exactly: unicode, large and nested JSON, floats and big integers, microsecond times, optional fields absent and present, personal values — through `read`, `get`, `find_by_key` and `query` |
-//! | [`query_filters`] | every [`Query`] filter, alone and combined, gives what [`Query::matches`] gives |
-//! | [`query_order`] | newest first and oldest first, ties on `occurred_at` broken by `seq`, and a store-level `limit` keeps the first events |
-//! | [`paging`] | cursors visit every event exactly once, also while new events arrive between pages |
-//! | [`count`] | `count` agrees with [`Query::matches`], ignores the limit and applies the cursor |
-//! | [`get_and_idempotency`] | `get` by id, `find_by_key`, and recording an idempotency key twice stores one event |
-//! | [`verify`] | [`AuditTrail::verify`] passes on the store and catches a lost or altered event read through it |
-//! | [`concurrent_writers`] | several trails appending at once keep one contiguous, verifiable chain |
-//! | [`purge`] | [`AuditTrail::purge_before`] removes exactly the events before the cutoff from every read, query and count, keeps the rest verifiable from the purge anchor, and bad anchors are [`Error::Invalid`]; passes when the store's `purge` is [`Error::Unsupported`] and nothing changed |
-//! | [`erase`] | [`AuditTrail::erase_subject`] removes exactly that person's personal values from every read and from search, keeps every other field and person, and verify still passes; passes when the store's `erase` is [`Error::Unsupported`] and nothing changed |
+//! Each check runs on a fresh store from the factory, and a failed check **panics** naming
+//! the property it broke and the event involved; [`run`] runs every check even after one
+//! failed and lists every failure. The checks are also public one by one: each returns
+//! `Err(`[`Failure`]`)` instead of panicking, so you can run a single one while fixing it
+//! ([`run_check`] runs one by name), or skip one your store cannot support yet.
 //!
 //! The expected result of every query is computed with [`Query::matches`] over the very events
 //! the store was handed, so a store that passes agrees with [`crate::MemoryStore`] and
@@ -53,6 +50,133 @@ pub use checks::{
     append_and_head, concurrent_writers, count, erase, get_and_idempotency, paging, purge,
     query_filters, query_order, read_ranges, round_trip, verify,
 };
+
+/// Declares the suite from its one list of checks, `name: "property"` in the order they run
+/// (the leading `$` lets the macro it writes have metavariables of its own). From the list
+/// come [`CHECKS`] with its docs table, the functions [`run`] and [`run_check`] call, and
+/// the tests [`testkit_tests!`](crate::testkit_tests) writes. A check added here is run,
+/// documented and tested everywhere; its function is a public item of this module.
+macro_rules! suite {
+    ($d:tt $($name:ident: $property:literal,)+) => {
+        /// Every check of the suite, in the order [`run`] runs them, with the property each
+        /// proves:
+        ///
+        /// | check | property |
+        /// |-------|----------|
+        $(#[doc = concat!("| [`", stringify!($name), "`] | ", $property, " |")])+
+        ///
+        /// Each check is a function of this module of the same name, whose docs state its
+        /// property in full (the table names [`Error::Conflict`], [`Error::Invalid`],
+        /// [`Error::Unsupported`], [`Query`], [`Query::matches`], [`AuditTrail::verify`],
+        /// [`AuditTrail::purge_before`] and [`AuditTrail::erase_subject`]), and a test that
+        /// [`testkit_tests!`](crate::testkit_tests) writes.
+        pub const CHECKS: &[CheckInfo] = &[$(CheckInfo {
+            name: stringify!($name),
+            property: $property,
+        },)+];
+
+        /// The functions of [`CHECKS`], with their names, in the same order.
+        fn check_fns<S: AuditStore>() -> Vec<(&'static str, Check<S>)> {
+            vec![$((stringify!($name), $name::<S> as Check<S>),)+]
+        }
+
+        /// Writes one `#[test]` per check of the conformance suite ([`testkit::CHECKS`]),
+        /// named after the check, for the stores a factory makes (feature `testkit`).
+        ///
+        /// `testkit_tests!(factory)` takes an expression for a factory of fresh, empty
+        /// stores, anything [`testkit::run`] takes: a function path, a closure, or a block
+        /// that evaluates to a closure owning what the stores need. It is evaluated once in
+        /// each test, which runs its check on one store from it through
+        /// [`testkit::run_check`] and panics naming the property broken and the event
+        /// involved.
+        ///
+        /// Invoke it once per store, in a module of its own: the tests take the checks'
+        /// names, so the module gives them their prefix (`cargo test my_store::` runs that
+        /// store's, `cargo test my_store::paging` one) and keeps them apart from your items.
+        ///
+        #[doc = concat!("The tests, in order: ", stringify!($($name),+), ".")]
+        ///
+        /// ```
+        /// // tests/conformance.rs, with auditkit's `testkit` feature in [dev-dependencies]:
+        /// mod memory {
+        ///     // memory::append_and_head, memory::read_ranges, ...
+        ///     auditkit::testkit_tests!(auditkit::MemoryStore::new);
+        /// }
+        ///
+        /// mod sqlite_file {
+        ///     // A factory with setup: the closure owns the directory its stores live in.
+        ///     auditkit::testkit_tests!({
+        ///         let dir = tempfile::tempdir().unwrap();
+        ///         let n = std::sync::atomic::AtomicUsize::new(0);
+        ///         move || {
+        ///             let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ///             let path = dir.path().join(format!("audit-{i}.db"));
+        ///             auditkit::sqlite::SqliteStore::open(path).unwrap()
+        ///         }
+        ///     });
+        /// }
+        /// ```
+        ///
+        /// [`testkit::CHECKS`]: crate::testkit::CHECKS
+        /// [`testkit::run`]: crate::testkit::run
+        /// [`testkit::run_check`]: crate::testkit::run_check
+        #[macro_export]
+        macro_rules! testkit_tests {
+            ($d factory:expr $d(,)?) => {
+                $(
+                    #[test]
+                    fn $name() {
+                        $d crate::testkit::run_check(stringify!($name), $d factory);
+                    }
+                )+
+            };
+        }
+    };
+}
+
+suite! { $
+    append_and_head: "appends move the head; a stale or future expected head is \
+        `Error::Conflict` and writes nothing; a batch is stored whole or not at all; duplicate \
+        ids and idempotency keys are conflicts",
+    read_ranges: "`read(from, limit)` returns stored events in seq order from `from`, never \
+        past the head, never inventing or skipping one",
+    round_trip: "every field comes back exactly: unicode, large and nested JSON, floats and \
+        big integers, microsecond times, optional fields absent and present, personal values \
+        — through `read`, `get`, `find_by_key` and `query`",
+    query_filters: "every `Query` filter, alone and combined, gives what `Query::matches` \
+        gives",
+    query_order: "newest first and oldest first, ties on `occurred_at` broken by `seq`, and a \
+        store-level `limit` keeps the first events",
+    paging: "cursors visit every event exactly once, also while new events arrive between \
+        pages",
+    count: "`count` agrees with `Query::matches`, ignores the limit and applies the cursor",
+    get_and_idempotency: "`get` by id, `find_by_key`, and recording an idempotency key twice \
+        stores one event",
+    verify: "`AuditTrail::verify` passes on the store and catches a lost or altered event \
+        read through it",
+    concurrent_writers: "several trails appending at once keep one contiguous, verifiable \
+        chain",
+    purge: "`AuditTrail::purge_before` removes exactly the events before the cutoff from \
+        every read, query and count, keeps the rest verifiable from the purge anchor, and bad \
+        anchors are `Error::Invalid`; passes when the store's `purge` is \
+        `Error::Unsupported` and nothing changed",
+    erase: "`AuditTrail::erase_subject` removes exactly that person's personal values from \
+        every read and from search, keeps every other field and person, and verify still \
+        passes; passes when the store's `erase` is `Error::Unsupported` and nothing changed",
+}
+
+/// One check of the suite, as [`CHECKS`] lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckInfo {
+    /// The check's name: its function in this module, its test from
+    /// [`testkit_tests!`](crate::testkit_tests), the name [`run_check`] takes and
+    /// [`Failure::check`] when it fails.
+    pub name: &'static str,
+    /// The property it proves, in one sentence (code in backticks), as the table of
+    /// [`CHECKS`] shows it.
+    pub property: &'static str,
+}
 
 /// One broken property: which check found it and what went wrong, naming the event involved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,49 +211,73 @@ pub type CheckResult = std::result::Result<(), Failure>;
 /// A check, as [`run`] lists them.
 type Check<S> = fn(S) -> CheckResult;
 
-/// Runs every check of the suite, each on a fresh store from `factory`.
+/// Runs every check of the suite ([`CHECKS`], in its order), each on a fresh store from
+/// `factory`.
 ///
 /// # Panics
 /// When any check fails (or the store panics), with one paragraph per failed check naming
 /// the property broken and the event involved. Every check runs even after an earlier one
 /// failed, so one run shows everything that is wrong.
 pub fn run<S: AuditStore, F: Fn() -> S>(factory: F) {
-    let checks: [(&'static str, Check<S>); 12] = [
-        ("append_and_head", append_and_head::<S>),
-        ("read_ranges", read_ranges::<S>),
-        ("round_trip", round_trip::<S>),
-        ("query_filters", query_filters::<S>),
-        ("query_order", query_order::<S>),
-        ("paging", paging::<S>),
-        ("count", count::<S>),
-        ("get_and_idempotency", get_and_idempotency::<S>),
-        ("verify", verify::<S>),
-        ("concurrent_writers", concurrent_writers::<S>),
-        ("purge", purge::<S>),
-        ("erase", erase::<S>),
-    ];
-    let mut failures = Vec::new();
-    for (name, check) in checks {
-        // A store that panics fails this check only; the others still run.
-        let outcome = catch_unwind(AssertUnwindSafe(|| check(factory())));
-        match outcome {
-            Ok(Ok(())) => {}
-            Ok(Err(f)) => failures.push(f),
-            Err(panic) => failures.push(Failure::new(
-                name,
-                format!(
-                    "panicked (in the store or the check): {}",
-                    panic_text(&*panic)
-                ),
-            )),
-        }
+    let checks = check_fns::<S>();
+    let failures: Vec<Failure> = checks
+        .iter()
+        .filter_map(|&(name, check)| outcome(name, check, &factory))
+        .collect();
+    report::<S>(&failures, checks.len());
+}
+
+/// Runs one check of the suite, by its name in [`CHECKS`], on a store from `factory`: what
+/// each test of [`testkit_tests!`](crate::testkit_tests) does.
+///
+/// ```
+/// auditkit::testkit::run_check("paging", auditkit::MemoryStore::new);
+/// ```
+///
+/// # Panics
+/// When the check fails (or the store panics), naming the property broken and the event
+/// involved, as [`run`] does; and when no check has that name.
+pub fn run_check<S: AuditStore, F: Fn() -> S>(name: &str, factory: F) {
+    let Some((name, check)) = check_fns::<S>().into_iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = CHECKS.iter().map(|c| c.name).collect();
+        panic!(
+            "auditkit testkit: no check is named `{name}`; the checks are {}",
+            names.join(", ")
+        );
+    };
+    let failures: Vec<Failure> = outcome(name, check, &factory).into_iter().collect();
+    report::<S>(&failures, 1);
+}
+
+/// Runs `check` on a store from `factory`: its failure, if any. A store that panics fails
+/// this check only; the others still run. The factory is borrowed, so what it owns (a
+/// temporary directory, say) outlives the check.
+fn outcome<S: AuditStore, F: Fn() -> S>(
+    name: &'static str,
+    check: Check<S>,
+    factory: &F,
+) -> Option<Failure> {
+    match catch_unwind(AssertUnwindSafe(|| check(factory()))) {
+        Ok(Ok(())) => None,
+        Ok(Err(f)) => Some(f),
+        Err(panic) => Some(Failure::new(
+            name,
+            format!(
+                "panicked (in the store or the check): {}",
+                panic_text(&*panic)
+            ),
+        )),
     }
+}
+
+/// Panics listing `failures` (of `total` checks run), if there are any.
+fn report<S>(failures: &[Failure], total: usize) {
     if !failures.is_empty() {
         let list: Vec<String> = failures.iter().map(|f| format!("- {f}")).collect();
         panic!(
             "auditkit testkit: {} of {} checks failed for {}:\n{}",
             failures.len(),
-            checks.len(),
+            total,
             std::any::type_name::<S>(),
             list.join("\n")
         );
