@@ -2,8 +2,15 @@
 //!
 //! Layer: the contract an integrator implements, and the sealed form stores keep
 //! ([`SealedEvent`], [`Head`], personal fields); uses [`crate::model`] and [`crate::query`].
+//!
+//! This module is the home of everything a store implementor uses: [`AuditStore`] (also at
+//! the crate root), [`SealedEvent`], [`SealedEventRef`], [`Head`], [`PersonalField`],
+//! [`PersonalFieldRef`], [`PersonalValue`], and the helpers [`check_batch`] and
+//! [`check_purge`].
 
 pub(crate) mod sealed;
+
+pub use sealed::{PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef};
 
 use std::sync::Arc;
 
@@ -12,7 +19,6 @@ use uuid::Uuid;
 use crate::integrity::Hash;
 use crate::query::summary::{self, GroupBy};
 use crate::query::Query;
-use crate::store::sealed::{SealedEvent, SealedEventRef};
 use crate::{Error, Result};
 
 /// The head of a log: where the next event links on.
@@ -50,7 +56,7 @@ impl Head {
 /// - Every field of a [`SealedEvent`] is given back exactly as it was appended: strings
 ///   byte for byte, times to the microsecond, hashes verbatim. The core recomputes every hash on
 ///   verify; a store that loses or alters anything fails verify and the testkit.
-/// - Personal values ([`crate::PersonalField::value`]) are the only thing a store may remove
+/// - Personal values ([`PersonalField::value`]) are the only thing a store may remove
 ///   (through [`AuditStore::erase`]), and a prefix of the chain the only events it may delete
 ///   (through [`AuditStore::purge`], which records the purge anchor verification starts from);
 ///   nothing else is ever updated or deleted.

@@ -19,7 +19,14 @@ use crate::{model::changes, Error, Result};
 ///
 /// Stores keep every field exactly as given and give it back unchanged: the core recomputes
 /// every hash from these fields on verify, so any loss or alteration shows up there.
+///
+/// The struct is `#[non_exhaustive]` so that later versions can add fields: build one with
+/// [`SealedEvent::new`] and set the other fields. Its serde form is what custom stores and
+/// archives keep, so it stays readable: every field that can be empty (the `Option`s and
+/// `personal`) is `#[serde(default)]`, and so will be every field added later, so text
+/// written today still decodes (`tests/golden.rs` holds some to it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SealedEvent {
     /// Position in the chain, from 1.
     pub seq: u64,
@@ -32,40 +39,54 @@ pub struct SealedEvent {
     #[serde(with = "time::serde::rfc3339")]
     pub recorded_at: OffsetDateTime,
     /// Tenant.
+    #[serde(default)]
     pub tenant: Option<String>,
     /// Actor kind.
     pub actor_kind: ActorKind,
     /// Actor id.
     pub actor_id: String,
     /// Actor role.
+    #[serde(default)]
     pub actor_role: Option<String>,
     /// Canonical JSON of the impersonating actor, personal fields removed.
+    #[serde(default)]
     pub impersonator: Option<String>,
     /// Source name.
     pub source: String,
     /// Canonical JSON of the request context.
+    #[serde(default)]
     pub request: Option<String>,
     /// Action name.
     pub action: String,
     /// `None` for success, the reason for a failure.
+    #[serde(default)]
     pub failure: Option<String>,
     /// Target kind.
+    #[serde(default)]
     pub target_kind: Option<String>,
     /// Target id.
+    #[serde(default)]
     pub target_id: Option<String>,
     /// Canonical JSON array of related targets, labels removed; `None` when there are none.
+    #[serde(default)]
     pub related: Option<String>,
     /// Canonical JSON of `before`, personal keys removed.
+    #[serde(default)]
     pub before: Option<String>,
     /// Canonical JSON of `after`, personal keys removed.
+    #[serde(default)]
     pub after: Option<String>,
     /// Canonical JSON object of `context`, personal keys removed; `None` when empty.
+    #[serde(default)]
     pub context: Option<String>,
     /// Idempotency key.
+    #[serde(default)]
     pub idempotency_key: Option<String>,
     /// Typed payload schema version.
+    #[serde(default)]
     pub payload_version: Option<u32>,
     /// Personal fields, sorted by path.
+    #[serde(default)]
     pub personal: Vec<PersonalField>,
     /// Chain hash of the previous event.
     #[serde(with = "hex32")]
@@ -86,6 +107,7 @@ pub struct PersonalField {
     #[serde(with = "hex32")]
     pub commitment: [u8; 32],
     /// The value and its salt; `None` once erased.
+    #[serde(default)]
     pub value: Option<PersonalValue>,
 }
 
@@ -103,8 +125,11 @@ pub struct PersonalValue {
 /// so reading the whole log (as verification does) copies nothing into owned strings.
 ///
 /// [`crate::AuditStore::read_each`] hands these out; [`SealedEvent::view`] makes one from an
-/// owned event and [`SealedEventRef::to_owned`] goes back.
+/// owned event and [`SealedEventRef::to_owned`] goes back. It has the fields of
+/// [`SealedEvent`], and is `#[non_exhaustive]` for the same reason: a store that lends its
+/// own builds one with [`SealedEventRef::new`] and sets the other fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SealedEventRef<'a> {
     /// Position in the chain, from 1.
     pub seq: u64,
@@ -168,6 +193,42 @@ pub struct PersonalFieldRef<'a> {
 }
 
 impl SealedEvent {
+    /// An unsealed event: `action` at position `seq` with id `id`, which happened and was
+    /// recorded at `occurred_at`, by the system actor from source `system`, with nothing
+    /// else (no tenant, target, payload or personal fields) and both hashes zero.
+    ///
+    /// Set the other fields, then the hashes
+    /// ([`crate::integrity::verify::seal_hashes`] computes them).
+    pub fn new(seq: u64, id: Uuid, occurred_at: OffsetDateTime, action: impl Into<String>) -> Self {
+        let system = Actor::system();
+        SealedEvent {
+            seq,
+            id,
+            occurred_at,
+            recorded_at: occurred_at,
+            tenant: None,
+            actor_kind: system.kind,
+            actor_id: system.id,
+            actor_role: None,
+            impersonator: None,
+            source: Source::System.as_str().into(),
+            request: None,
+            action: action.into(),
+            failure: None,
+            target_kind: None,
+            target_id: None,
+            related: None,
+            before: None,
+            after: None,
+            context: None,
+            idempotency_key: None,
+            payload_version: None,
+            personal: Vec::new(),
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
+    }
+
     /// This event as a [`SealedEventRef`] borrowing its fields.
     pub fn view(&self) -> SealedEventRef<'_> {
         SealedEventRef {
@@ -207,7 +268,38 @@ impl SealedEvent {
     }
 }
 
-impl SealedEventRef<'_> {
+impl<'a> SealedEventRef<'a> {
+    /// [`SealedEvent::new`], lent: `action` at `seq` with id `id`, at `occurred_at`, by the
+    /// system actor from source `system`, with nothing else and both hashes zero.
+    pub fn new(seq: u64, id: Uuid, occurred_at: OffsetDateTime, action: &'a str) -> Self {
+        SealedEventRef {
+            seq,
+            id,
+            occurred_at,
+            recorded_at: occurred_at,
+            tenant: None,
+            actor_kind: ActorKind::System,
+            actor_id: "system",
+            actor_role: None,
+            impersonator: None,
+            source: "system",
+            request: None,
+            action,
+            failure: None,
+            target_kind: None,
+            target_id: None,
+            related: None,
+            before: None,
+            after: None,
+            context: None,
+            idempotency_key: None,
+            payload_version: None,
+            personal: Vec::new(),
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
+    }
+
     /// The owned [`SealedEvent`] with the same fields.
     #[allow(clippy::wrong_self_convention)] // `ToOwned` needs `Borrow`, which cannot lend this.
     pub fn to_owned(&self) -> SealedEvent {
