@@ -5,7 +5,9 @@
 //! `AUDITKIT_BLESS=1 cargo test --test golden`.
 
 use auditkit::integrity::{canonical, hashes, merkle, verify::seal_hashes};
-use auditkit::store::{Head, PersonalField, PersonalValue, SealedEvent, SealedEventRef};
+use auditkit::store::{
+    Head, PersonalField, PersonalPath, PersonalValue, SealedEvent, SealedEventRef,
+};
 use auditkit::{ActorKind, AuditStore, AuditTrail, MemoryStore};
 use serde_json::{json, Value};
 use time::macros::datetime;
@@ -39,7 +41,7 @@ fn events() -> Vec<SealedEvent> {
         &json!({"reason": "customer asked", "amount": 4500, "rate": 0.1}),
     ));
     first.personal = vec![PersonalField {
-        path: "actor.name".into(),
+        path: PersonalPath::ActorName,
         commitment: hashes::commitment("actor.name", &salt, &name),
         value: Some(PersonalValue { text: name, salt }),
     }];

@@ -5,11 +5,13 @@
 //!
 //! This module is the home of everything a store implementor uses: [`AuditStore`] (also at
 //! the crate root), [`SealedEvent`], [`SealedEventRef`], [`Head`], [`PersonalField`],
-//! [`PersonalFieldRef`], [`PersonalValue`], and the helpers [`check_batch`] and
-//! [`check_purge`].
+//! [`PersonalFieldRef`], [`PersonalValue`], [`PersonalPath`], [`PersonalPathRef`], and the
+//! helpers [`check_batch`] and [`check_purge`].
 
+pub(crate) mod personal_path;
 pub(crate) mod sealed;
 
+pub use personal_path::{PersonalPath, PersonalPathRef};
 pub use sealed::{PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef};
 
 use std::sync::Arc;
@@ -244,17 +246,20 @@ pub trait AuditStore: Send + Sync {
     }
 
     /// Removes the value and salt of each personal field `(seq, path)`, leaving its commitment
-    /// (which is what the chain hashes). Called by [`crate::AuditTrail::erase_subject`].
+    /// (which is what the chain hashes). Called by [`crate::AuditTrail::erase_subject`]. A
+    /// store that keeps paths as text keeps [`PersonalPath`]'s `Display` form and matches on
+    /// it.
     ///
     /// # Behavior
-    /// - Fields already erased, or events no longer stored, are skipped.
+    /// - Fields already erased, fields an event does not have, and events no longer stored are
+    ///   skipped.
     /// - Anything the store derived from the values (a search index) no longer finds them.
     /// - Atomic per call.
     /// - The default implementation returns [`Error::Unsupported`].
     ///
     /// # Errors
     /// As above; storage errors.
-    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+    fn erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
         let _ = fields;
         Err(Error::Unsupported(
             "erase: this store cannot remove personal values; implement AuditStore::erase to support erasure"
@@ -357,7 +362,7 @@ macro_rules! forward {
             fn purge(&self, anchor: &Head) -> Result<()> {
                 (**self).purge(anchor)
             }
-            fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+            fn erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
                 (**self).erase(fields)
             }
             fn check_storage(&self) -> Result<()> {

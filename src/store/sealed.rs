@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::model::event::{
     hex32, Actor, ActorKind, Event, Outcome, RequestContext, Source, Target,
 };
+use crate::store::personal_path::{ActorField, PersonalPath, PersonalPathRef};
 use crate::{model::changes, Error, Result};
 
 /// An event as sealed into the chain and persisted by an [`crate::AuditStore`].
@@ -85,7 +86,7 @@ pub struct SealedEvent {
     /// Typed payload schema version.
     #[serde(default)]
     pub payload_version: Option<u32>,
-    /// Personal fields, sorted by path.
+    /// Personal fields, sorted by the text of their path.
     #[serde(default)]
     pub personal: Vec<PersonalField>,
     /// Chain hash of the previous event.
@@ -100,9 +101,8 @@ pub struct SealedEvent {
 /// its value and salt (never hashed directly, stored apart).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonalField {
-    /// Where the value sits: `actor.name`, `actor.email`, `target.label`, `related[0].label`,
-    /// `actor.impersonator.name`, or `context.<key>` / `before.<key>` / `after.<key>`.
-    pub path: String,
+    /// Where the value sits.
+    pub path: PersonalPath,
     /// `SHA-256(0x04 ‖ path ‖ salt ‖ value)`.
     #[serde(with = "hex32")]
     pub commitment: [u8; 32],
@@ -173,7 +173,7 @@ pub struct SealedEventRef<'a> {
     pub idempotency_key: Option<&'a str>,
     /// Typed payload schema version.
     pub payload_version: Option<u32>,
-    /// Personal fields, sorted by path.
+    /// Personal fields, sorted by the text of their path.
     pub personal: Vec<PersonalFieldRef<'a>>,
     /// Chain hash of the previous event.
     pub prev_hash: [u8; 32],
@@ -182,10 +182,10 @@ pub struct SealedEventRef<'a> {
 }
 
 /// A [`PersonalField`] lent by a store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonalFieldRef<'a> {
     /// Where the value sits; see [`PersonalField::path`].
-    pub path: &'a str,
+    pub path: PersonalPathRef<'a>,
     /// The commitment hashed into the chain.
     pub commitment: [u8; 32],
     /// The value's canonical JSON text and its salt; `None` once erased.
@@ -257,7 +257,7 @@ impl SealedEvent {
                 .personal
                 .iter()
                 .map(|p| PersonalFieldRef {
-                    path: &p.path,
+                    path: PersonalPathRef::from(&p.path),
                     commitment: p.commitment,
                     value: p.value.as_ref().map(|v| (v.text.as_str(), v.salt)),
                 })
@@ -330,7 +330,7 @@ impl<'a> SealedEventRef<'a> {
                 .personal
                 .iter()
                 .map(|p| PersonalField {
-                    path: p.path.to_owned(),
+                    path: p.path.to_path(),
                     commitment: p.commitment,
                     value: p.value.map(|(text, salt)| PersonalValue {
                         text: text.to_owned(),
@@ -359,11 +359,15 @@ mod hex16 {
     }
 }
 
-fn corrupt(seq: u64, what: &str, e: impl std::fmt::Display) -> Error {
+fn corrupt(seq: u64, what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
     Error::Corrupt(format!("event {seq}: {what}: {e}"))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(seq: u64, what: &str, text: &str) -> Result<T> {
+fn parse<T: serde::de::DeserializeOwned>(
+    seq: u64,
+    what: impl std::fmt::Display,
+    text: &str,
+) -> Result<T> {
     serde_json::from_str(text).map_err(|e| corrupt(seq, what, e))
 }
 
@@ -372,7 +376,8 @@ impl SealedEvent {
     /// `redacted` and left out.
     ///
     /// # Errors
-    /// [`Error::Corrupt`] when a JSON field or a personal path cannot be read back.
+    /// [`Error::Corrupt`] when a JSON field cannot be read back or a personal path names a
+    /// place the event does not have.
     pub fn decode(&self) -> Result<Event> {
         let seq = self.seq;
         let mut actor = Actor::new(self.actor_kind, self.actor_id.clone());
@@ -399,45 +404,46 @@ impl SealedEvent {
         let mut redacted = Vec::new();
         for p in &self.personal {
             let Some(pv) = &p.value else {
-                redacted.push(p.path.clone());
+                redacted.push(p.path.to_string());
                 continue;
             };
-            let path = p.path.as_str();
+            let path = &p.path;
             let Some(value) = put_back(seq, &mut sides, path, parse(seq, path, &pv.text)?)? else {
                 continue;
             };
             let text = || string(seq, path, &value);
-            if path == "target.label" {
-                target
-                    .as_mut()
-                    .ok_or_else(|| corrupt(seq, path, "no target"))?
-                    .label = Some(text()?);
-            } else if let Some(rest) = path.strip_prefix("related[") {
-                let i: usize = rest
-                    .strip_suffix("].label")
-                    .and_then(|i| i.parse().ok())
-                    .ok_or_else(|| corrupt(seq, path, "unknown personal path"))?;
-                related
-                    .get_mut(i)
-                    .ok_or_else(|| corrupt(seq, path, "no such related target"))?
-                    .label = Some(text()?);
-            } else if let Some(rest) = path.strip_prefix("actor.") {
-                let mut a = &mut actor;
-                let mut rest = rest;
-                while let Some(r) = rest.strip_prefix("impersonator.") {
-                    a = a
-                        .impersonator
-                        .as_deref_mut()
-                        .ok_or_else(|| corrupt(seq, path, "no impersonator"))?;
-                    rest = r;
+            match path {
+                PersonalPath::TargetLabel => {
+                    target
+                        .as_mut()
+                        .ok_or_else(|| corrupt(seq, path, "no target"))?
+                        .label = Some(text()?);
                 }
-                match rest {
-                    "name" => a.name = Some(text()?),
-                    "email" => a.email = Some(text()?),
-                    _ => return Err(corrupt(seq, path, "unknown personal path")),
+                PersonalPath::RelatedLabel(i) => {
+                    related
+                        .get_mut(*i)
+                        .ok_or_else(|| corrupt(seq, path, "no such related target"))?
+                        .label = Some(text()?);
                 }
-            } else {
-                return Err(corrupt(seq, path, "unknown personal path"));
+                PersonalPath::ActorName
+                | PersonalPath::ActorEmail
+                | PersonalPath::ImpersonatorName(_)
+                | PersonalPath::ImpersonatorEmail(_) => {
+                    let (depth, field) = path.actor_field().expect("a path on an actor");
+                    let mut a = &mut actor;
+                    for _ in 0..depth {
+                        a = a
+                            .impersonator
+                            .as_deref_mut()
+                            .ok_or_else(|| corrupt(seq, path, "no impersonator"))?;
+                    }
+                    match field {
+                        ActorField::Name => a.name = Some(text()?),
+                        ActorField::Email => a.email = Some(text()?),
+                    }
+                }
+                // Put back into `context`, `before` or `after` above.
+                PersonalPath::Context(_) | PersonalPath::Before(_) | PersonalPath::After(_) => {}
             }
         }
         let (before, after, context) = sides;
@@ -524,20 +530,24 @@ impl SealedEvent {
             let Some(pv) = &p.value else {
                 continue;
             };
-            let path = p.path.as_str();
+            let path = &p.path;
             let Some(value) = put_back(seq, &mut sides, path, parse(seq, path, &pv.text)?)? else {
                 continue;
             };
             let text = || string(seq, path, &value);
-            if path == "target.label" {
-                if self.target_kind.is_none() {
-                    return Err(corrupt(seq, path, "no target"));
+            match path {
+                PersonalPath::TargetLabel => {
+                    if self.target_kind.is_none() {
+                        return Err(corrupt(seq, path, "no target"));
+                    }
+                    target_label = Some(text()?);
                 }
-                target_label = Some(text()?);
-            } else if path == "actor.name" {
-                actor_name = Some(text()?);
-            } else if !is_other_personal_path(path, related_count) {
-                return Err(corrupt(seq, path, "unknown personal path"));
+                PersonalPath::ActorName => actor_name = Some(text()?),
+                PersonalPath::RelatedLabel(i) if *i >= related_count => {
+                    return Err(corrupt(seq, path, "no such related target"));
+                }
+                // Placed by `decode`, not read by the index.
+                _ => {}
             }
         }
         let (before, after, context) = sides;
@@ -588,26 +598,6 @@ pub(crate) struct IndexEntries {
     pub(crate) search_text: String,
 }
 
-/// Whether `path` is a personal path [`SealedEvent::decode`] places that the index does not
-/// read: a related target's label, the actor's email, an impersonator's name or email.
-fn is_other_personal_path(path: &str, related: usize) -> bool {
-    if let Some(rest) = path.strip_prefix("related[") {
-        return rest
-            .strip_suffix("].label")
-            .and_then(|i| i.parse::<usize>().ok())
-            .is_some_and(|i| i < related);
-    }
-    let Some(mut rest) = path.strip_prefix("actor.") else {
-        return false;
-    };
-    let mut nested = false;
-    while let Some(r) = rest.strip_prefix("impersonator.") {
-        rest = r;
-        nested = true;
-    }
-    rest == "email" || (nested && rest == "name")
-}
-
 /// An event's `before`, `after` and `context`, parsed.
 type Sides = (Option<Value>, Option<Value>, Map<String, Value>);
 
@@ -624,22 +614,26 @@ fn change_paths_of(changes: &[crate::Change]) -> Vec<String> {
 
 /// Puts a personal value back where `path` says when that is under `context`, `before` or
 /// `after`; otherwise hands `value` back for the caller's own fields.
-fn put_back(seq: u64, sides: &mut Sides, path: &str, value: Value) -> Result<Option<Value>> {
+fn put_back(
+    seq: u64,
+    sides: &mut Sides,
+    path: &PersonalPath,
+    value: Value,
+) -> Result<Option<Value>> {
     let (before, after, context) = sides;
-    if let Some(key) = path.strip_prefix("context.") {
-        context.insert(key.to_owned(), value);
-    } else if let Some(key) = path.strip_prefix("before.") {
-        insert_key(seq, before, key, value)?;
-    } else if let Some(key) = path.strip_prefix("after.") {
-        insert_key(seq, after, key, value)?;
-    } else {
-        return Ok(Some(value));
+    match path {
+        PersonalPath::Context(key) => {
+            context.insert(key.clone(), value);
+        }
+        PersonalPath::Before(key) => insert_key(seq, before, key, value)?,
+        PersonalPath::After(key) => insert_key(seq, after, key, value)?,
+        _ => return Ok(Some(value)),
     }
     Ok(None)
 }
 
 /// A personal value that must be a string (a name, an email, a label).
-fn string(seq: u64, path: &str, value: &Value) -> Result<String> {
+fn string(seq: u64, path: &PersonalPath, value: &Value) -> Result<String> {
     value
         .as_str()
         .map(str::to_owned)
