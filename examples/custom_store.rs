@@ -21,10 +21,8 @@ use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use auditkit::store::check_batch;
-use auditkit::{
-    Actor, AuditStore, AuditTrail, Error, Head, NewEvent, Query, Result, SealedEvent, Target,
-};
+use auditkit::store::{check_batch, AuditStore, Head, SealedEvent};
+use auditkit::{Actor, AuditTrail, Error, NewEvent, Query, Result, Target};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

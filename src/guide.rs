@@ -37,15 +37,16 @@
 //! `action_filters`, `search_words`, `cursor`, ...) so every filter runs on an index, as
 //! `SqliteStore` does. [`AuditStore::read_each`] is what `verify` reads the whole log
 //! through: its provided version copies each event out of `read`; a store whose rows can
-//! lend their fields can hand out [`crate::SealedEventRef`]s instead and save an allocation
-//! per field. [`crate::store::check_batch`] checks a batch's seqs for you.
+//! lend their fields can hand out [`SealedEventRef`](crate::store::SealedEventRef)s instead
+//! and save an allocation per field. [`crate::store::check_batch`] checks a batch's seqs for
+//! you. Everything a store uses is in [`crate::store`].
 //!
 //! A whole store, in memory:
 //!
 //! ```
 //! use std::sync::Mutex;
-//! use auditkit::store::check_batch;
-//! use auditkit::{AuditStore, Error, Head, Result, SealedEvent};
+//! use auditkit::store::{check_batch, AuditStore, Head, SealedEvent};
+//! use auditkit::{Error, Result};
 //!
 //! struct VecStore {
 //!     log_id: String,

@@ -117,10 +117,11 @@ pub use model::event::{Actor, ActorKind, Change, Event, Outcome, RequestContext,
 pub use model::new_event::{NewEvent, MAX_JSON_DEPTH, MAX_NAME_BYTES};
 pub use model::payload::AuditPayload;
 pub use query::{Cursor, Order, OutcomeFilter, Page, Query};
-pub use store::sealed::{
-    PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef,
+pub use store::AuditStore;
+// The implementor types' home is `store` (below `AuditStore` there); re-exported here as before.
+pub use store::{
+    Head, PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef,
 };
-pub use store::{AuditStore, Head};
 pub use trail::config::{DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_REDACT_KEYS, REDACTED};
 pub use trail::erasure::{ErasureReport, Subject, ERASURE_ACTION};
 pub use trail::export::{neutralize, CSV_COLUMNS};

@@ -9,6 +9,7 @@ mod pg_support;
 mod lifecycle;
 
 use auditkit::postgres::{PgStore, SCHEMA_VERSION};
+use auditkit::store::PersonalPath;
 use auditkit::{AuditStore, AuditTrail, Error, Head, MemoryStore, Query, Subject};
 use lifecycle::{erasure, retention};
 use time::OffsetDateTime;
@@ -210,7 +211,10 @@ fn the_triggers_still_refuse_removals_outside_purge_and_erasure() {
     // Erasing fields that are gone or never existed changes nothing.
     trail
         .store()
-        .erase(&[(2, "actor.name".into()), (7, "no.such.path".into())])
+        .erase(&[
+            (2, PersonalPath::ActorName),
+            (7, PersonalPath::Context("no.such.key".into())),
+        ])
         .unwrap();
     assert!(trail.verify().unwrap().is_ok());
     assert_eq!(trail.count(&Query::new().search("Customer")).unwrap(), 5);

@@ -162,6 +162,34 @@ fn a_checkpoint_of_another_history_is_a_mismatch() {
     assert!(matches!(err, auditkit::Error::Checkpoint(_)), "{err}");
 }
 
+/// The `personal` column names each field by its path: a text there that is no path is
+/// refused when read (as any column that does not parse), another path is a modification.
+#[test]
+fn a_changed_personal_path_is_caught() {
+    let (_dir, path) = seeded(3);
+    let conn = attacker(&path);
+    let rename = |from: &str, to: &str| {
+        conn.execute(
+            "UPDATE events SET personal = replace(personal, ?1, ?2) WHERE seq = 2",
+            [from, to],
+        )
+        .unwrap();
+    };
+    rename("actor.name", "actor.nickname");
+    let err = AuditTrail::new(SqliteStore::open(&path).unwrap())
+        .verify()
+        .unwrap_err();
+    assert!(
+        matches!(err, auditkit::Error::Corrupt(_)) && err.to_string().contains("actor.nickname"),
+        "{err}"
+    );
+    rename("actor.nickname", "actor.email");
+    let fault = verify(&path)
+        .fault
+        .expect("a renamed path must be detected");
+    assert_eq!((fault.seq, fault.kind), (2, FaultKind::Modified), "{fault}");
+}
+
 #[test]
 fn direct_edits_of_an_untouched_file_are_refused() {
     let (_dir, path) = seeded(3);
@@ -242,11 +270,11 @@ fn read_each_lends_what_read_returns_on_a_damaged_file() {
     let all = store.read(1, 100).unwrap();
     assert_eq!(all.len(), 28);
     let e12 = all.iter().find(|e| e.seq == 12).unwrap();
-    let erased: Vec<&str> = e12
+    let erased: Vec<String> = e12
         .personal
         .iter()
         .filter(|p| p.value.is_none())
-        .map(|p| p.path.as_str())
+        .map(|p| p.path.to_string())
         .collect();
     assert_eq!(erased, ["actor.name"]);
     let e13 = all.iter().find(|e| e.seq == 13).unwrap();

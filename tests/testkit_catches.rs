@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use auditkit::query::ActionPattern;
-use auditkit::store::check_batch;
+use auditkit::store::{check_batch, PersonalPath};
 use auditkit::{testkit, AuditStore, Error, Head, MemoryStore, Query, Result, SealedEvent, Target};
 use uuid::Uuid;
 
@@ -302,7 +302,7 @@ impl AuditStore for BadLifecycle {
         }
         Ok(())
     }
-    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+    fn erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
         if self.bug == LifecycleBug::EraseWholeEvent {
             let mut all = Vec::new();
             for (seq, _) in fields {

@@ -75,7 +75,7 @@ fn raw_event(e: &SealedEvent) -> RawEvent {
             .filter_map(|p| {
                 p.value
                     .as_ref()
-                    .map(|v| (p.path.clone(), v.text.clone(), v.salt.to_vec()))
+                    .map(|v| (p.path.to_string(), v.text.clone(), v.salt.to_vec()))
             })
             .collect(),
         targets: e.involved().expect("involved"),

@@ -256,7 +256,7 @@ pub fn event_bytes_into(log_id: &str, e: &SealedEventRef<'_>, out: &mut Vec<u8>)
     }
     w.u32(e.personal.len() as u32);
     for p in &e.personal {
-        w.str(p.path);
+        w.str(p.path.as_str());
         w.0.extend_from_slice(&p.commitment);
     }
 }

@@ -149,9 +149,10 @@ pub(crate) fn check_event(log_id: &str, e: &SealedEventRef<'_>, buf: &mut Vec<u8
         match p.value {
             None => erased = true,
             Some((text, salt)) => {
-                if bad_personal.is_none() && hashes::commitment(p.path, &salt, text) != p.commitment
+                if bad_personal.is_none()
+                    && hashes::commitment(p.path.as_str(), &salt, text) != p.commitment
                 {
-                    bad_personal = Some(p.path.to_owned());
+                    bad_personal = Some(p.path.to_string());
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
 use crate::store::sealed::SealedEvent;
-use crate::store::{check_batch, check_purge, AuditStore, Head};
+use crate::store::{check_batch, check_purge, AuditStore, Head, PersonalPath};
 use crate::{Error, Result};
 
 /// An [`AuditStore`] in memory: the reference implementation and the oracle in tests.
@@ -135,7 +135,7 @@ impl AuditStore for MemoryStore {
         Ok(())
     }
 
-    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+    fn erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
         let mut inner = self.lock();
         for (seq, path) in fields {
             let i = inner.events.partition_point(|e| e.seq < *seq);

@@ -8,7 +8,7 @@ use super::{commit, fill_personal, get, map_err, prepared, Conn, Fail, PgStore};
 use crate::integrity::merkle;
 use crate::sql::{codec, lifecycle};
 use crate::store::sealed::SealedEvent;
-use crate::store::Head;
+use crate::store::{Head, PersonalPath};
 use crate::{Error, Result};
 
 const ANCHOR_SQL: &str =
@@ -75,7 +75,7 @@ impl PgStore {
 
     /// Deletes the personal values and re-indexes the affected events (search words, change
     /// paths) without them.
-    pub(super) fn lifecycle_erase(&self, fields: &[(u64, String)]) -> Result<()> {
+    pub(super) fn lifecycle_erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
         self.run(|conn| {
             let Conn { client, statements } = conn;
             let (tx, _) = locked(client)?;

@@ -46,7 +46,7 @@ use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
 use crate::sql::{Dialect, Param};
 use crate::store::sealed::SealedEvent;
-use crate::store::{check_batch, AuditStore, Head};
+use crate::store::{check_batch, AuditStore, Head, PersonalPath};
 use crate::{Error, Result};
 
 /// The schema auditkit uses unless told otherwise: `auditkit`.
@@ -636,7 +636,7 @@ fn insert_batch(
         for p in &e.personal {
             if let Some(v) = &p.value {
                 p_seq.push(seq);
-                p_path.push(p.path.clone());
+                p_path.push(p.path.to_string());
                 p_value.push(v.text.clone());
                 p_salt.push(v.salt.to_vec());
             }
@@ -812,7 +812,7 @@ impl AuditStore for PgStore {
         self.lifecycle_purge(anchor)
     }
 
-    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+    fn erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
         self.lifecycle_erase(fields)
     }
 }

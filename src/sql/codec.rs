@@ -1,10 +1,13 @@
 //! The row codec: [`SealedEvent`] to columns and back, shared by the SQL stores.
 
+use std::fmt::Write;
+
 use uuid::Uuid;
 
 use super::Param;
 use crate::integrity::Hash;
 use crate::model::event::ActorKind;
+use crate::store::personal_path::{PersonalPath, PersonalPathRef};
 use crate::store::sealed::{PersonalField, PersonalFieldRef, SealedEvent, SealedEventRef};
 use crate::{model::time_util, Error, Result};
 
@@ -74,12 +77,12 @@ fn encode_personal(fields: &[PersonalField]) -> Option<String> {
     if fields.is_empty() {
         return None;
     }
-    let mut out = String::with_capacity(fields.iter().map(|p| p.path.len() + 66).sum());
+    let mut out = String::with_capacity(fields.len() * 96);
     for (i, p) in fields.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&p.path);
+        write!(out, "{}", p.path).expect("writing to a String cannot fail");
         out.push('\t');
         let mut hex = [0u8; 64];
         hex::encode_to_slice(p.commitment, &mut hex).expect("64 bytes hold 32 in hex");
@@ -101,7 +104,7 @@ fn decode_personal(text: Option<&str>) -> Result<Vec<PersonalFieldRef<'_>>> {
             let mut commitment = [0u8; 32];
             hex::decode_to_slice(h, &mut commitment).map_err(|e| corrupt("personal", e))?;
             Ok(PersonalFieldRef {
-                path,
+                path: PersonalPathRef::parse(path).map_err(|e| corrupt("personal", e))?,
                 commitment,
                 value: None,
             })
@@ -261,6 +264,10 @@ pub(crate) fn attach_personal(
                 "personal value {path} of event {seq}: salt is not 16 bytes"
             ))
         })?;
+        // A row whose path is not one cannot belong to any field.
+        let Ok(path) = path.parse::<PersonalPath>() else {
+            continue;
+        };
         if let Some(p) = events[i].personal.iter_mut().find(|p| p.path == path) {
             p.value = Some(crate::store::sealed::PersonalValue { text, salt });
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::integrity::merkle;
 use crate::store::sealed::SealedEvent;
-use crate::store::{check_purge, Head};
+use crate::store::{check_purge, Head, PersonalPath};
 use crate::{Error, Result};
 
 /// The tables whose rows belong to one event through a `seq` column, events first: what a
@@ -71,7 +71,7 @@ pub(crate) trait Eraser {
 
 /// Deletes the personal values `fields` names and re-indexes the events that lost one;
 /// returns how many events were re-indexed.
-pub(crate) fn erase(ops: &mut impl Eraser, fields: &[(u64, String)]) -> Result<usize> {
+pub(crate) fn erase(ops: &mut impl Eraser, fields: &[(u64, PersonalPath)]) -> Result<usize> {
     let mut seqs: Vec<u64> = fields.iter().map(|(s, _)| *s).collect();
     seqs.sort_unstable();
     seqs.dedup();
@@ -84,7 +84,7 @@ pub(crate) fn erase(ops: &mut impl Eraser, fields: &[(u64, String)]) -> Result<u
     }
     let mut touched = Vec::new();
     for (seq, path) in fields {
-        if ops.delete_value(*seq, path)? {
+        if ops.delete_value(*seq, &path.text())? {
             touched.push(*seq);
         }
     }

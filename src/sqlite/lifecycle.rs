@@ -6,7 +6,7 @@ use super::{map_err, SqliteStore};
 use crate::integrity::merkle;
 use crate::sql::{codec, lifecycle, Param};
 use crate::store::sealed::SealedEvent;
-use crate::store::Head;
+use crate::store::{Head, PersonalPath};
 use crate::Result;
 
 /// The purge anchor kept in `auditkit_head`, `None` before the first purge.
@@ -100,7 +100,7 @@ impl lifecycle::Eraser for SqliteEraser<'_> {
 
 /// Deletes the personal values and re-indexes the affected events (search text, change
 /// paths) without them.
-pub(super) fn erase(conn: &mut Connection, fields: &[(u64, String)]) -> Result<()> {
+pub(super) fn erase(conn: &mut Connection, fields: &[(u64, PersonalPath)]) -> Result<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;

@@ -33,7 +33,7 @@ use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
 use crate::sql::{Dialect, Param};
 use crate::store::sealed::{SealedEvent, SealedEventRef};
-use crate::store::{check_batch, AuditStore, Head};
+use crate::store::{check_batch, AuditStore, Head, PersonalPath};
 use crate::{Error, Result};
 
 /// Default time a writer waits for another's lock before [`Error::Busy`]: 5 seconds.
@@ -617,7 +617,7 @@ impl HeldValues {
                 continue;
             }
             let path = &self.text[v.path.clone()];
-            if let Some(f) = e.personal.iter_mut().find(|f| f.path == path) {
+            if let Some(f) = e.personal.iter_mut().find(|f| f.path.as_str() == path) {
                 f.value = Some((&self.text[v.text.clone()], v.salt));
             }
         }
@@ -657,7 +657,12 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<Strin
     for p in &e.personal {
         if let Some(v) = &p.value {
             personal
-                .execute(rusqlite::params![seq, p.path, v.text, v.salt.as_slice()])
+                .execute(rusqlite::params![
+                    seq,
+                    p.path.text(),
+                    v.text,
+                    v.salt.as_slice()
+                ])
                 .map_err(map_err)?;
         }
     }
@@ -907,7 +912,7 @@ impl AuditStore for SqliteStore {
         Ok(())
     }
 
-    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+    fn erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
         let mut conn = self.writer();
         lifecycle::erase(&mut conn, fields)?;
         lifecycle::compact(&conn);

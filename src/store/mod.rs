@@ -2,8 +2,17 @@
 //!
 //! Layer: the contract an integrator implements, and the sealed form stores keep
 //! ([`SealedEvent`], [`Head`], personal fields); uses [`crate::model`] and [`crate::query`].
+//!
+//! This module is the home of everything a store implementor uses: [`AuditStore`] (also at
+//! the crate root), [`SealedEvent`], [`SealedEventRef`], [`Head`], [`PersonalField`],
+//! [`PersonalFieldRef`], [`PersonalValue`], [`PersonalPath`], [`PersonalPathRef`], and the
+//! helpers [`check_batch`] and [`check_purge`].
 
+pub(crate) mod personal_path;
 pub(crate) mod sealed;
+
+pub use personal_path::{PersonalPath, PersonalPathRef};
+pub use sealed::{PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef};
 
 /// A SHA-256 digest: what the chain and the Merkle tree are made of.
 pub type Hash = [u8; 32];
@@ -14,7 +23,6 @@ use uuid::Uuid;
 
 use crate::query::summary::{self, GroupBy};
 use crate::query::Query;
-use crate::store::sealed::{SealedEvent, SealedEventRef};
 use crate::{Error, Result};
 
 /// The head of a log: where the next event links on.
@@ -52,7 +60,7 @@ impl Head {
 /// - Every field of a [`SealedEvent`] is given back exactly as it was appended: strings
 ///   byte for byte, times to the microsecond, hashes verbatim. The core recomputes every hash on
 ///   verify; a store that loses or alters anything fails verify and the testkit.
-/// - Personal values ([`crate::PersonalField::value`]) are the only thing a store may remove
+/// - Personal values ([`PersonalField::value`]) are the only thing a store may remove
 ///   (through [`AuditStore::erase`]), and a prefix of the chain the only events it may delete
 ///   (through [`AuditStore::purge`], which records the purge anchor verification starts from);
 ///   nothing else is ever updated or deleted.
@@ -240,17 +248,20 @@ pub trait AuditStore: Send + Sync {
     }
 
     /// Removes the value and salt of each personal field `(seq, path)`, leaving its commitment
-    /// (which is what the chain hashes). Called by [`crate::AuditTrail::erase_subject`].
+    /// (which is what the chain hashes). Called by [`crate::AuditTrail::erase_subject`]. A
+    /// store that keeps paths as text keeps [`PersonalPath`]'s `Display` form and matches on
+    /// it.
     ///
     /// # Behavior
-    /// - Fields already erased, or events no longer stored, are skipped.
+    /// - Fields already erased, fields an event does not have, and events no longer stored are
+    ///   skipped.
     /// - Anything the store derived from the values (a search index) no longer finds them.
     /// - Atomic per call.
     /// - The default implementation returns [`Error::Unsupported`].
     ///
     /// # Errors
     /// As above; storage errors.
-    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+    fn erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
         let _ = fields;
         Err(Error::Unsupported(
             "erase: this store cannot remove personal values; implement AuditStore::erase to support erasure"
@@ -353,7 +364,7 @@ macro_rules! forward {
             fn purge(&self, anchor: &Head) -> Result<()> {
                 (**self).purge(anchor)
             }
-            fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+            fn erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
                 (**self).erase(fields)
             }
             fn check_storage(&self) -> Result<()> {

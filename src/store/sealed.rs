@@ -13,13 +13,21 @@ use uuid::Uuid;
 use crate::model::event::{
     hex32, Actor, ActorKind, Event, Outcome, RequestContext, Source, Target,
 };
+use crate::store::personal_path::{ActorField, PersonalPath, PersonalPathRef};
 use crate::{model::changes, Error, Result};
 
 /// An event as sealed into the chain and persisted by an [`crate::AuditStore`].
 ///
 /// Stores keep every field exactly as given and give it back unchanged: the core recomputes
 /// every hash from these fields on verify, so any loss or alteration shows up there.
+///
+/// The struct is `#[non_exhaustive]` so that later versions can add fields: build one with
+/// [`SealedEvent::new`] and set the other fields. Its serde form is what custom stores and
+/// archives keep, so it stays readable: every field that can be empty (the `Option`s and
+/// `personal`) is `#[serde(default)]`, and so will be every field added later, so text
+/// written today still decodes (`tests/golden.rs` holds some to it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SealedEvent {
     /// Position in the chain, from 1.
     pub seq: u64,
@@ -32,40 +40,54 @@ pub struct SealedEvent {
     #[serde(with = "time::serde::rfc3339")]
     pub recorded_at: OffsetDateTime,
     /// Tenant.
+    #[serde(default)]
     pub tenant: Option<String>,
     /// Actor kind.
     pub actor_kind: ActorKind,
     /// Actor id.
     pub actor_id: String,
     /// Actor role.
+    #[serde(default)]
     pub actor_role: Option<String>,
     /// Canonical JSON of the impersonating actor, personal fields removed.
+    #[serde(default)]
     pub impersonator: Option<String>,
     /// Source name.
     pub source: String,
     /// Canonical JSON of the request context.
+    #[serde(default)]
     pub request: Option<String>,
     /// Action name.
     pub action: String,
     /// `None` for success, the reason for a failure.
+    #[serde(default)]
     pub failure: Option<String>,
     /// Target kind.
+    #[serde(default)]
     pub target_kind: Option<String>,
     /// Target id.
+    #[serde(default)]
     pub target_id: Option<String>,
     /// Canonical JSON array of related targets, labels removed; `None` when there are none.
+    #[serde(default)]
     pub related: Option<String>,
     /// Canonical JSON of `before`, personal keys removed.
+    #[serde(default)]
     pub before: Option<String>,
     /// Canonical JSON of `after`, personal keys removed.
+    #[serde(default)]
     pub after: Option<String>,
     /// Canonical JSON object of `context`, personal keys removed; `None` when empty.
+    #[serde(default)]
     pub context: Option<String>,
     /// Idempotency key.
+    #[serde(default)]
     pub idempotency_key: Option<String>,
     /// Typed payload schema version.
+    #[serde(default)]
     pub payload_version: Option<u32>,
-    /// Personal fields, sorted by path.
+    /// Personal fields, sorted by the text of their path.
+    #[serde(default)]
     pub personal: Vec<PersonalField>,
     /// Chain hash of the previous event.
     #[serde(with = "hex32")]
@@ -79,13 +101,13 @@ pub struct SealedEvent {
 /// its value and salt (never hashed directly, stored apart).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonalField {
-    /// Where the value sits: `actor.name`, `actor.email`, `target.label`, `related[0].label`,
-    /// `actor.impersonator.name`, or `context.<key>` / `before.<key>` / `after.<key>`.
-    pub path: String,
+    /// Where the value sits.
+    pub path: PersonalPath,
     /// `SHA-256(0x04 ‖ path ‖ salt ‖ value)`.
     #[serde(with = "hex32")]
     pub commitment: [u8; 32],
     /// The value and its salt; `None` once erased.
+    #[serde(default)]
     pub value: Option<PersonalValue>,
 }
 
@@ -103,8 +125,11 @@ pub struct PersonalValue {
 /// so reading the whole log (as verification does) copies nothing into owned strings.
 ///
 /// [`crate::AuditStore::read_each`] hands these out; [`SealedEvent::view`] makes one from an
-/// owned event and [`SealedEventRef::to_owned`] goes back.
+/// owned event and [`SealedEventRef::to_owned`] goes back. It has the fields of
+/// [`SealedEvent`], and is `#[non_exhaustive]` for the same reason: a store that lends its
+/// own builds one with [`SealedEventRef::new`] and sets the other fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SealedEventRef<'a> {
     /// Position in the chain, from 1.
     pub seq: u64,
@@ -148,7 +173,7 @@ pub struct SealedEventRef<'a> {
     pub idempotency_key: Option<&'a str>,
     /// Typed payload schema version.
     pub payload_version: Option<u32>,
-    /// Personal fields, sorted by path.
+    /// Personal fields, sorted by the text of their path.
     pub personal: Vec<PersonalFieldRef<'a>>,
     /// Chain hash of the previous event.
     pub prev_hash: [u8; 32],
@@ -157,10 +182,10 @@ pub struct SealedEventRef<'a> {
 }
 
 /// A [`PersonalField`] lent by a store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonalFieldRef<'a> {
     /// Where the value sits; see [`PersonalField::path`].
-    pub path: &'a str,
+    pub path: PersonalPathRef<'a>,
     /// The commitment hashed into the chain.
     pub commitment: [u8; 32],
     /// The value's canonical JSON text and its salt; `None` once erased.
@@ -168,6 +193,42 @@ pub struct PersonalFieldRef<'a> {
 }
 
 impl SealedEvent {
+    /// An unsealed event: `action` at position `seq` with id `id`, which happened and was
+    /// recorded at `occurred_at`, by the system actor from source `system`, with nothing
+    /// else (no tenant, target, payload or personal fields) and both hashes zero.
+    ///
+    /// Set the other fields, then the hashes
+    /// ([`crate::integrity::verify::seal_hashes`] computes them).
+    pub fn new(seq: u64, id: Uuid, occurred_at: OffsetDateTime, action: impl Into<String>) -> Self {
+        let system = Actor::system();
+        SealedEvent {
+            seq,
+            id,
+            occurred_at,
+            recorded_at: occurred_at,
+            tenant: None,
+            actor_kind: system.kind,
+            actor_id: system.id,
+            actor_role: None,
+            impersonator: None,
+            source: Source::System.as_str().into(),
+            request: None,
+            action: action.into(),
+            failure: None,
+            target_kind: None,
+            target_id: None,
+            related: None,
+            before: None,
+            after: None,
+            context: None,
+            idempotency_key: None,
+            payload_version: None,
+            personal: Vec::new(),
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
+    }
+
     /// This event as a [`SealedEventRef`] borrowing its fields.
     pub fn view(&self) -> SealedEventRef<'_> {
         SealedEventRef {
@@ -196,7 +257,7 @@ impl SealedEvent {
                 .personal
                 .iter()
                 .map(|p| PersonalFieldRef {
-                    path: &p.path,
+                    path: PersonalPathRef::from(&p.path),
                     commitment: p.commitment,
                     value: p.value.as_ref().map(|v| (v.text.as_str(), v.salt)),
                 })
@@ -207,7 +268,38 @@ impl SealedEvent {
     }
 }
 
-impl SealedEventRef<'_> {
+impl<'a> SealedEventRef<'a> {
+    /// [`SealedEvent::new`], lent: `action` at `seq` with id `id`, at `occurred_at`, by the
+    /// system actor from source `system`, with nothing else and both hashes zero.
+    pub fn new(seq: u64, id: Uuid, occurred_at: OffsetDateTime, action: &'a str) -> Self {
+        SealedEventRef {
+            seq,
+            id,
+            occurred_at,
+            recorded_at: occurred_at,
+            tenant: None,
+            actor_kind: ActorKind::System,
+            actor_id: "system",
+            actor_role: None,
+            impersonator: None,
+            source: "system",
+            request: None,
+            action,
+            failure: None,
+            target_kind: None,
+            target_id: None,
+            related: None,
+            before: None,
+            after: None,
+            context: None,
+            idempotency_key: None,
+            payload_version: None,
+            personal: Vec::new(),
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
+    }
+
     /// The owned [`SealedEvent`] with the same fields.
     #[allow(clippy::wrong_self_convention)] // `ToOwned` needs `Borrow`, which cannot lend this.
     pub fn to_owned(&self) -> SealedEvent {
@@ -238,7 +330,7 @@ impl SealedEventRef<'_> {
                 .personal
                 .iter()
                 .map(|p| PersonalField {
-                    path: p.path.to_owned(),
+                    path: p.path.to_path(),
                     commitment: p.commitment,
                     value: p.value.map(|(text, salt)| PersonalValue {
                         text: text.to_owned(),
@@ -267,11 +359,15 @@ mod hex16 {
     }
 }
 
-fn corrupt(seq: u64, what: &str, e: impl std::fmt::Display) -> Error {
+fn corrupt(seq: u64, what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
     Error::Corrupt(format!("event {seq}: {what}: {e}"))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(seq: u64, what: &str, text: &str) -> Result<T> {
+fn parse<T: serde::de::DeserializeOwned>(
+    seq: u64,
+    what: impl std::fmt::Display,
+    text: &str,
+) -> Result<T> {
     serde_json::from_str(text).map_err(|e| corrupt(seq, what, e))
 }
 
@@ -280,7 +376,8 @@ impl SealedEvent {
     /// `redacted` and left out.
     ///
     /// # Errors
-    /// [`Error::Corrupt`] when a JSON field or a personal path cannot be read back.
+    /// [`Error::Corrupt`] when a JSON field cannot be read back or a personal path names a
+    /// place the event does not have.
     pub fn decode(&self) -> Result<Event> {
         let seq = self.seq;
         let mut actor = Actor::new(self.actor_kind, self.actor_id.clone());
@@ -307,45 +404,46 @@ impl SealedEvent {
         let mut redacted = Vec::new();
         for p in &self.personal {
             let Some(pv) = &p.value else {
-                redacted.push(p.path.clone());
+                redacted.push(p.path.to_string());
                 continue;
             };
-            let path = p.path.as_str();
+            let path = &p.path;
             let Some(value) = put_back(seq, &mut sides, path, parse(seq, path, &pv.text)?)? else {
                 continue;
             };
             let text = || string(seq, path, &value);
-            if path == "target.label" {
-                target
-                    .as_mut()
-                    .ok_or_else(|| corrupt(seq, path, "no target"))?
-                    .label = Some(text()?);
-            } else if let Some(rest) = path.strip_prefix("related[") {
-                let i: usize = rest
-                    .strip_suffix("].label")
-                    .and_then(|i| i.parse().ok())
-                    .ok_or_else(|| corrupt(seq, path, "unknown personal path"))?;
-                related
-                    .get_mut(i)
-                    .ok_or_else(|| corrupt(seq, path, "no such related target"))?
-                    .label = Some(text()?);
-            } else if let Some(rest) = path.strip_prefix("actor.") {
-                let mut a = &mut actor;
-                let mut rest = rest;
-                while let Some(r) = rest.strip_prefix("impersonator.") {
-                    a = a
-                        .impersonator
-                        .as_deref_mut()
-                        .ok_or_else(|| corrupt(seq, path, "no impersonator"))?;
-                    rest = r;
+            match path {
+                PersonalPath::TargetLabel => {
+                    target
+                        .as_mut()
+                        .ok_or_else(|| corrupt(seq, path, "no target"))?
+                        .label = Some(text()?);
                 }
-                match rest {
-                    "name" => a.name = Some(text()?),
-                    "email" => a.email = Some(text()?),
-                    _ => return Err(corrupt(seq, path, "unknown personal path")),
+                PersonalPath::RelatedLabel(i) => {
+                    related
+                        .get_mut(*i)
+                        .ok_or_else(|| corrupt(seq, path, "no such related target"))?
+                        .label = Some(text()?);
                 }
-            } else {
-                return Err(corrupt(seq, path, "unknown personal path"));
+                PersonalPath::ActorName
+                | PersonalPath::ActorEmail
+                | PersonalPath::ImpersonatorName(_)
+                | PersonalPath::ImpersonatorEmail(_) => {
+                    let (depth, field) = path.actor_field().expect("a path on an actor");
+                    let mut a = &mut actor;
+                    for _ in 0..depth {
+                        a = a
+                            .impersonator
+                            .as_deref_mut()
+                            .ok_or_else(|| corrupt(seq, path, "no impersonator"))?;
+                    }
+                    match field {
+                        ActorField::Name => a.name = Some(text()?),
+                        ActorField::Email => a.email = Some(text()?),
+                    }
+                }
+                // Put back into `context`, `before` or `after` above.
+                PersonalPath::Context(_) | PersonalPath::Before(_) | PersonalPath::After(_) => {}
             }
         }
         let (before, after, context) = sides;
@@ -432,20 +530,24 @@ impl SealedEvent {
             let Some(pv) = &p.value else {
                 continue;
             };
-            let path = p.path.as_str();
+            let path = &p.path;
             let Some(value) = put_back(seq, &mut sides, path, parse(seq, path, &pv.text)?)? else {
                 continue;
             };
             let text = || string(seq, path, &value);
-            if path == "target.label" {
-                if self.target_kind.is_none() {
-                    return Err(corrupt(seq, path, "no target"));
+            match path {
+                PersonalPath::TargetLabel => {
+                    if self.target_kind.is_none() {
+                        return Err(corrupt(seq, path, "no target"));
+                    }
+                    target_label = Some(text()?);
                 }
-                target_label = Some(text()?);
-            } else if path == "actor.name" {
-                actor_name = Some(text()?);
-            } else if !is_other_personal_path(path, related_count) {
-                return Err(corrupt(seq, path, "unknown personal path"));
+                PersonalPath::ActorName => actor_name = Some(text()?),
+                PersonalPath::RelatedLabel(i) if *i >= related_count => {
+                    return Err(corrupt(seq, path, "no such related target"));
+                }
+                // Placed by `decode`, not read by the index.
+                _ => {}
             }
         }
         let (before, after, context) = sides;
@@ -496,26 +598,6 @@ pub(crate) struct IndexEntries {
     pub(crate) search_text: String,
 }
 
-/// Whether `path` is a personal path [`SealedEvent::decode`] places that the index does not
-/// read: a related target's label, the actor's email, an impersonator's name or email.
-fn is_other_personal_path(path: &str, related: usize) -> bool {
-    if let Some(rest) = path.strip_prefix("related[") {
-        return rest
-            .strip_suffix("].label")
-            .and_then(|i| i.parse::<usize>().ok())
-            .is_some_and(|i| i < related);
-    }
-    let Some(mut rest) = path.strip_prefix("actor.") else {
-        return false;
-    };
-    let mut nested = false;
-    while let Some(r) = rest.strip_prefix("impersonator.") {
-        rest = r;
-        nested = true;
-    }
-    rest == "email" || (nested && rest == "name")
-}
-
 /// An event's `before`, `after` and `context`, parsed.
 type Sides = (Option<Value>, Option<Value>, Map<String, Value>);
 
@@ -532,22 +614,26 @@ fn change_paths_of(changes: &[crate::Change]) -> Vec<String> {
 
 /// Puts a personal value back where `path` says when that is under `context`, `before` or
 /// `after`; otherwise hands `value` back for the caller's own fields.
-fn put_back(seq: u64, sides: &mut Sides, path: &str, value: Value) -> Result<Option<Value>> {
+fn put_back(
+    seq: u64,
+    sides: &mut Sides,
+    path: &PersonalPath,
+    value: Value,
+) -> Result<Option<Value>> {
     let (before, after, context) = sides;
-    if let Some(key) = path.strip_prefix("context.") {
-        context.insert(key.to_owned(), value);
-    } else if let Some(key) = path.strip_prefix("before.") {
-        insert_key(seq, before, key, value)?;
-    } else if let Some(key) = path.strip_prefix("after.") {
-        insert_key(seq, after, key, value)?;
-    } else {
-        return Ok(Some(value));
+    match path {
+        PersonalPath::Context(key) => {
+            context.insert(key.clone(), value);
+        }
+        PersonalPath::Before(key) => insert_key(seq, before, key, value)?,
+        PersonalPath::After(key) => insert_key(seq, after, key, value)?,
+        _ => return Ok(Some(value)),
     }
     Ok(None)
 }
 
 /// A personal value that must be a string (a name, an email, a label).
-fn string(seq: u64, path: &str, value: &Value) -> Result<String> {
+fn string(seq: u64, path: &PersonalPath, value: &Value) -> Result<String> {
     value
         .as_str()
         .map(str::to_owned)

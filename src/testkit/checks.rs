@@ -12,7 +12,7 @@ use super::{
 };
 use crate::query::{Cursor, Query, MAX_LIMIT};
 use crate::store::sealed::SealedEvent;
-use crate::store::{AuditStore, Head};
+use crate::store::{AuditStore, Head, PersonalPath};
 use crate::{
     Actor, AuditPayload, AuditTrail, Error, FaultKind, NewEvent, Outcome, RequestContext, Source,
     Target,
@@ -1626,9 +1626,13 @@ pub fn erase<S: AuditStore>(store: S) -> CheckResult {
     let zoe_seq = head.seq - 1;
     ensure!(
         C,
-        report.values > 0 && asked.contains(&(zoe_seq, "after.phone".to_owned())),
-        "erase_subject(customer c-1) asked the store to erase {:?}; it must include after.phone of event seq {zoe_seq}",
+        report.values > 0 && asked.contains(&(zoe_seq, PersonalPath::After("phone".into()))),
+        "erase_subject(customer c-1) asked the store to erase [{}]; it must include after.phone of event seq {zoe_seq}",
         asked
+            .iter()
+            .map(|(seq, path)| format!("({seq}, {path})"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let want = h.expected_now();
     let got = read_all(C, raw)?;
@@ -1698,7 +1702,7 @@ pub fn erase<S: AuditStore>(store: S) -> CheckResult {
         .ctx(C, "erase_subject(customer c-1) a second time")?;
     let head_now = raw.head().ctx(C, "head()")?;
     let mut again = asked.clone();
-    again.push((head_now.seq + 100, "actor.name".into()));
+    again.push((head_now.seq + 100, PersonalPath::ActorName));
     raw.erase(&again)
         .ctx(C, "erase(fields already erased and of events never stored)")?;
     let want = h.expected_now();

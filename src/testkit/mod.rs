@@ -43,7 +43,7 @@ use uuid::Uuid;
 
 use crate::query::Query;
 use crate::store::sealed::SealedEvent;
-use crate::store::{AuditStore, Head};
+use crate::store::{AuditStore, Head, PersonalPath};
 use crate::{AuditTrail, Error, Result};
 
 pub use checks::{
@@ -323,7 +323,7 @@ struct Recorder<S> {
     inner: Arc<S>,
     appended: Mutex<Vec<SealedEvent>>,
     /// Every `(seq, path)` the trail asked the store to erase, and the store acknowledged.
-    erased: Mutex<Vec<(u64, String)>>,
+    erased: Mutex<Vec<(u64, PersonalPath)>>,
 }
 
 impl<S: AuditStore> AuditStore for Recorder<S> {
@@ -371,7 +371,7 @@ impl<S: AuditStore> AuditStore for Recorder<S> {
     fn purge(&self, anchor: &Head) -> Result<()> {
         self.inner.purge(anchor)
     }
-    fn erase(&self, fields: &[(u64, String)]) -> Result<()> {
+    fn erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
         self.inner.erase(fields)?;
         let mut log = self.erased.lock().unwrap_or_else(|p| p.into_inner());
         log.extend_from_slice(fields);
@@ -450,7 +450,7 @@ impl<S: AuditStore> Harness<S> {
     }
 
     /// The `(seq, path)` pairs the store acknowledged erasing, in request order.
-    fn erase_requests(&self) -> Vec<(u64, String)> {
+    fn erase_requests(&self) -> Vec<(u64, PersonalPath)> {
         self.trail
             .store()
             .erased

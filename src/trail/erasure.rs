@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::model::event::{Actor, ActorKind, Event, Target};
 use crate::model::new_event::NewEvent;
+use crate::store::personal_path::{ActorField, PersonalPath};
 use crate::store::sealed::SealedEvent;
 use crate::store::AuditStore;
 use crate::trail::AuditTrail;
@@ -77,33 +78,35 @@ impl Subject {
     }
 
     /// The personal paths of `e` to erase for this subject (values still present only).
-    fn paths(&self, e: &SealedEvent) -> Result<Vec<String>> {
+    fn paths(&self, e: &SealedEvent) -> Result<Vec<PersonalPath>> {
         let mut paths = Vec::new();
         let mut involved = false;
-        if self.is_actor(e.actor_kind, &e.actor_id) {
+        let mut of_actor = |depth| {
             involved = true;
-            paths.extend(["actor.name".to_owned(), "actor.email".to_owned()]);
+            paths.push(PersonalPath::of_actor(depth, ActorField::Name));
+            paths.push(PersonalPath::of_actor(depth, ActorField::Email));
+        };
+        if self.is_actor(e.actor_kind, &e.actor_id) {
+            of_actor(0);
         }
         if let Some(imp) = &e.impersonator {
             let imp: Actor = serde_json::from_str(imp).map_err(|err| {
                 crate::Error::Corrupt(format!("event {}: impersonator: {err}", e.seq))
             })?;
-            let mut prefix = "actor.impersonator".to_owned();
+            let mut depth = 1;
             let mut cur = Some(&imp);
             while let Some(a) = cur {
                 if self.is_actor(a.kind, &a.id) {
-                    involved = true;
-                    paths.push(format!("{prefix}.name"));
-                    paths.push(format!("{prefix}.email"));
+                    of_actor(depth);
                 }
                 cur = a.impersonator.as_deref();
-                prefix.push_str(".impersonator");
+                depth += 1;
             }
         }
         if let (Some(k), Some(i)) = (&e.target_kind, &e.target_id) {
             if self.is_target(k, i) {
                 involved = true;
-                paths.push("target.label".into());
+                paths.push(PersonalPath::TargetLabel);
             }
         }
         if let Some(r) = &e.related {
@@ -114,7 +117,7 @@ impl Subject {
                 let id = t.get("id").and_then(Value::as_str).unwrap_or_default();
                 if self.is_target(kind, id) {
                     involved = true;
-                    paths.push(format!("related[{i}].label"));
+                    paths.push(PersonalPath::RelatedLabel(i));
                 }
             }
         }
@@ -122,11 +125,7 @@ impl Subject {
             paths.extend(
                 e.personal
                     .iter()
-                    .filter(|p| {
-                        ["context.", "before.", "after."]
-                            .iter()
-                            .any(|s| p.path.starts_with(s))
-                    })
+                    .filter(|p| p.path.payload_key().is_some())
                     .map(|p| p.path.clone()),
             );
         }
@@ -135,7 +134,7 @@ impl Subject {
                 .iter()
                 .any(|p| &p.path == path && p.value.is_some())
         });
-        paths.sort();
+        paths.sort_by_cached_key(PersonalPath::text);
         paths.dedup();
         Ok(paths)
     }

@@ -10,6 +10,7 @@ use crate::model::new_event::{
     validate_action, validate_actor, validate_name, validate_target, NewEvent, MAX_JSON_DEPTH,
 };
 use crate::model::{changes, time_util};
+use crate::store::personal_path::{ActorField, PersonalPath};
 use crate::store::sealed::{PersonalField, PersonalValue, SealedEvent};
 use crate::trail::config::TrailConfig;
 use crate::{Error, Result};
@@ -91,43 +92,49 @@ impl NewEvent {
         };
 
         // Personal values as (path, canonical text); salts and commitments come below.
-        let mut personal: Vec<(String, String)> = Vec::new();
-        personal_of_actor("actor", &self.actor, &mut personal);
+        let mut personal: Vec<(PersonalPath, String)> = Vec::new();
+        personal_of_actor(0, &self.actor, &mut personal);
         if let Some(l) = self.target.as_ref().and_then(|t| t.label.as_deref()) {
-            personal.push(("target.label".into(), canonical::json_str(l)));
+            personal.push((PersonalPath::TargetLabel, canonical::json_str(l)));
         }
         for (i, t) in self.related.iter().enumerate() {
             if let Some(l) = &t.label {
-                personal.push((format!("related[{i}].label"), canonical::json_str(l)));
+                personal.push((PersonalPath::RelatedLabel(i), canonical::json_str(l)));
             }
         }
         let is_personal = |k: &str| config.personal_keys.iter().any(|p| p == k);
         // The canonical text of one side without its personal keys, whose values go to
         // `personal` instead.
-        let split_map = |side: &str, map: &Map<String, Value>, personal: &mut Vec<_>| {
+        type Side = fn(String) -> PersonalPath;
+        let split_map = |side: Side, map: &Map<String, Value>, personal: &mut Vec<_>| {
             for (k, val) in map.iter().filter(|(k, _)| is_personal(k)) {
-                personal.push((format!("{side}.{k}"), canonical::json(val)));
+                personal.push((side(k.clone()), canonical::json(val)));
             }
             canonical::json_object_without(map, is_personal)
         };
-        let mut split_json = |side: &str, v: &Value| match v {
+        let mut split_json = |side: Side, v: &Value| match v {
             Value::Object(map) => split_map(side, map, &mut personal),
             v => canonical::json(v),
         };
-        let before_json = before.as_ref().map(|v| split_json("before", v));
-        let after_json = after.as_ref().map(|v| split_json("after", v));
-        let context_json = split_map("context", &context, &mut personal);
+        let before_json = before.as_ref().map(|v| split_json(PersonalPath::Before, v));
+        let after_json = after.as_ref().map(|v| split_json(PersonalPath::After, v));
+        let context_json = split_map(PersonalPath::Context, &context, &mut personal);
         let context_json = context
             .keys()
             .any(|k| !is_personal(k))
             .then_some(context_json);
+        // Sorted by the paths' text, which the commitments hash too.
+        let mut personal: Vec<(_, PersonalPath, String)> = personal
+            .into_iter()
+            .map(|(path, text)| (path.text(), path, text))
+            .collect();
         personal.sort_by(|a, b| a.0.cmp(&b.0));
         let personal: Vec<PersonalField> = personal
             .into_iter()
-            .map(|(path, text)| {
+            .map(|(path_text, path, text)| {
                 let salt = *Uuid::new_v4().as_bytes();
                 PersonalField {
-                    commitment: hashes::commitment(&path, &salt, &text),
+                    commitment: hashes::commitment(&path_text, &salt, &text),
                     path,
                     value: Some(PersonalValue { text, salt }),
                 }
@@ -139,11 +146,7 @@ impl NewEvent {
             + context_json.as_ref().map_or(0, String::len)
             + personal
                 .iter()
-                .filter(|p| {
-                    ["before.", "after.", "context."]
-                        .iter()
-                        .any(|side| p.path.starts_with(side))
-                })
+                .filter(|p| p.path.payload_key().is_some())
                 .map(|p| p.value.as_ref().map_or(0, |v| v.text.len()))
                 .sum::<usize>();
         if payload_bytes > config.max_payload_bytes {
@@ -240,16 +243,23 @@ impl NewEvent {
     }
 }
 
-/// Collects the personal values of `actor` and its impersonators, as (path, canonical text).
-fn personal_of_actor(path: &str, actor: &Actor, out: &mut Vec<(String, String)>) {
+/// Collects the personal values of `actor`, `depth` steps up the impersonation chain, and of
+/// its impersonators, as (path, canonical text).
+fn personal_of_actor(depth: usize, actor: &Actor, out: &mut Vec<(PersonalPath, String)>) {
     if let Some(n) = &actor.name {
-        out.push((format!("{path}.name"), canonical::json_str(n)));
+        out.push((
+            PersonalPath::of_actor(depth, ActorField::Name),
+            canonical::json_str(n),
+        ));
     }
     if let Some(e) = &actor.email {
-        out.push((format!("{path}.email"), canonical::json_str(e)));
+        out.push((
+            PersonalPath::of_actor(depth, ActorField::Email),
+            canonical::json_str(e),
+        ));
     }
     if let Some(imp) = actor.impersonator.as_deref() {
-        personal_of_actor(&format!("{path}.impersonator"), imp, out);
+        personal_of_actor(depth + 1, imp, out);
     }
 }
 
