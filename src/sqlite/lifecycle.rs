@@ -2,7 +2,8 @@
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use super::{map_err, SqliteStore};
+use super::open::map_err;
+use super::SqliteStore;
 use crate::integrity::merkle;
 use crate::sql::{codec, lifecycle, Param};
 use crate::store::sealed::SealedEvent;
@@ -83,7 +84,7 @@ impl lifecycle::Eraser for SqliteEraser<'_> {
                 .execute(rusqlite::params![path, seq])
                 .map_err(map_err)?;
         }
-        let body = super::search_body(event)?;
+        let body = super::search::search_body(event)?;
         self.tx
             .prepare_cached("DELETE FROM event_search WHERE rowid = ?1")
             .map_err(map_err)?

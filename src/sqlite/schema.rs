@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::map_err;
+use super::open::map_err;
 use crate::{Error, Result};
 
 /// `PRAGMA application_id` of an auditkit database ("AUDT").
@@ -155,7 +155,10 @@ fn v1_search_tokens(conn: &Connection) -> Result<()> {
         for e in &chunk {
             conn.prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
                 .map_err(map_err)?
-                .execute(rusqlite::params![e.seq as i64, super::search_body(e)?])
+                .execute(rusqlite::params![
+                    e.seq as i64,
+                    super::search::search_body(e)?
+                ])
                 .map_err(map_err)?;
         }
     }

@@ -1,8 +1,14 @@
 //! Tests that need the store's private SQL: every filter runs on an index.
 
-use super::*;
+use rusqlite::params_from_iter;
+
+use super::search::SQLITE;
+use super::SqliteStore;
 use crate::model::event::{ActorKind, Source, Target};
 use crate::query::Query;
+use crate::sql::codec;
+use crate::sql::filter::{order_by, SqlBuilder};
+use crate::sql::Param;
 use time::macros::datetime;
 
 fn plan(store: &SqliteStore, q: &Query) -> String {
