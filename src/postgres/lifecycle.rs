@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use postgres::{IsolationLevel, Statement, Transaction};
 
-use super::{commit, fill_personal, get, map_err, prepared, Conn, Fail, PgStore};
+use super::connect::{commit, map_err, prepared, Conn, Fail};
+use super::read::{fill_personal, get};
+use super::PgStore;
 use crate::integrity::merkle;
 use crate::sql::{codec, lifecycle};
 use crate::store::sealed::SealedEvent;
@@ -133,7 +135,7 @@ impl lifecycle::Eraser for PgEraser<'_, '_> {
                 )
                 .map_err(map_err)?;
         }
-        let words = super::words_param(&crate::query::words(&event.search_text()?));
+        let words = super::search::words_param(&crate::query::words(&event.search_text()?));
         self.tx
             .execute(
                 "UPDATE events SET search_words = string_to_array($1::text, ' ') WHERE seq = $2",
