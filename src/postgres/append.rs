@@ -8,10 +8,11 @@ use postgres::{IsolationLevel, Statement};
 
 use super::connect::{commit, prepared, Conn, Fail};
 use super::read::{get, params};
-use super::search::words_param;
+use super::search::POSTGRES;
 use super::PgStore;
 use crate::integrity::merkle;
 use crate::sql::codec;
+use crate::sql::index_rows::IndexRows;
 use crate::sql::Param;
 use crate::store::sealed::SealedEvent;
 use crate::store::{check_batch, Head};
@@ -56,19 +57,18 @@ fn insert_tail_sql(n: usize) -> String {
     )
 }
 
-/// The event rows of `chunk` as parameters, in [`insert_events_sql`] order.
-fn event_params(chunk: &[SealedEvent]) -> Result<Vec<Param>> {
+/// The event rows of `chunk` with their search words (from `rows`, one per event) as
+/// parameters, in [`insert_events_sql`] order.
+fn event_params(chunk: &[SealedEvent], rows: &[IndexRows<'_>]) -> Vec<Param> {
     let mut ps = Vec::with_capacity(chunk.len() * (codec::COLUMNS.len() + 1));
-    for e in chunk {
+    for (e, r) in chunk.iter().zip(rows) {
         ps.extend(codec::encode(e));
-        ps.push(Param::Text(words_param(&crate::query::words(
-            &e.search_text()?,
-        ))));
+        ps.push(Param::Text(r.search.clone()));
     }
-    Ok(ps)
+    ps
 }
 
-/// Inserts `batch` and its derived index rows and sets the head to `new_head`, in the open
+/// Inserts `batch` and its index rows and sets the head to `new_head`, in the open
 /// transaction.
 fn insert_batch(
     statements: &mut HashMap<String, Statement>,
@@ -76,36 +76,35 @@ fn insert_batch(
     batch: &[SealedEvent],
     new_head: &Head,
 ) -> std::result::Result<(), Fail> {
-    let (mut t_kind, mut t_id, mut t_seq) = (
-        Vec::<String>::new(),
-        Vec::<String>::new(),
-        Vec::<i64>::new(),
-    );
-    let (mut c_path, mut c_seq) = (Vec::<String>::new(), Vec::<i64>::new());
+    let rows = batch
+        .iter()
+        .map(|e| IndexRows::of(e, &POSTGRES))
+        .collect::<Result<Vec<_>>>()?;
+    let (mut t_kind, mut t_id, mut t_seq) =
+        (Vec::<&str>::new(), Vec::<&str>::new(), Vec::<i64>::new());
+    let (mut c_path, mut c_seq) = (Vec::<&str>::new(), Vec::<i64>::new());
     let (mut p_seq, mut p_path, mut p_value, mut p_salt) = (
         Vec::<i64>::new(),
-        Vec::<String>::new(),
-        Vec::<String>::new(),
-        Vec::<Vec<u8>>::new(),
+        Vec::<&str>::new(),
+        Vec::<&str>::new(),
+        Vec::<&[u8]>::new(),
     );
-    for e in batch {
+    for (e, r) in batch.iter().zip(&rows) {
         let seq = e.seq as i64;
-        for (kind, id) in e.involved()? {
+        for (kind, id) in &r.involved {
             t_kind.push(kind);
             t_id.push(id);
             t_seq.push(seq);
         }
-        for path in e.change_paths()? {
+        for path in &r.change_paths {
             c_path.push(path);
             c_seq.push(seq);
         }
-        for p in &e.personal {
-            if let Some(v) = &p.value {
-                p_seq.push(seq);
-                p_path.push(p.path.clone());
-                p_value.push(v.text.clone());
-                p_salt.push(v.salt.to_vec());
-            }
+        for p in &r.personal {
+            p_seq.push(seq);
+            p_path.push(p.path);
+            p_value.push(p.value);
+            p_salt.push(p.salt);
         }
     }
     // Batches longer than one statement can carry go in chunks; the last chunk rides with
@@ -115,12 +114,16 @@ fn insert_batch(
         r => r,
     };
     let (body, tail) = batch.split_at(batch.len() - tail_len);
-    for chunk in body.chunks(INSERT_CHUNK) {
-        let ps = event_params(chunk)?;
+    let (body_rows, tail_rows) = rows.split_at(body.len());
+    for (chunk, chunk_rows) in body
+        .chunks(INSERT_CHUNK)
+        .zip(body_rows.chunks(INSERT_CHUNK))
+    {
+        let ps = event_params(chunk, chunk_rows);
         let stmt = prepared(statements, tx, &insert_events_sql(chunk.len(), 1))?;
         tx.execute(&stmt, &params(&ps))?;
     }
-    let events = event_params(tail)?;
+    let events = event_params(tail, tail_rows);
     let (head_seq, head_hash, frontier) = (
         new_head.seq as i64,
         new_head.hash.to_vec(),

@@ -15,4 +15,5 @@ pub(super) const POSTGRES: Dialect = Dialect {
     placeholder: |n| format!("${n}"),
     search: |ph| format!("e.search_words @> string_to_array({ph}::text, ' ')"),
     search_param: words_param,
+    search_body: |text| words_param(&crate::query::words(text)),
 };

@@ -4,10 +4,11 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, ToSql, TransactionBehavior};
 
 use super::open::map_err;
-use super::search::search_tokens;
+use super::search::SQLITE;
 use super::SqliteStore;
 use crate::integrity::merkle;
 use crate::sql::codec;
+use crate::sql::index_rows::IndexRows;
 use crate::store::sealed::SealedEvent;
 use crate::store::{check_batch, Head};
 use crate::{Error, Result};
@@ -40,7 +41,7 @@ fn insert_sql() -> &'static str {
     })
 }
 
-/// Inserts `e` and its side rows, except its full-text entry: that is returned, for
+/// Inserts `e` and its index rows, except its full-text entry: that is returned, for
 /// [`insert_search`] to add after the whole batch.
 fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<String> {
     tx.prepare_cached(insert_sql())
@@ -48,23 +49,21 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<Strin
         .execute(params_from_iter(codec::encode_ref(e)))
         .map_err(map_err)?;
     let seq = e.seq as i64;
+    let rows = IndexRows::of(e, &SQLITE)?;
     let mut personal = tx
         .prepare_cached(
             "INSERT INTO personal_values (seq, path, value, salt) VALUES (?1, ?2, ?3, ?4)",
         )
         .map_err(map_err)?;
-    for p in &e.personal {
-        if let Some(v) = &p.value {
-            personal
-                .execute(rusqlite::params![seq, p.path, v.text, v.salt.as_slice()])
-                .map_err(map_err)?;
-        }
+    for p in &rows.personal {
+        personal
+            .execute(rusqlite::params![seq, p.path, p.value, p.salt.as_slice()])
+            .map_err(map_err)?;
     }
-    let index = e.index_entries()?;
     let mut targets = tx
         .prepare_cached("INSERT OR IGNORE INTO event_targets (kind, id, seq) VALUES (?1, ?2, ?3)")
         .map_err(map_err)?;
-    for (kind, id) in &index.involved {
+    for (kind, id) in &rows.involved {
         targets
             .execute(rusqlite::params![kind, id, seq])
             .map_err(map_err)?;
@@ -72,12 +71,12 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<Strin
     let mut changes = tx
         .prepare_cached("INSERT OR IGNORE INTO event_changes (path, seq) VALUES (?1, ?2)")
         .map_err(map_err)?;
-    for path in &index.change_paths {
+    for path in &rows.change_paths {
         changes
             .execute(rusqlite::params![path, seq])
             .map_err(map_err)?;
     }
-    Ok(search_tokens(&index.search_text))
+    Ok(rows.search)
 }
 
 /// Adds the batch's full-text entries. They go in after every event row on purpose: FTS5

@@ -3,6 +3,8 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::open::map_err;
+use super::search::SQLITE;
+use crate::sql::index_rows::IndexRows;
 use crate::{Error, Result};
 
 /// `PRAGMA application_id` of an auditkit database ("AUDT").
@@ -133,7 +135,7 @@ type Migration = fn(&Connection) -> Result<()>;
 /// is created at version 1 and migrated like any other, so every step runs on every database.
 const MIGRATIONS: &[Migration] = &[v1_search_tokens, v2_rollback_guards];
 
-/// Version 2: the search index holds the store's own word tokens (see `search_body`) instead
+/// Version 2: the search index holds the store's own word tokens (see `search.rs`) instead
 /// of text for FTS5 to split, so SQLite and `Query::matches` find the same words.
 fn v1_search_tokens(conn: &Connection) -> Result<()> {
     conn.execute(
@@ -157,7 +159,7 @@ fn v1_search_tokens(conn: &Connection) -> Result<()> {
                 .map_err(map_err)?
                 .execute(rusqlite::params![
                     e.seq as i64,
-                    super::search::search_body(e)?
+                    IndexRows::of(e, &SQLITE)?.search
                 ])
                 .map_err(map_err)?;
         }

@@ -1,8 +1,6 @@
 //! Full-text search in FTS5: the SQLite [`Dialect`] and the store's own word tokens.
 
 use crate::sql::Dialect;
-use crate::store::sealed::SealedEvent;
-use crate::Result;
 
 pub(super) const SQLITE: Dialect = Dialect {
     placeholder: |n| format!("?{n}"),
@@ -14,6 +12,7 @@ pub(super) const SQLITE: Dialect = Dialect {
             .collect::<Vec<_>>()
             .join(" ")
     },
+    search_body: search_tokens,
 };
 
 /// The FTS5 token standing for one search word (see [`crate::query::words`]).
@@ -41,15 +40,10 @@ fn push_fts_token(word: &str, out: &mut String) {
     }
 }
 
-/// The indexed body of an event: its search words as FTS5 tokens.
-pub(crate) fn search_body(e: &SealedEvent) -> Result<String> {
-    Ok(search_tokens(&e.search_text()?))
-}
-
 /// The words of a search text as FTS5 tokens: [`crate::query::words`] then [`fts_token`],
 /// in one pass that allocates only for words with non-ASCII characters (it runs for every
 /// recorded event).
-pub(super) fn search_tokens(text: &str) -> String {
+fn search_tokens(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 4);
     for word in text
         .split(|c: char| !c.is_alphanumeric())
