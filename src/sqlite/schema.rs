@@ -203,6 +203,35 @@ BEGIN
 END;
 "#;
 
+/// The schema version of a database whose header holds `application_id` `app_id` and
+/// `user_version` `version`, if it is an auditkit database this build can open; the file's
+/// bytes ([`super::file::inspect`]) and the opened database ([`prepare`]) are judged alike.
+///
+/// # Errors
+/// [`Error::Corrupt`] for another application's database or no valid version,
+/// [`Error::SchemaTooNew`] for a newer schema.
+pub(super) fn check_identity(app_id: i64, version: i64) -> Result<u32> {
+    if app_id != APPLICATION_ID {
+        return Err(Error::Corrupt(format!(
+            "this SQLite database was not created by auditkit (application_id {app_id:#x}); open an auditkit database or a new file"
+        )));
+    }
+    let version = u32::try_from(version)
+        .map_err(|_| Error::Corrupt(format!("schema version {version} is not valid")))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(Error::Corrupt(
+            "the auditkit database has no schema version".into(),
+        ));
+    }
+    Ok(version)
+}
+
 /// Creates the schema in an empty database, or checks and migrates an existing one; returns
 /// the log id.
 pub(crate) fn prepare(conn: &mut Connection) -> Result<String> {
@@ -237,24 +266,7 @@ pub(crate) fn prepare(conn: &mut Connection) -> Result<String> {
         (app_id, version) = (APPLICATION_ID, 1);
     }
     {
-        if app_id != APPLICATION_ID {
-            return Err(Error::Corrupt(format!(
-                "this SQLite database was not created by auditkit (application_id {app_id:#x}); open an auditkit database or a new file"
-            )));
-        }
-        let version = u32::try_from(version)
-            .map_err(|_| Error::Corrupt(format!("schema version {version} is not valid")))?;
-        if version > SCHEMA_VERSION {
-            return Err(Error::SchemaTooNew {
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        if version == 0 {
-            return Err(Error::Corrupt(
-                "the auditkit database has no schema version".into(),
-            ));
-        }
+        let version = check_identity(app_id, version)?;
         for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
             step(&tx)?;
             tx.pragma_update(None, "user_version", i as u32 + 2)
