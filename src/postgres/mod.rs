@@ -11,7 +11,8 @@
 //!   the GRANTs that narrow the app's role further.
 //!   They stop accidents, not a superuser: keep checkpoints outside the database for that.
 //! - Every query filter runs on an index; `search` uses a GIN index over the exact words
-//!   [`crate::query::words`] finds, so it means what [`Query::matches`] means.
+//!   [`crate::query::words`] finds, so it means what [`Query::matches`] means. `summarize`
+//!   counts with `GROUP BY` on the same indexes, as `SqliteStore` does.
 //! - Durability is the server's: a commit is acknowledged once PostgreSQL reports it, which
 //!   with the default `synchronous_commit = on` means it is flushed to the WAL.
 //! - Connections are pooled inside the store. One that the server dropped (a restart, a
@@ -23,7 +24,7 @@
 //!
 //! This file holds the store and its [`AuditStore`] methods, each handing over to the file
 //! for its part: `options` (what a store connects with), `connect` (connections, the pool,
-//! errors), `append`, `read` (reads and queries), `search` (the word arrays), `lifecycle`
+//! errors), `append`, `read` (reads, queries and summaries), `search` (the word arrays), `lifecycle`
 //! (purge and erasure) and `schema`.
 
 mod append;
@@ -42,6 +43,7 @@ use uuid::Uuid;
 pub use options::{PgOptions, DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SCHEMA};
 pub use schema::SCHEMA_VERSION;
 
+use crate::query::summary::GroupBy;
 use crate::query::Query;
 use crate::store::sealed::SealedEvent;
 use crate::store::{AuditStore, Head};
@@ -107,6 +109,10 @@ impl AuditStore for PgStore {
 
     fn find_by_key(&self, key: &str) -> Result<Option<SealedEvent>> {
         read::find_by_key(self, key)
+    }
+
+    fn summarize(&self, query: &Query, by: &GroupBy) -> Result<Vec<(String, u64)>> {
+        read::summarize(self, query, by)
     }
 
     fn purge_anchor(&self) -> Result<Option<Head>> {

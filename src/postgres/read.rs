@@ -1,4 +1,4 @@
-//! Reads: events by seq, queries and counts in SQL, personal values joined in; rows decoded.
+//! Reads: events by seq, queries, counts and summaries in SQL, personal values joined in.
 
 use std::collections::HashMap;
 
@@ -10,10 +10,11 @@ use uuid::Uuid;
 use super::connect::{prepared, Conn, Fail};
 use super::search::POSTGRES;
 use super::PgStore;
+use crate::query::summary::GroupBy;
 use crate::query::Query;
 use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
-use crate::sql::Param;
+use crate::sql::{summary, Param};
 use crate::store::sealed::SealedEvent;
 #[cfg(doc)]
 use crate::store::AuditStore;
@@ -80,10 +81,32 @@ impl PgStore {
     /// When the server cannot be reached.
     pub fn explain_query(&self, query: &Query) -> Result<String> {
         let (sql, ps) = query_sql(query, 100);
+        self.explain(&sql, &ps)
+    }
+
+    /// The plans PostgreSQL chooses for the statements [`AuditStore::summarize`] runs for
+    /// `query` and `by`, one after another, with sequential scans ruled out as in
+    /// [`PgStore::explain_query`]: a way to check that a summary runs on indexes. The
+    /// statements are run as well, since those of [`GroupBy::Day`] depend on what the first
+    /// one finds.
+    ///
+    /// # Errors
+    /// When the server cannot be reached; [`Error::Invalid`] as [`AuditStore::summarize`].
+    pub fn explain_summarize(&self, query: &Query, by: &GroupBy) -> Result<String> {
+        let mut plans = Vec::new();
+        summary::summarize(&POSTGRES, query, by, &mut |sql, ps, each| {
+            plans.push(self.explain(sql, ps)?);
+            each_row(self, sql, ps, each)
+        })?;
+        Ok(plans.join("\n\n"))
+    }
+
+    /// The plan of `sql` with sequential scans ruled out.
+    fn explain(&self, sql: &str, ps: &[Param]) -> Result<String> {
         self.run(|conn| {
             let mut tx = conn.client.transaction()?;
             tx.batch_execute("SET LOCAL enable_seqscan = off")?;
-            let rows = tx.query(&format!("EXPLAIN {sql}"), &params(&ps))?;
+            let rows = tx.query(&format!("EXPLAIN {sql}"), &params(ps))?;
             rows.iter()
                 .map(|r| get::<String>(r, 0))
                 .collect::<Result<Vec<_>>>()
@@ -215,4 +238,33 @@ pub(super) fn find_by_key(store: &PgStore, key: &str) -> Result<Option<SealedEve
         codec::select_list()
     );
     Ok(store.select(&sql, &[Param::Text(key.to_owned())])?.pop())
+}
+
+pub(super) fn summarize(
+    store: &PgStore,
+    query: &Query,
+    by: &GroupBy,
+) -> Result<Vec<(String, u64)>> {
+    summary::summarize(&POSTGRES, query, by, &mut |sql, ps, each| {
+        each_row(store, sql, ps, each)
+    })
+}
+
+/// Runs `sql` with `ps` and hands each result row to `each` (how [`summary::summarize`] runs
+/// its statements here).
+fn each_row(
+    store: &PgStore,
+    sql: &str,
+    ps: &[Param],
+    each: &mut dyn FnMut(&dyn RowAccess) -> Result<()>,
+) -> Result<()> {
+    let rows = store.run(|conn| {
+        let Conn { client, statements } = conn;
+        let stmt = prepared(statements, client, sql)?;
+        Ok(client.query(&stmt, &params(ps))?)
+    })?;
+    for row in &rows {
+        each(row)?;
+    }
+    Ok(())
 }
