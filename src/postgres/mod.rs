@@ -45,7 +45,7 @@ pub use schema::SCHEMA_VERSION;
 
 use crate::query::summary::GroupBy;
 use crate::query::Query;
-use crate::store::sealed::SealedEvent;
+use crate::store::sealed::{SealedEvent, SealedEventRef};
 use crate::store::{AuditStore, Head};
 use crate::Result;
 use connect::{ConnectFn, Pool};
@@ -93,6 +93,15 @@ impl AuditStore for PgStore {
 
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
         read::read(self, from, limit)
+    }
+
+    fn read_each(
+        &self,
+        from: u64,
+        limit: usize,
+        visit: &mut dyn FnMut(&SealedEventRef<'_>),
+    ) -> Result<()> {
+        read::read_each(self, from, limit, visit)
     }
 
     fn query(&self, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {

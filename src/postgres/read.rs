@@ -1,4 +1,4 @@
-//! Reads: events by seq, queries, counts and summaries in SQL, personal values joined in.
+//! Reads: events by seq lent from rows, queries, counts and summaries in SQL, personal values.
 
 use std::collections::HashMap;
 
@@ -15,7 +15,7 @@ use crate::query::Query;
 use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
 use crate::sql::{summary, Param};
-use crate::store::sealed::SealedEvent;
+use crate::store::sealed::{SealedEvent, SealedEventRef};
 #[cfg(doc)]
 use crate::store::AuditStore;
 use crate::store::Head;
@@ -134,8 +134,23 @@ pub(super) fn fill_personal(
     client: &mut impl GenericClient,
     events: &mut [SealedEvent],
 ) -> std::result::Result<(), Fail> {
-    let rows = match codec::personal_lookup(events) {
-        None => return Ok(()),
+    let rows = personal_rows(statements, client, codec::personal_lookup(events))?;
+    let rows = rows
+        .iter()
+        .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?)))
+        .collect::<Result<Vec<_>>>()?;
+    codec::attach_personal(events, rows)?;
+    Ok(())
+}
+
+/// The `personal_values` rows `(seq, path, value, salt)` that `lookup` asks for.
+fn personal_rows(
+    statements: &mut HashMap<String, Statement>,
+    client: &mut impl GenericClient,
+    lookup: Option<PersonalLookup>,
+) -> std::result::Result<Vec<postgres::Row>, Fail> {
+    Ok(match lookup {
+        None => Vec::new(),
         Some(PersonalLookup::Range(lo, hi)) => {
             let stmt = prepared(
                 statements,
@@ -153,13 +168,7 @@ pub(super) fn fill_personal(
             )?;
             client.query(&stmt, &[&seqs])?
         }
-    };
-    let rows = rows
-        .iter()
-        .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?)))
-        .collect::<Result<Vec<_>>>()?;
-    codec::attach_personal(events, rows)?;
-    Ok(())
+    })
 }
 
 /// The SQL and parameters of [`AuditStore::query`].
@@ -192,17 +201,46 @@ pub(super) fn head(store: &PgStore) -> Result<Head> {
 }
 
 pub(super) fn read(store: &PgStore, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
+    let mut out = Vec::new();
+    read_each(store, from, limit, &mut |e| out.push(e.to_owned()))?;
+    Ok(out)
+}
+
+/// Lends each event straight from the result rows, personal values from theirs.
+pub(super) fn read_each(
+    store: &PgStore,
+    from: u64,
+    limit: usize,
+    visit: &mut dyn FnMut(&SealedEventRef<'_>),
+) -> Result<()> {
     let sql = format!(
         "SELECT {} FROM events e WHERE e.seq >= $1 ORDER BY e.seq LIMIT $2",
         codec::select_list()
     );
-    store.select(
-        &sql,
-        &[
-            Param::Int(from.min(i64::MAX as u64) as i64),
-            Param::Int(limit.min(i64::MAX as usize) as i64),
-        ],
-    )
+    let ps = [
+        Param::Int(from.min(i64::MAX as u64) as i64),
+        Param::Int(limit.min(i64::MAX as usize) as i64),
+    ];
+    store.run(|conn| {
+        let Conn { client, statements } = conn;
+        let stmt = prepared(statements, client, &sql)?;
+        let rows = client.query(&stmt, &params(&ps))?;
+        let mut events = rows
+            .iter()
+            .map(codec::decode_ref)
+            .collect::<Result<Vec<_>>>()?;
+        let values = personal_rows(statements, client, codec::personal_lookup_ref(&events))?;
+        let values = values
+            .iter()
+            .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?)))
+            .collect::<Result<Vec<_>>>()?;
+        codec::attach_personal_ref(&mut events, values)?;
+        // Nothing fails past this point, so `run` never repeats a visit.
+        for e in &events {
+            visit(e);
+        }
+        Ok(())
+    })
 }
 
 pub(super) fn query(store: &PgStore, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
