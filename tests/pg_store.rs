@@ -8,14 +8,16 @@
 #![cfg(feature = "postgres")]
 
 mod pg_support;
+#[path = "support/summaries.rs"]
+mod summaries;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use auditkit::postgres::{PgOptions, PgStore, SCHEMA_VERSION};
 use auditkit::{
-    Actor, ActorKind, AuditStore, AuditTrail, Cursor, Error, FaultKind, MemoryStore, NewEvent,
-    Order, Outcome, OutcomeFilter, Query, RequestContext, SealedEvent, Source, Target,
+    Actor, ActorKind, AuditStore, AuditTrail, Cursor, Error, FaultKind, GroupBy, MemoryStore,
+    NewEvent, Order, Outcome, OutcomeFilter, Query, RequestContext, SealedEvent, Source, Target,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -535,6 +537,66 @@ fn every_filter_runs_on_an_index() {
             !plan.contains("Seq Scan"),
             "query {name:?} scans the table:\n{plan}"
         );
+    }
+}
+
+#[test]
+fn summarize_matches_memory_for_every_grouping() {
+    let url = server!();
+    // The events and queries tests/summarize.rs runs on SQLite: times around local midnights
+    // and daylight-saving changes over 1970..2030, every grouping in nine zones.
+    let mem = AuditTrail::new(MemoryStore::new());
+    for chunk in summaries::events().chunks(100) {
+        mem.record_batch(chunk.to_vec())
+            .expect("record into memory");
+    }
+    let pg = fresh_pg_store(&url);
+    copy_all(mem.store(), &pg);
+    let pg = AuditTrail::new(pg);
+    for q in summaries::queries() {
+        let total = mem.count(&q).expect("count");
+        for by in &summaries::groupings() {
+            let want = mem.summarize(&q, by).expect("memory summarize");
+            let got = pg.summarize(&q, by).expect("pg summarize");
+            assert_eq!(got, want, "{by:?} over {q:?}");
+            assert_eq!(
+                got.iter().map(|(_, n)| n).sum::<u64>(),
+                total,
+                "{by:?} over {q:?}"
+            );
+        }
+    }
+    let err = pg
+        .summarize(&Query::new(), &GroupBy::day_in("Mars/Olympus_Mons"))
+        .expect_err("bad zone");
+    assert!(
+        matches!(&err, Error::Invalid { field, .. } if field == "zone"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_summary_runs_on_an_index() {
+    // SQLite's summaries run on its indexes for the same groupings and filters (the unit test
+    // `every_summary_runs_on_an_index` in src/sqlite/tests.rs); so must PostgreSQL's.
+    let url = server!();
+    let (_, pg) = twin_stores(&url, 40);
+    for (name, q) in queries() {
+        for by in [
+            GroupBy::Action,
+            GroupBy::Actor,
+            GroupBy::day_in("Europe/Berlin"),
+        ] {
+            let plan = pg.explain_summarize(&q, &by).expect("explain");
+            assert!(
+                plan.contains("Index"),
+                "{by:?} over {name:?} names no index:\n{plan}"
+            );
+            assert!(
+                !plan.contains("Seq Scan"),
+                "{by:?} over {name:?} scans the table:\n{plan}"
+            );
+        }
     }
 }
 

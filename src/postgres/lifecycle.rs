@@ -4,8 +4,12 @@ use std::collections::HashMap;
 
 use postgres::{IsolationLevel, Statement, Transaction};
 
-use super::{commit, fill_personal, get, map_err, prepared, Conn, Fail, PgStore};
+use super::connect::{commit, map_err, prepared, Conn, Fail};
+use super::read::{fill_personal, get};
+use super::search::POSTGRES;
+use super::PgStore;
 use crate::integrity::merkle;
+use crate::sql::index_rows::IndexRows;
 use crate::sql::{codec, lifecycle};
 use crate::store::sealed::SealedEvent;
 use crate::store::{Head, PersonalPath};
@@ -87,7 +91,7 @@ impl PgStore {
                     codec::select_list()
                 ),
             };
-            lifecycle::erase(&mut ops, fields)?;
+            lifecycle::erase(&mut ops, &POSTGRES, fields)?;
             commit(ops.tx)
         })
     }
@@ -123,8 +127,8 @@ impl lifecycle::Eraser for PgEraser<'_, '_> {
         Ok(n > 0)
     }
 
-    fn reindex(&mut self, event: &SealedEvent, gone: &[String]) -> Result<()> {
-        let seq = event.seq as i64;
+    fn reindex(&mut self, seq: u64, rows: &IndexRows<'_>, gone: &[String]) -> Result<()> {
+        let seq = seq as i64;
         if !gone.is_empty() {
             self.tx
                 .execute(
@@ -133,11 +137,10 @@ impl lifecycle::Eraser for PgEraser<'_, '_> {
                 )
                 .map_err(map_err)?;
         }
-        let words = super::words_param(&crate::query::words(&event.search_text()?));
         self.tx
             .execute(
                 "UPDATE events SET search_words = string_to_array($1::text, ' ') WHERE seq = $2",
-                &[&words, &seq],
+                &[&rows.search, &seq],
             )
             .map_err(map_err)?;
         Ok(())

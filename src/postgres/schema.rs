@@ -2,7 +2,7 @@
 
 use postgres::{GenericClient, Transaction};
 
-use super::map_err;
+use super::connect::map_err;
 use crate::{Error, Result};
 
 /// The schema version this build writes.

@@ -230,11 +230,29 @@ pub(crate) enum PersonalLookup {
 
 /// How to fetch the personal values of `events`, `None` when none has any.
 pub(crate) fn personal_lookup(events: &[SealedEvent]) -> Option<PersonalLookup> {
-    let seqs: Vec<u64> = events
-        .iter()
-        .filter(|e| !e.personal.is_empty())
-        .map(|e| e.seq)
-        .collect();
+    lookup_of(
+        events
+            .iter()
+            .filter(|e| !e.personal.is_empty())
+            .map(|e| e.seq)
+            .collect(),
+    )
+}
+
+/// [`personal_lookup`] for lent events.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn personal_lookup_ref(events: &[SealedEventRef<'_>]) -> Option<PersonalLookup> {
+    lookup_of(
+        events
+            .iter()
+            .filter(|e| !e.personal.is_empty())
+            .map(|e| e.seq)
+            .collect(),
+    )
+}
+
+/// How to fetch the personal values of the events `seqs`.
+fn lookup_of(seqs: Vec<u64>) -> Option<PersonalLookup> {
     let (lo, hi) = (*seqs.iter().min()?, *seqs.iter().max()?);
     Some(if (hi - lo) as usize <= 4 * seqs.len() {
         PersonalLookup::Range(lo, hi)
@@ -249,28 +267,63 @@ pub(crate) fn attach_personal(
     events: &mut [SealedEvent],
     rows: impl IntoIterator<Item = (i64, String, String, Vec<u8>)>,
 ) -> Result<()> {
-    let at: std::collections::HashMap<u64, usize> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !e.personal.is_empty())
-        .map(|(i, e)| (e.seq, i))
-        .collect();
-    for (seq, path, text, salt) in rows {
-        let Some(&i) = at.get(&(seq as u64)) else {
-            continue;
-        };
-        let salt: [u8; 16] = salt.try_into().map_err(|_| {
-            Error::Corrupt(format!(
-                "personal value {path} of event {seq}: salt is not 16 bytes"
-            ))
-        })?;
+    let at = positions(events.iter().map(|e| (e.seq, !e.personal.is_empty())));
+    attach_rows(at, rows, |i, path, text, salt| {
         // A row whose path is not one cannot belong to any field.
         let Ok(path) = path.parse::<PersonalPath>() else {
-            continue;
+            return;
         };
         if let Some(p) = events[i].personal.iter_mut().find(|p| p.path == path) {
             p.value = Some(crate::store::sealed::PersonalValue { text, salt });
         }
+    })
+}
+
+/// [`attach_personal`] for lent events, lending them the rows' values.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn attach_personal_ref<'a>(
+    events: &mut [SealedEventRef<'a>],
+    rows: impl IntoIterator<Item = (i64, &'a str, &'a str, &'a [u8])>,
+) -> Result<()> {
+    let at = positions(events.iter().map(|e| (e.seq, !e.personal.is_empty())));
+    attach_rows(at, rows, |i, path, text, salt| {
+        if let Some(p) = events[i]
+            .personal
+            .iter_mut()
+            .find(|p| p.path.as_str() == path)
+        {
+            p.value = Some((text, salt));
+        }
+    })
+}
+
+/// Where each event that has personal fields sits, by seq, from `(seq, has personal)` pairs.
+fn positions(events: impl Iterator<Item = (u64, bool)>) -> std::collections::HashMap<u64, usize> {
+    events
+        .enumerate()
+        .filter(|(_, (_, personal))| *personal)
+        .map(|(i, (seq, _))| (seq, i))
+        .collect()
+}
+
+/// Calls `put` with the event's position, the path, the value and the checked salt of every
+/// row that belongs to an event in `at`.
+fn attach_rows<P: AsRef<str>, T, S: AsRef<[u8]>>(
+    at: std::collections::HashMap<u64, usize>,
+    rows: impl IntoIterator<Item = (i64, P, T, S)>,
+    mut put: impl FnMut(usize, P, T, [u8; 16]),
+) -> Result<()> {
+    for (seq, path, text, salt) in rows {
+        let Some(&i) = at.get(&(seq as u64)) else {
+            continue;
+        };
+        let salt: [u8; 16] = salt.as_ref().try_into().map_err(|_| {
+            Error::Corrupt(format!(
+                "personal value {} of event {seq}: salt is not 16 bytes",
+                path.as_ref()
+            ))
+        })?;
+        put(i, path, text, salt);
     }
     Ok(())
 }

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::index_rows::IndexRows;
+use super::Dialect;
 use crate::integrity::merkle;
 use crate::store::sealed::SealedEvent;
 use crate::store::{check_purge, Head, PersonalPath};
@@ -64,14 +66,19 @@ pub(crate) trait Eraser {
     fn load(&mut self, seq: u64) -> Result<Option<SealedEvent>>;
     /// Deletes one personal value; whether there was one.
     fn delete_value(&mut self, seq: u64, path: &str) -> Result<bool>;
-    /// Brings the derived rows of `event` (as it reads now, without the erased values) up to
-    /// date: drops its change paths `gone` and replaces its search words.
-    fn reindex(&mut self, event: &SealedEvent, gone: &[String]) -> Result<()>;
+    /// Brings the index rows of event `seq` up to date with `rows` (derived from the event as
+    /// it reads now, without the erased values): drops its change paths `gone` and replaces
+    /// its search words with `rows.search`.
+    fn reindex(&mut self, seq: u64, rows: &IndexRows<'_>, gone: &[String]) -> Result<()>;
 }
 
-/// Deletes the personal values `fields` names and re-indexes the events that lost one;
-/// returns how many events were re-indexed.
-pub(crate) fn erase(ops: &mut impl Eraser, fields: &[(u64, PersonalPath)]) -> Result<usize> {
+/// Deletes the personal values `fields` names and re-indexes the events that lost one, with
+/// search words in `dialect`'s form; returns how many events were re-indexed.
+pub(crate) fn erase(
+    ops: &mut impl Eraser,
+    dialect: &Dialect,
+    fields: &[(u64, PersonalPath)],
+) -> Result<usize> {
     let mut seqs: Vec<u64> = fields.iter().map(|(s, _)| *s).collect();
     seqs.sort_unstable();
     seqs.dedup();
@@ -79,7 +86,7 @@ pub(crate) fn erase(ops: &mut impl Eraser, fields: &[(u64, PersonalPath)]) -> Re
     let mut old_paths = HashMap::new();
     for &seq in &seqs {
         if let Some(e) = ops.load(seq)? {
-            old_paths.insert(seq, e.change_paths()?);
+            old_paths.insert(seq, IndexRows::of(&e, dialect)?.change_paths);
         }
     }
     let mut touched = Vec::new();
@@ -98,14 +105,14 @@ pub(crate) fn erase(ops: &mut impl Eraser, fields: &[(u64, PersonalPath)]) -> Re
         // Change paths and search words are derived from the decoded event, which no longer
         // holds the erased values: re-derive them so SQL filters agree with `Query::matches`
         // and erased words are no longer found.
-        let now = event.change_paths()?;
+        let now = IndexRows::of(&event, dialect)?;
         let gone: Vec<String> = old_paths
             .remove(&seq)
             .unwrap_or_default()
             .into_iter()
-            .filter(|p| !now.contains(p))
+            .filter(|p| !now.change_paths.contains(p))
             .collect();
-        ops.reindex(&event, &gone)?;
+        ops.reindex(seq, &now, &gone)?;
         reindexed += 1;
     }
     Ok(reindexed)

@@ -1,4 +1,4 @@
-//! What the SQL backends share: the query builder and the row codec.
+//! What the SQL backends share: the query builder, the row codec and the index rows.
 //!
 //! Backends differ only in placeholders and in how they spell full-text search; both come in
 //! through [`Dialect`]. Everything else (which column holds what, how a filter becomes a
@@ -6,6 +6,7 @@
 
 pub(crate) mod codec;
 pub(crate) mod filter;
+pub(crate) mod index_rows;
 pub(crate) mod lifecycle;
 pub(crate) mod summary;
 
@@ -39,4 +40,7 @@ pub(crate) struct Dialect {
     pub(crate) search: fn(&str) -> String,
     /// Turns the lowercase words of a search into the bound search parameter.
     pub(crate) search_param: fn(&[String]) -> String,
+    /// Turns an event's search text ([`crate::query::search_text`]) into what the engine
+    /// indexes for it, so that [`Dialect::search`] finds exactly its words.
+    pub(crate) search_body: fn(&str) -> String,
 }

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::schema::{APPLICATION_ID, SCHEMA_VERSION};
+use super::schema::check_identity;
 use crate::{Error, Result};
 
 /// The first 16 bytes of every SQLite database.
@@ -99,24 +99,7 @@ fn inspect_once(path: &Path) -> Result<Option<String>> {
             return Ok(None);
         }
     }
-    if app_id != APPLICATION_ID as u32 {
-        return Err(Error::Corrupt(format!(
-            "this SQLite database was not created by auditkit (application_id {app_id:#x}); open an auditkit database or a new file"
-        )));
-    }
-    let version = u32::try_from(version)
-        .map_err(|_| Error::Corrupt(format!("schema version {version} is not valid")))?;
-    if version > SCHEMA_VERSION {
-        return Err(Error::SchemaTooNew {
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    if version == 0 {
-        return Err(Error::Corrupt(
-            "the auditkit database has no schema version".into(),
-        ));
-    }
+    check_identity(i64::from(app_id), i64::from(version))?;
     Ok(pages.and_then(|pages| {
         let whole = main_len / page_size;
         let missing = (whole + 1..=u64::from(pages)).find(|p| !wal.pages.contains(&(*p as u32)))?;

@@ -2,8 +2,11 @@
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use super::{map_err, SqliteStore};
+use super::open::map_err;
+use super::search::SQLITE;
+use super::SqliteStore;
 use crate::integrity::merkle;
+use crate::sql::index_rows::IndexRows;
 use crate::sql::{codec, lifecycle, Param};
 use crate::store::sealed::SealedEvent;
 use crate::store::{Head, PersonalPath};
@@ -74,8 +77,8 @@ impl lifecycle::Eraser for SqliteEraser<'_> {
         Ok(n > 0)
     }
 
-    fn reindex(&mut self, event: &SealedEvent, gone: &[String]) -> Result<()> {
-        let seq = event.seq as i64;
+    fn reindex(&mut self, seq: u64, rows: &IndexRows<'_>, gone: &[String]) -> Result<()> {
+        let seq = seq as i64;
         for path in gone {
             self.tx
                 .prepare_cached("DELETE FROM event_changes WHERE path = ?1 AND seq = ?2")
@@ -83,7 +86,6 @@ impl lifecycle::Eraser for SqliteEraser<'_> {
                 .execute(rusqlite::params![path, seq])
                 .map_err(map_err)?;
         }
-        let body = super::search_body(event)?;
         self.tx
             .prepare_cached("DELETE FROM event_search WHERE rowid = ?1")
             .map_err(map_err)?
@@ -92,7 +94,7 @@ impl lifecycle::Eraser for SqliteEraser<'_> {
         self.tx
             .prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
             .map_err(map_err)?
-            .execute(rusqlite::params![seq, body])
+            .execute(rusqlite::params![seq, rows.search])
             .map_err(map_err)?;
         Ok(())
     }
@@ -111,7 +113,7 @@ pub(super) fn erase(conn: &mut Connection, fields: &[(u64, PersonalPath)]) -> Re
             codec::select_list()
         ),
     };
-    if lifecycle::erase(&mut ops, fields)? > 0 {
+    if lifecycle::erase(&mut ops, &SQLITE, fields)? > 0 {
         optimize_search(&tx)?;
     }
     tx.commit().map_err(map_err)

@@ -2,7 +2,9 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::map_err;
+use super::open::map_err;
+use super::search::SQLITE;
+use crate::sql::index_rows::IndexRows;
 use crate::{Error, Result};
 
 /// `PRAGMA application_id` of an auditkit database ("AUDT").
@@ -133,7 +135,7 @@ type Migration = fn(&Connection) -> Result<()>;
 /// is created at version 1 and migrated like any other, so every step runs on every database.
 const MIGRATIONS: &[Migration] = &[v1_search_tokens, v2_rollback_guards];
 
-/// Version 2: the search index holds the store's own word tokens (see `search_body`) instead
+/// Version 2: the search index holds the store's own word tokens (see `search.rs`) instead
 /// of text for FTS5 to split, so SQLite and `Query::matches` find the same words.
 fn v1_search_tokens(conn: &Connection) -> Result<()> {
     conn.execute(
@@ -155,7 +157,10 @@ fn v1_search_tokens(conn: &Connection) -> Result<()> {
         for e in &chunk {
             conn.prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
                 .map_err(map_err)?
-                .execute(rusqlite::params![e.seq as i64, super::search_body(e)?])
+                .execute(rusqlite::params![
+                    e.seq as i64,
+                    IndexRows::of(e, &SQLITE)?.search
+                ])
                 .map_err(map_err)?;
         }
     }
@@ -198,6 +203,35 @@ BEGIN
 END;
 "#;
 
+/// The schema version of a database whose header holds `application_id` `app_id` and
+/// `user_version` `version`, if it is an auditkit database this build can open; the file's
+/// bytes ([`super::file::inspect`]) and the opened database ([`prepare`]) are judged alike.
+///
+/// # Errors
+/// [`Error::Corrupt`] for another application's database or no valid version,
+/// [`Error::SchemaTooNew`] for a newer schema.
+pub(super) fn check_identity(app_id: i64, version: i64) -> Result<u32> {
+    if app_id != APPLICATION_ID {
+        return Err(Error::Corrupt(format!(
+            "this SQLite database was not created by auditkit (application_id {app_id:#x}); open an auditkit database or a new file"
+        )));
+    }
+    let version = u32::try_from(version)
+        .map_err(|_| Error::Corrupt(format!("schema version {version} is not valid")))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(Error::Corrupt(
+            "the auditkit database has no schema version".into(),
+        ));
+    }
+    Ok(version)
+}
+
 /// Creates the schema in an empty database, or checks and migrates an existing one; returns
 /// the log id.
 pub(crate) fn prepare(conn: &mut Connection) -> Result<String> {
@@ -232,24 +266,7 @@ pub(crate) fn prepare(conn: &mut Connection) -> Result<String> {
         (app_id, version) = (APPLICATION_ID, 1);
     }
     {
-        if app_id != APPLICATION_ID {
-            return Err(Error::Corrupt(format!(
-                "this SQLite database was not created by auditkit (application_id {app_id:#x}); open an auditkit database or a new file"
-            )));
-        }
-        let version = u32::try_from(version)
-            .map_err(|_| Error::Corrupt(format!("schema version {version} is not valid")))?;
-        if version > SCHEMA_VERSION {
-            return Err(Error::SchemaTooNew {
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        if version == 0 {
-            return Err(Error::Corrupt(
-                "the auditkit database has no schema version".into(),
-            ));
-        }
+        let version = check_identity(app_id, version)?;
         for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
             step(&tx)?;
             tx.pragma_update(None, "user_version", i as u32 + 2)

@@ -1,8 +1,17 @@
-//! Tests that need the store's private SQL: every filter runs on an index.
+//! Tests that need the store's private SQL: every filter and every summary runs on an index.
 
-use super::*;
+use rusqlite::params_from_iter;
+
+use super::search::SQLITE;
+use super::SqliteStore;
 use crate::model::event::{ActorKind, Source, Target};
+use crate::query::summary::GroupBy;
 use crate::query::Query;
+use crate::sql::filter::{order_by, SqlBuilder};
+use crate::sql::Param;
+use crate::sql::{codec, summary};
+#[cfg(doc)]
+use crate::store::AuditStore;
 use time::macros::datetime;
 
 fn plan(store: &SqliteStore, q: &Query) -> String {
@@ -99,5 +108,81 @@ fn every_filter_runs_on_an_index() {
                 || plan.contains("VIRTUAL TABLE"),
             "{name}: no index used:\n{plan}"
         );
+    }
+}
+
+/// The plans of every statement [`AuditStore::summarize`] runs for `q` and `by` (each is run
+/// too: the per-day statements depend on what the first one finds).
+fn summary_plans(store: &SqliteStore, q: &Query, by: &GroupBy) -> Vec<String> {
+    let conn = store.writer();
+    let mut plans = Vec::new();
+    summary::summarize(&SQLITE, q, by, &mut |sql, params, each| {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(params), |r| r.get::<_, String>(3))
+            .unwrap();
+        plans.push(rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n"));
+        let mut stmt = conn.prepare(sql).unwrap();
+        let mut rows = stmt.query(params_from_iter(params)).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            each(row)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    plans
+}
+
+#[test]
+fn every_summary_runs_on_an_index() {
+    let trail = crate::AuditTrail::new(SqliteStore::open_in_memory().unwrap());
+    for i in 0..20 {
+        trail
+            .record(
+                crate::NewEvent::new(["booking.created", "order.paid"][i % 2])
+                    .tenant("t")
+                    .actor(crate::Actor::user(format!("u-{}", i % 3)))
+                    .target(Target::new("booking", "b-1"))
+                    .occurred_at(datetime!(2026-03-29 00:00 UTC) + time::Duration::hours(i as i64)),
+            )
+            .unwrap();
+    }
+    let store = trail.store();
+    let from = datetime!(2026-01-01 0:00 UTC);
+    let to = datetime!(2026-06-01 0:00 UTC);
+    let queries = [
+        ("all", Query::new()),
+        ("tenant", Query::new().tenant("t")),
+        ("between", Query::new().between(from, to)),
+        ("actor", Query::new().actor("u-1")),
+        ("action prefix", Query::new().action("booking.*")),
+        (
+            "involving",
+            Query::new().involving(&Target::new("booking", "b-1")),
+        ),
+        ("search", Query::new().search("created")),
+        ("failures", Query::new().failures()),
+    ];
+    for (name, q) in &queries {
+        for by in [
+            GroupBy::Action,
+            GroupBy::Actor,
+            GroupBy::day_in("Europe/Berlin"),
+        ] {
+            let plans = summary_plans(store, q, &by);
+            assert!(!plans.is_empty(), "{by:?} over {name}: no statement");
+            for plan in plans {
+                assert!(
+                    !plan.lines().any(|l| l.trim_start().starts_with("SCAN ")
+                        && !l.contains("USING")
+                        && !l.contains("VIRTUAL TABLE INDEX")),
+                    "{by:?} over {name}: full table scan:\n{plan}"
+                );
+                assert!(
+                    plan.contains("INDEX") || plan.contains("PRIMARY KEY"),
+                    "{by:?} over {name}: no index used:\n{plan}"
+                );
+            }
+        }
     }
 }

@@ -322,6 +322,8 @@ fn find<S: AuditStore + ?Sized>(
 
 macro_rules! forward {
     ($($ty:ty),*) => {$(
+        // Every method forwards: a provided fallback here would hide the store's own.
+        #[deny(clippy::missing_trait_methods)]
         impl<S: AuditStore + ?Sized> AuditStore for $ty {
             fn log_id(&self) -> Result<String> {
                 (**self).log_id()

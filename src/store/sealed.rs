@@ -359,11 +359,11 @@ mod hex16 {
     }
 }
 
-fn corrupt(seq: u64, what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
+pub(crate) fn corrupt(seq: u64, what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
     Error::Corrupt(format!("event {seq}: {what}: {e}"))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     seq: u64,
     what: impl std::fmt::Display,
     text: &str,
@@ -501,71 +501,8 @@ impl SealedEvent {
         Ok(crate::query::search_text(&self.decode()?))
     }
 
-    /// [`SealedEvent::involved`], [`SealedEvent::change_paths`] and
-    /// [`SealedEvent::search_text`] together. A store indexes every append with it, so it
-    /// parses only what the index needs (related targets, before, after, context and the
-    /// personal values that go back into them), once, instead of decoding the whole event
-    /// three times; it refuses what [`SealedEvent::decode`] would refuse among those parts.
-    pub(crate) fn index_entries(&self) -> Result<IndexEntries> {
-        let seq = self.seq;
-        let mut involved = Vec::new();
-        match (&self.target_kind, &self.target_id) {
-            (Some(k), Some(i)) => involved.push((k.clone(), i.clone())),
-            (None, None) => {}
-            _ => return Err(corrupt(seq, "target", "kind and id must both be present")),
-        }
-        let mut related_count = 0;
-        if let Some(r) = &self.related {
-            let related: Vec<Target> = parse(seq, "related", r)?;
-            related_count = related.len();
-            involved.extend(related.into_iter().map(|t| (t.kind, t.id)));
-        }
-        involved.sort();
-        involved.dedup();
-
-        let mut sides = self.parse_sides()?;
-        let mut actor_name = None;
-        let mut target_label = None;
-        for p in &self.personal {
-            let Some(pv) = &p.value else {
-                continue;
-            };
-            let path = &p.path;
-            let Some(value) = put_back(seq, &mut sides, path, parse(seq, path, &pv.text)?)? else {
-                continue;
-            };
-            let text = || string(seq, path, &value);
-            match path {
-                PersonalPath::TargetLabel => {
-                    if self.target_kind.is_none() {
-                        return Err(corrupt(seq, path, "no target"));
-                    }
-                    target_label = Some(text()?);
-                }
-                PersonalPath::ActorName => actor_name = Some(text()?),
-                PersonalPath::RelatedLabel(i) if *i >= related_count => {
-                    return Err(corrupt(seq, path, "no such related target"));
-                }
-                // Placed by `decode`, not read by the index.
-                _ => {}
-            }
-        }
-        let (before, after, context) = sides;
-        let changes = changes::diff(before.as_ref(), after.as_ref());
-        Ok(IndexEntries {
-            involved,
-            change_paths: change_paths_of(&changes),
-            search_text: crate::query::search_text_of(
-                &self.action,
-                actor_name.as_deref(),
-                target_label.as_deref(),
-                &context,
-            ),
-        })
-    }
-
     /// `before`, `after` and `context` parsed, personal values not yet put back.
-    fn parse_sides(&self) -> Result<Sides> {
+    pub(crate) fn parse_sides(&self) -> Result<Sides> {
         let seq = self.seq;
         let side = |name: &str, text: &Option<String>| -> Result<Option<Value>> {
             text.as_deref().map(|t| parse(seq, name, t)).transpose()
@@ -587,21 +524,10 @@ impl SealedEvent {
     }
 }
 
-/// What a store indexes for one event besides its columns; see
-/// [`SealedEvent::index_entries`].
-pub(crate) struct IndexEntries {
-    /// The target and related targets, sorted and deduplicated.
-    pub(crate) involved: Vec<(String, String)>,
-    /// Change paths with their ancestors, sorted and deduplicated.
-    pub(crate) change_paths: Vec<String>,
-    /// The full-text search body.
-    pub(crate) search_text: String,
-}
-
 /// An event's `before`, `after` and `context`, parsed.
-type Sides = (Option<Value>, Option<Value>, Map<String, Value>);
+pub(crate) type Sides = (Option<Value>, Option<Value>, Map<String, Value>);
 
-fn change_paths_of(changes: &[crate::Change]) -> Vec<String> {
+pub(crate) fn change_paths_of(changes: &[crate::Change]) -> Vec<String> {
     let mut out: Vec<String> = changes
         .iter()
         .flat_map(|c| changes::with_ancestors(&c.path))
@@ -614,7 +540,7 @@ fn change_paths_of(changes: &[crate::Change]) -> Vec<String> {
 
 /// Puts a personal value back where `path` says when that is under `context`, `before` or
 /// `after`; otherwise hands `value` back for the caller's own fields.
-fn put_back(
+pub(crate) fn put_back(
     seq: u64,
     sides: &mut Sides,
     path: &PersonalPath,
@@ -633,7 +559,7 @@ fn put_back(
 }
 
 /// A personal value that must be a string (a name, an email, a label).
-fn string(seq: u64, path: &PersonalPath, value: &Value) -> Result<String> {
+pub(crate) fn string(seq: u64, path: &PersonalPath, value: &Value) -> Result<String> {
     value
         .as_str()
         .map(str::to_owned)

@@ -1,0 +1,308 @@
+//! Reads: events by seq lent from rows, queries, counts and summaries in SQL, personal values.
+
+use std::collections::HashMap;
+
+use bytes::BytesMut;
+use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use postgres::{GenericClient, Statement};
+use uuid::Uuid;
+
+use super::connect::{prepared, Conn, Fail};
+use super::search::POSTGRES;
+use super::PgStore;
+use crate::query::summary::GroupBy;
+use crate::query::Query;
+use crate::sql::codec::{self, PersonalLookup, RowAccess};
+use crate::sql::filter::{order_by, SqlBuilder};
+use crate::sql::{summary, Param};
+use crate::store::sealed::{SealedEvent, SealedEventRef};
+#[cfg(doc)]
+use crate::store::AuditStore;
+use crate::store::Head;
+use crate::{Error, Result};
+
+impl ToSql for Param {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Param::Null => Ok(IsNull::Yes),
+            // The builder binds every integer as i64; PostgreSQL may infer a narrower type
+            // for a placeholder compared with an integer column.
+            Param::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            Param::Int(i) => i.to_sql(ty, out),
+            Param::Text(s) => s.to_sql(ty, out),
+            Param::Blob(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <i64 as ToSql>::accepts(ty)
+            || <i32 as ToSql>::accepts(ty)
+            || <String as ToSql>::accepts(ty)
+            || <Vec<u8> as ToSql>::accepts(ty)
+    }
+
+    to_sql_checked!();
+}
+
+pub(super) fn get<'a, T: postgres::types::FromSql<'a>>(
+    row: &'a postgres::Row,
+    idx: usize,
+) -> Result<T> {
+    row.try_get(idx)
+        .map_err(|e| Error::Corrupt(format!("column {}: {e}", row.columns()[idx].name())))
+}
+
+impl RowAccess for postgres::Row {
+    fn int(&self, idx: usize) -> Result<Option<i64>> {
+        get(self, idx)
+    }
+    fn text(&self, idx: usize) -> Result<Option<&str>> {
+        get(self, idx)
+    }
+    fn blob(&self, idx: usize) -> Result<Option<&[u8]>> {
+        get(self, idx)
+    }
+}
+
+pub(super) fn params(ps: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+impl PgStore {
+    /// The plan PostgreSQL chooses for `query` (as [`AuditStore::query`] runs it) when
+    /// sequential scans are ruled out, as they would be on a large table: a way to check that
+    /// every filter has an index (no `Seq Scan` in the plan).
+    ///
+    /// # Errors
+    /// When the server cannot be reached.
+    pub fn explain_query(&self, query: &Query) -> Result<String> {
+        let (sql, ps) = query_sql(query, 100);
+        self.explain(&sql, &ps)
+    }
+
+    /// The plans PostgreSQL chooses for the statements [`AuditStore::summarize`] runs for
+    /// `query` and `by`, one after another, with sequential scans ruled out as in
+    /// [`PgStore::explain_query`]: a way to check that a summary runs on indexes. The
+    /// statements are run as well, since those of [`GroupBy::Day`] depend on what the first
+    /// one finds.
+    ///
+    /// # Errors
+    /// When the server cannot be reached; [`Error::Invalid`] as [`AuditStore::summarize`].
+    pub fn explain_summarize(&self, query: &Query, by: &GroupBy) -> Result<String> {
+        let mut plans = Vec::new();
+        summary::summarize(&POSTGRES, query, by, &mut |sql, ps, each| {
+            plans.push(self.explain(sql, ps)?);
+            each_row(self, sql, ps, each)
+        })?;
+        Ok(plans.join("\n\n"))
+    }
+
+    /// The plan of `sql` with sequential scans ruled out.
+    fn explain(&self, sql: &str, ps: &[Param]) -> Result<String> {
+        self.run(|conn| {
+            let mut tx = conn.client.transaction()?;
+            tx.batch_execute("SET LOCAL enable_seqscan = off")?;
+            let rows = tx.query(&format!("EXPLAIN {sql}"), &params(ps))?;
+            rows.iter()
+                .map(|r| get::<String>(r, 0))
+                .collect::<Result<Vec<_>>>()
+                .map(|lines| lines.join("\n"))
+                .map_err(Fail::Final)
+        })
+    }
+
+    /// Runs an event query and fills in personal values.
+    pub(super) fn select(&self, sql: &str, ps: &[Param]) -> Result<Vec<SealedEvent>> {
+        self.run(|conn| {
+            let Conn { client, statements } = conn;
+            let stmt = prepared(statements, client, sql)?;
+            let rows = client.query(&stmt, &params(ps))?;
+            let mut events = rows.iter().map(codec::decode).collect::<Result<Vec<_>>>()?;
+            fill_personal(statements, client, &mut events)?;
+            Ok(events)
+        })
+    }
+}
+
+/// Puts each event's personal values (those not erased) next to their commitments.
+pub(super) fn fill_personal(
+    statements: &mut HashMap<String, Statement>,
+    client: &mut impl GenericClient,
+    events: &mut [SealedEvent],
+) -> std::result::Result<(), Fail> {
+    let rows = personal_rows(statements, client, codec::personal_lookup(events))?;
+    let rows = rows
+        .iter()
+        .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?)))
+        .collect::<Result<Vec<_>>>()?;
+    codec::attach_personal(events, rows)?;
+    Ok(())
+}
+
+/// The `personal_values` rows `(seq, path, value, salt)` that `lookup` asks for.
+fn personal_rows(
+    statements: &mut HashMap<String, Statement>,
+    client: &mut impl GenericClient,
+    lookup: Option<PersonalLookup>,
+) -> std::result::Result<Vec<postgres::Row>, Fail> {
+    Ok(match lookup {
+        None => Vec::new(),
+        Some(PersonalLookup::Range(lo, hi)) => {
+            let stmt = prepared(
+                statements,
+                client,
+                "SELECT seq, path, value, salt FROM personal_values WHERE seq BETWEEN $1 AND $2",
+            )?;
+            client.query(&stmt, &[&(lo as i64), &(hi as i64)])?
+        }
+        Some(PersonalLookup::Points(seqs)) => {
+            let seqs: Vec<i64> = seqs.into_iter().map(|s| s as i64).collect();
+            let stmt = prepared(
+                statements,
+                client,
+                "SELECT seq, path, value, salt FROM personal_values WHERE seq = ANY($1)",
+            )?;
+            client.query(&stmt, &[&seqs])?
+        }
+    })
+}
+
+/// The SQL and parameters of [`AuditStore::query`].
+fn query_sql(query: &Query, limit: usize) -> (String, Vec<Param>) {
+    let mut b = SqlBuilder::new(&POSTGRES);
+    let filter = b.where_clause(query);
+    let lim = b.bind(Param::Int(limit.min(i64::MAX as usize) as i64));
+    let sql = format!(
+        "SELECT {} FROM events e{filter}{} LIMIT {lim}",
+        codec::select_list(),
+        order_by(query)
+    );
+    (sql, b.params)
+}
+
+pub(super) fn head(store: &PgStore) -> Result<Head> {
+    store.run(|conn| {
+        let Conn { client, statements } = conn;
+        let stmt = prepared(
+            statements,
+            client,
+            "SELECT seq, hash, frontier FROM auditkit_head WHERE id = 1",
+        )?;
+        let row = client.query_one(&stmt, &[])?;
+        let seq: i64 = get(&row, 0)?;
+        let hash: Vec<u8> = get(&row, 1)?;
+        let frontier: Vec<u8> = get(&row, 2)?;
+        Ok(codec::decode_head(seq, hash, frontier)?)
+    })
+}
+
+pub(super) fn read(store: &PgStore, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
+    let mut out = Vec::new();
+    read_each(store, from, limit, &mut |e| out.push(e.to_owned()))?;
+    Ok(out)
+}
+
+/// Lends each event straight from the result rows, personal values from theirs.
+pub(super) fn read_each(
+    store: &PgStore,
+    from: u64,
+    limit: usize,
+    visit: &mut dyn FnMut(&SealedEventRef<'_>),
+) -> Result<()> {
+    let sql = format!(
+        "SELECT {} FROM events e WHERE e.seq >= $1 ORDER BY e.seq LIMIT $2",
+        codec::select_list()
+    );
+    let ps = [
+        Param::Int(from.min(i64::MAX as u64) as i64),
+        Param::Int(limit.min(i64::MAX as usize) as i64),
+    ];
+    store.run(|conn| {
+        let Conn { client, statements } = conn;
+        let stmt = prepared(statements, client, &sql)?;
+        let rows = client.query(&stmt, &params(&ps))?;
+        let mut events = rows
+            .iter()
+            .map(codec::decode_ref)
+            .collect::<Result<Vec<_>>>()?;
+        let values = personal_rows(statements, client, codec::personal_lookup_ref(&events))?;
+        let values = values
+            .iter()
+            .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?)))
+            .collect::<Result<Vec<_>>>()?;
+        codec::attach_personal_ref(&mut events, values)?;
+        // Nothing fails past this point, so `run` never repeats a visit.
+        for e in &events {
+            visit(e);
+        }
+        Ok(())
+    })
+}
+
+pub(super) fn query(store: &PgStore, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
+    let (sql, ps) = query_sql(query, limit);
+    store.select(&sql, &ps)
+}
+
+pub(super) fn count(store: &PgStore, query: &Query) -> Result<u64> {
+    let mut b = SqlBuilder::new(&POSTGRES);
+    let filter = b.where_clause(query);
+    let sql = format!("SELECT COUNT(*) FROM events e{filter}");
+    store.run(|conn| {
+        let Conn { client, statements } = conn;
+        let stmt = prepared(statements, client, &sql)?;
+        let n: i64 = get(&client.query_one(&stmt, &params(&b.params))?, 0)?;
+        Ok(n as u64)
+    })
+}
+
+pub(super) fn by_id(store: &PgStore, id: Uuid) -> Result<Option<SealedEvent>> {
+    let sql = format!(
+        "SELECT {} FROM events e WHERE e.id = $1",
+        codec::select_list()
+    );
+    Ok(store
+        .select(&sql, &[Param::Blob(id.as_bytes().to_vec())])?
+        .pop())
+}
+
+pub(super) fn find_by_key(store: &PgStore, key: &str) -> Result<Option<SealedEvent>> {
+    let sql = format!(
+        "SELECT {} FROM events e WHERE e.idempotency_key = $1",
+        codec::select_list()
+    );
+    Ok(store.select(&sql, &[Param::Text(key.to_owned())])?.pop())
+}
+
+pub(super) fn summarize(
+    store: &PgStore,
+    query: &Query,
+    by: &GroupBy,
+) -> Result<Vec<(String, u64)>> {
+    summary::summarize(&POSTGRES, query, by, &mut |sql, ps, each| {
+        each_row(store, sql, ps, each)
+    })
+}
+
+/// Runs `sql` with `ps` and hands each result row to `each` (how [`summary::summarize`] runs
+/// its statements here).
+fn each_row(
+    store: &PgStore,
+    sql: &str,
+    ps: &[Param],
+    each: &mut dyn FnMut(&dyn RowAccess) -> Result<()>,
+) -> Result<()> {
+    let rows = store.run(|conn| {
+        let Conn { client, statements } = conn;
+        let stmt = prepared(statements, client, sql)?;
+        Ok(client.query(&stmt, &params(ps))?)
+    })?;
+    for row in &rows {
+        each(row)?;
+    }
+    Ok(())
+}

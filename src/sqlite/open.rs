@@ -1,0 +1,266 @@
+//! Opening a [`SqliteStore`]: connection settings, the reader pool, SQLite errors mapped to ours.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use super::options::{SqliteOptions, Synchronous};
+use super::{file, schema, SqliteStore};
+use crate::{Error, Result};
+
+/// How [`map_err`] ends the message of a corruption SQLite itself found, so that the store can
+/// add where it found it ([`SqliteStore::locate_damage`]).
+const DAMAGED: &str = "the file is not an intact SQLite database";
+
+pub(crate) fn map_err(e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        let msg = msg.clone().unwrap_or_else(|| f.to_string());
+        return match f.code {
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Busy(msg),
+            ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
+                Error::Corrupt(format!("{msg}; {DAMAGED}"))
+            }
+            ErrorCode::DiskFull => Error::Storage(format!(
+                "{msg}; the disk or the database's size limit is full, free space and retry"
+            )),
+            ErrorCode::ReadOnly => Error::Storage(format!(
+                "{msg}; the database is read-only, open it with write access to record events"
+            )),
+            ErrorCode::CannotOpen => Error::Storage(format!(
+                "{msg}; check that the directory exists and is writable"
+            )),
+            _ => Error::Storage(msg),
+        };
+    }
+    Error::Storage(e.to_string())
+}
+
+/// What every connection of a store gets, the writer and the readers alike.
+fn configure_common(conn: &Connection, options: &SqliteOptions, damaged: bool) -> Result<()> {
+    conn.busy_timeout(options.busy_timeout).map_err(map_err)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, !damaged)
+        .map_err(map_err)?;
+    if damaged {
+        // A read-only look at a file cut short: SQLite refuses a file shorter than its
+        // header's page count unless writable_schema is on (which defensive mode forbids). On
+        // a read-only connection that writes nothing; it lets verify read what is left and
+        // say where the damage is.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_WRITABLE_SCHEMA, true)
+            .map_err(map_err)?;
+    }
+    // One plan per statement whatever its bound values: without it SQLite re-prepared a
+    // cached query each time a parameter it had looked at while planning changed (a
+    // booking's history paid that on every call).
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(map_err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// The writer connection's settings.
+fn configure(conn: &Connection, options: &SqliteOptions, damaged: bool) -> Result<()> {
+    configure_common(conn, options, damaged)?;
+    if options.read_only {
+        // The journal mode and sync level are the writers' business; a read-only connection
+        // cannot set them.
+        return Ok(());
+    }
+    if let Some(pages) = options.max_page_count {
+        conn.pragma_update(None, "max_page_count", pages)
+            .map_err(map_err)?;
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(map_err)?;
+    let sync = match options.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)
+        .map_err(map_err)?;
+    // Erased personal values and purged events must not linger in freed pages of the file.
+    conn.pragma_update(None, "secure_delete", true)
+        .map_err(map_err)?;
+    // Statements that can abort halfway (purge, erasure) keep a statement journal; one event
+    // touches a dozen index pages, past the 64 KiB at which SQLite spills that journal to a
+    // temporary file. In memory it costs a copy instead of a write per page.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(map_err)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the audit database at `path` with default options.
+    ///
+    /// Nothing is written to an existing file before its own bytes show it is an auditkit
+    /// database of this or an older schema, whole: its header and WAL are read directly first
+    /// (README, "Reliability").
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] for a file that is not an auditkit SQLite database, or one shorter
+    /// than the pages its header says it holds (open it `read_only` to verify what is left),
+    /// [`Error::SchemaTooNew`] for one written by a newer auditkit, [`Error::Busy`] when
+    /// another process holds it locked past the timeout, [`Error::Storage`] when it cannot be
+    /// opened.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens the audit database at `path` with `options`.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`]; with `read_only`, also [`Error::Storage`] when the file does
+    /// not exist and [`Error::Corrupt`] when its schema needs a migration (open it once with
+    /// write access). A `read_only` open accepts a file cut short, so that
+    /// [`crate::AuditTrail::verify`] can report what is damaged.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let damage = file::inspect(&path)?;
+        if let (Some(damage), false) = (&damage, options.read_only) {
+            return Err(Error::Corrupt(format!(
+                "{damage}; nothing was written to it. Open it with SqliteOptions::read_only and run verify to see what is left, and restore it from a backup"
+            )));
+        }
+        let flags = if options.read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let mut conn = Connection::open_with_flags(&path, flags).map_err(map_err)?;
+        // Until the file proves to be auditkit's and intact, closing must not checkpoint: a
+        // WAL SQLite could replay but that does not fit the main file (one put back from an
+        // earlier copy) would otherwise be written into it on the way out of a refusal.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(map_err)?;
+        configure(&conn, &options, damage.is_some())?;
+        let log_id = if options.read_only {
+            schema::inspect(&conn)
+        } else {
+            schema::prepare(&mut conn)
+        }
+        .map_err(|e| match &damage {
+            Some(d) => Error::Corrupt(format!("{d}; {e}")),
+            None => e,
+        })?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
+            .map_err(map_err)?;
+        Ok(SqliteStore {
+            log_id,
+            writer: Mutex::new(conn),
+            readers: Some(Mutex::new(Vec::new())),
+            path: Some(path),
+            options,
+            damage,
+        })
+    }
+
+    /// A fresh database in memory: gone when the store is dropped. For tests and examples.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when SQLite cannot allocate it.
+    pub fn open_in_memory() -> Result<Self> {
+        let mut conn = Connection::open_in_memory().map_err(map_err)?;
+        let options = SqliteOptions::default();
+        configure(&conn, &options, false)?;
+        let log_id = schema::prepare(&mut conn)?;
+        Ok(SqliteStore {
+            log_id,
+            writer: Mutex::new(conn),
+            readers: None,
+            path: None,
+            options,
+            damage: None,
+        })
+    }
+
+    pub(super) fn writer(&self) -> MutexGuard<'_, Connection> {
+        // rusqlite rolls back an open transaction when it is dropped during a panic, so the
+        // connection behind a poisoned lock is clean.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on a reader connection (the writer for in-memory databases).
+    pub(super) fn read_with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let Some(pool) = &self.readers else {
+            return f(&self.writer());
+        };
+        let conn = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    self.path.as_ref().expect("file stores have a path"),
+                    if self.options.read_only {
+                        OpenFlags::SQLITE_OPEN_READ_ONLY
+                    } else {
+                        OpenFlags::SQLITE_OPEN_READ_WRITE
+                    } | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(map_err)?;
+                configure_common(&c, &self.options, self.damage.is_some())?;
+                c.pragma_update(None, "query_only", true).map_err(map_err)?;
+                c
+            }
+        };
+        let out = f(&conn).map_err(|e| self.locate_damage(&conn, e));
+        let mut pool = pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// Adds to a corruption SQLite reported where in the file it is: SQLite's own
+    /// `quick_check` (its first findings), with each b-tree named by its table or index.
+    /// Other errors pass through.
+    /// A file known to be cut short says so in every corruption it causes.
+    fn locate_damage(&self, conn: &Connection, e: Error) -> Error {
+        let Error::Corrupt(msg) = &e else { return e };
+        if let Some(d) = &self.damage {
+            return Error::Corrupt(format!("{msg}; {d}"));
+        }
+        if !msg.ends_with(DAMAGED) {
+            return e;
+        }
+        let found: Vec<String> = conn
+            .prepare("PRAGMA quick_check(3)")
+            .and_then(|mut st| {
+                st.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .unwrap_or_default();
+        let name_of = |root: &str| -> Option<String> {
+            conn.query_row(
+                "SELECT type || ' ' || name FROM sqlite_schema WHERE rootpage = ?1",
+                [root],
+                |r| r.get(0),
+            )
+            .ok()
+        };
+        let found: Vec<String> = found
+            .into_iter()
+            .filter(|f| f != "ok")
+            .map(
+                |f| match f.strip_prefix("Tree ").and_then(|t| t.split_once(' ')) {
+                    Some((root, rest)) => match name_of(root) {
+                        Some(name) => format!("{name} (b-tree {root}) {rest}"),
+                        None => f,
+                    },
+                    None => f,
+                },
+            )
+            .collect();
+        if found.is_empty() {
+            return Error::Corrupt(format!(
+                "{msg}; the file is damaged, restore it from a backup"
+            ));
+        }
+        Error::Corrupt(format!(
+            "{msg}; the file is damaged, SQLite finds: {}; restore it from a backup",
+            found.join("; ")
+        ))
+    }
+}
