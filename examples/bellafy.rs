@@ -198,7 +198,7 @@ pub fn run(out: &mut impl Write) -> auditkit::Result<()> {
     writeln!(out, "Export · payments.csv")?;
     {
         let mut w = csv::Writer::from_writer(&mut *out);
-        let csv_err = |e: csv::Error| auditkit::Error::Io(std::io::Error::other(e.to_string()));
+        let csv_err = |e: csv::Error| auditkit::Error::from(std::io::Error::other(e.to_string()));
         w.write_record([
             "timestamp",
             "actor",

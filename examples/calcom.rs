@@ -202,7 +202,7 @@ pub fn run(out: &mut impl Write) -> auditkit::Result<()> {
     if let Some(e) = changed.first() {
         // The stored event as JSON, without the chain fields.
         let mut raw = serde_json::to_value(e)
-            .map_err(|err| auditkit::Error::Io(std::io::Error::other(err)))?;
+            .map_err(|err| auditkit::Error::from(std::io::Error::other(err)))?;
         if let Some(fields) = raw.as_object_mut() {
             fields.retain(|k, _| {
                 [

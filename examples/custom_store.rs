@@ -57,7 +57,7 @@ struct HeadFile {
 }
 
 fn corrupt(what: impl std::fmt::Display) -> Error {
-    Error::Corrupt(format!("JSON-lines store: {what}"))
+    Error::corrupt(format!("JSON-lines store: {what}"))
 }
 
 fn hash_from_hex(s: &str) -> Result<[u8; 32]> {

@@ -90,7 +90,7 @@ pub fn run(out: &mut impl std::io::Write) -> auditkit::Result<()> {
         let when = e
             .occurred_at
             .format(&time::format_description::well_known::Rfc3339)
-            .map_err(|err| auditkit::Error::Io(std::io::Error::other(err)))?;
+            .map_err(|err| auditkit::Error::from(std::io::Error::other(err)))?;
         writeln!(out, "  #{} {when} {}", e.seq, e.describe())?;
     }
 

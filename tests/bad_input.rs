@@ -204,7 +204,7 @@ fn databases_that_cannot_be_used() {
     )
     .unwrap();
     let err = SqliteStore::open(&garbage).unwrap_err();
-    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
 
     let foreign = dir.path().join("foreign.db");
     rusqlite::Connection::open(&foreign)
@@ -212,7 +212,7 @@ fn databases_that_cannot_be_used() {
         .execute_batch("CREATE TABLE bookings (id INTEGER)")
         .unwrap();
     let err = SqliteStore::open(&foreign).unwrap_err();
-    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("not created by auditkit"), "{err}");
 
     let newer = dir.path().join("newer.db");

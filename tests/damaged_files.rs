@@ -234,7 +234,7 @@ fn assert_refused_untouched(path: &Path, options: SqliteOptions, what: &str) -> 
         Err(e) => e,
     };
     assert!(
-        matches!(err, Error::Corrupt(_)),
+        matches!(err, Error::Corrupt { .. }),
         "{what}: expected Error::Corrupt, got {err}"
     );
     if let Some(change) = Files::of(path).changes_since(&before) {
@@ -335,7 +335,7 @@ fn every_truncation_is_refused_and_left_as_it_was() {
         file.set_len(len as u64).unwrap();
         checked += 1;
         match SqliteStore::open(&path) {
-            Err(Error::Corrupt(msg)) => {
+            Err(Error::Corrupt { message: msg, .. }) => {
                 if len >= 100 {
                     let m = msg.to_lowercase();
                     if !(m.contains("shorter") || m.contains("damaged") || m.contains("truncated"))
@@ -475,7 +475,7 @@ fn raw_head(path: &Path) -> Option<i64> {
 fn open_and_record(path: &Path, damage: &[u8], newest_damaged: Option<&str>) -> Option<String> {
     let before = Files::of(path);
     let store = match SqliteStore::open(path) {
-        Err(Error::Corrupt(msg)) => {
+        Err(Error::Corrupt { message: msg, .. }) => {
             return Files::of(path)
                 .changes_since(&before)
                 .map(|c| format!("open refused ({msg}) but wrote: {c}"));
@@ -609,7 +609,7 @@ fn a_flipped_byte_in_an_event_is_named_by_verify() {
                 }
             };
             assert!(
-                matches!(err, Error::Corrupt(_)),
+                matches!(err, Error::Corrupt { .. }),
                 "{name}: expected Error::Corrupt, got {err}"
             );
             assert!(
@@ -764,7 +764,7 @@ fn a_stale_wal_is_what_sqlite_makes_of_it() {
             (false, Ok(_)) => {
                 failures.push(format!("{name}: SQLite finds it malformed, yet it opened"))
             }
-            (false, Err(Error::Corrupt(msg))) => {
+            (false, Err(Error::Corrupt { message: msg, .. })) => {
                 if let Some(c) = Files::of(&g.path).changes_since(&before) {
                     failures.push(format!("{name}: refused ({msg}) but wrote: {c}"));
                 }
@@ -902,7 +902,7 @@ fn read_only_opens_let_verify_report_the_damage() {
                 Some(f) if f.seq > 0 => {}
                 _ => failures.push(format!("{what}: verify reports no fault: {r}")),
             },
-            Err(Error::Corrupt(msg)) => {
+            Err(Error::Corrupt { message: msg, .. }) => {
                 if !msg.contains("damaged") {
                     failures.push(format!(
                         "{what}: the error does not say the file is damaged: {msg}"

@@ -77,10 +77,10 @@ fn every_outcome_is_truthful<S: AuditStore>(make: impl Fn() -> S) {
                         match fault {
                             Fault::Busy => assert!(e.is_busy(), "{ctx}: {e}"),
                             Fault::FailBefore => {
-                                assert!(matches!(e, Error::Storage(_)), "{ctx}: {e}")
+                                assert!(matches!(e, Error::Storage { .. }), "{ctx}: {e}")
                             }
                             _ => {
-                                assert!(matches!(e, Error::OutcomeUnknown(_)), "{ctx}: {e}");
+                                assert!(matches!(e, Error::OutcomeUnknown { .. }), "{ctx}: {e}");
                                 // The message names the events, which tell what happened.
                                 let ids = ids_in(&e);
                                 assert_eq!(ids.len(), 2, "{ctx}: {e}");
@@ -173,7 +173,7 @@ fn retry_with_idempotency_key_after_unknown_outcome() {
     let e = trail
         .record(event(1).idempotency_key("req-1"))
         .expect_err("the outcome is unknown");
-    assert!(matches!(e, Error::OutcomeUnknown(_)), "{e}");
+    assert!(matches!(e, Error::OutcomeUnknown { .. }), "{e}");
     assert!(e.to_string().contains("idempotency key"), "{e}");
     let retried = trail
         .record(event(1).idempotency_key("req-1"))
@@ -190,7 +190,7 @@ fn a_partly_stored_batch_is_reported_as_corrupt() {
     let e = trail
         .record_batch(vec![event(1), event(2), event(3)])
         .expect_err("partial batch");
-    assert!(matches!(e, Error::Corrupt(_)), "{e}");
+    assert!(matches!(e, Error::Corrupt { .. }), "{e}");
     assert!(e.to_string().contains("kept 1 of the 3"), "{e}");
 }
 
@@ -228,7 +228,7 @@ fn a_full_database_is_a_clear_error_and_stores_nothing() {
         assert!(recorded < 10_000, "the cap never hit");
     };
     assert!(recorded > 0, "the cap left no room at all: {err}");
-    assert!(matches!(err, Error::Storage(_)), "{err}");
+    assert!(matches!(err, Error::Storage { .. }), "{err}");
     assert!(err.to_string().contains("full"), "{err}");
     // Failing again and again writes nothing either.
     for _ in 0..3 {
@@ -271,7 +271,7 @@ fn a_read_only_database_reads_but_refuses_to_record() {
         trail.record_batch(vec![event(1), event(2)]).map(|_| ()),
     ] {
         let e = attempt.expect_err("read-only");
-        assert!(matches!(e, Error::Storage(_)), "{e}");
+        assert!(matches!(e, Error::Storage { .. }), "{e}");
         assert!(e.to_string().contains("read-only"), "{e}");
     }
     assert_eq!(trail.count(&Query::new()).expect("count"), 5);
@@ -279,13 +279,13 @@ fn a_read_only_database_reads_but_refuses_to_record() {
 
     let missing = SqliteStore::open_with(dir.path().join("nope.db"), ro.clone())
         .expect_err("a missing file cannot be opened read-only");
-    assert!(matches!(missing, Error::Storage(_)), "{missing}");
+    assert!(matches!(missing, Error::Storage { .. }), "{missing}");
     assert!(!dir.path().join("nope.db").exists(), "nothing created");
 
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, b"this is not a database at all, not even close...").expect("write");
     let e = SqliteStore::open_with(&junk, ro).expect_err("junk");
-    assert!(matches!(e, Error::Corrupt(_)), "{e}");
+    assert!(matches!(e, Error::Corrupt { .. }), "{e}");
 
     // Writers still work on the file afterwards.
     let trail = AuditTrail::new(SqliteStore::open(&path).expect("open rw"));

@@ -26,7 +26,7 @@ impl AuditPayload for PriceSet {
     fn upgrade(version: u32, context: Value) -> auditkit::Result<Value> {
         match version {
             1 => Ok(json!({"amount": context["cents"], "currency": "EUR"})),
-            v => Err(Error::Payload(format!("no upgrade from version {v}"))),
+            v => Err(Error::payload(format!("no upgrade from version {v}"))),
         }
     }
 }
@@ -54,7 +54,7 @@ fn trail() -> AuditTrail<MemoryStore> {
 
 fn assert_payload_error<T: std::fmt::Debug>(r: auditkit::Result<T>, needle: &str) {
     match r {
-        Err(e @ Error::Payload(_)) => {
+        Err(e @ Error::Payload { .. }) => {
             assert!(e.to_string().contains(needle), "{e:?} lacks {needle:?}")
         }
         other => panic!("expected Error::Payload containing {needle:?}, got {other:?}"),

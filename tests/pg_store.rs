@@ -729,7 +729,7 @@ fn a_schema_with_foreign_tables_is_refused_and_bad_input_is_named() {
     .expect("foreign table");
     let e = PgStore::connect_with_schema(&url, &schema).expect_err("foreign");
     assert!(
-        matches!(e, Error::Corrupt(ref m) if m.contains("events")),
+        matches!(e, Error::Corrupt { message: ref m, .. } if m.contains("events")),
         "{e}"
     );
 
@@ -740,7 +740,7 @@ fn a_schema_with_foreign_tables_is_refused_and_bad_input_is_named() {
     // Nothing listens on port 1.
     let e = PgStore::connect("postgres://postgres@127.0.0.1:1/postgres").expect_err("no server");
     assert!(
-        matches!(e, Error::Storage(ref m) if m.contains("cannot connect")),
+        matches!(e, Error::Storage { message: ref m, .. } if m.contains("cannot connect")),
         "{e}"
     );
 }

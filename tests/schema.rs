@@ -128,7 +128,7 @@ fn random_bytes_are_a_corrupt_error() {
         let path = dir.path().join(format!("noise-{i}.db"));
         std::fs::write(&path, noise(i as u64 + 7, len)).unwrap();
         let e = SqliteStore::open(&path).unwrap_err();
-        assert!(matches!(e, Error::Corrupt(_)), "{len} bytes: {e}");
+        assert!(matches!(e, Error::Corrupt { .. }), "{len} bytes: {e}");
     }
 }
 
@@ -141,7 +141,7 @@ fn a_foreign_sqlite_database_is_refused() {
         .execute_batch("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);")
         .unwrap();
     let e = SqliteStore::open(&path).unwrap_err();
-    assert!(matches!(e, Error::Corrupt(_)), "{e}");
+    assert!(matches!(e, Error::Corrupt { .. }), "{e}");
     assert!(e.to_string().contains("not created by auditkit"), "{e}");
 }
 

@@ -159,7 +159,7 @@ fn a_checkpoint_of_another_history_is_a_mismatch() {
         .checkpoint()
         .unwrap();
     let err = trail.verify_against(&other).unwrap_err();
-    assert!(matches!(err, auditkit::Error::Checkpoint(_)), "{err}");
+    assert!(matches!(err, auditkit::Error::Checkpoint { .. }), "{err}");
 }
 
 /// The `personal` column names each field by its path: a text there that is no path is
@@ -180,7 +180,8 @@ fn a_changed_personal_path_is_caught() {
         .verify()
         .unwrap_err();
     assert!(
-        matches!(err, auditkit::Error::Corrupt(_)) && err.to_string().contains("actor.nickname"),
+        matches!(err, auditkit::Error::Corrupt { .. })
+            && err.to_string().contains("actor.nickname"),
         "{err}"
     );
     rename("actor.nickname", "actor.email");

@@ -378,9 +378,7 @@ impl AuditStore for FailingQuery {
     fn query(&self, query: &Query, limit: usize) -> auditkit::Result<Vec<auditkit::SealedEvent>> {
         let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if n + 1 >= self.fail_from {
-            return Err(auditkit::Error::Storage(
-                "injected: page read failed".into(),
-            ));
+            return Err(auditkit::Error::storage("injected: page read failed"));
         }
         self.inner.query(query, limit)
     }
@@ -452,7 +450,7 @@ fn streaming_many_pages_keeps_order_and_stops_at_the_first_error() {
         .for_each(&Query::new(), |_| {
             seen += 1;
             if seen == 1_500 {
-                return Err(auditkit::Error::Storage("callback gave up".into()));
+                return Err(auditkit::Error::storage("callback gave up"));
             }
             Ok(())
         })

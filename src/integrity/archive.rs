@@ -87,7 +87,7 @@ pub(crate) struct ArchiveWriter<W: Write> {
 }
 
 fn line_err(e: serde_json::Error) -> Error {
-    Error::Io(std::io::Error::other(e))
+    Error::from(std::io::Error::other(e))
 }
 
 impl<W: Write> ArchiveWriter<W> {
@@ -208,7 +208,7 @@ fn walk(reader: impl BufRead, checkpoint: Option<&Checkpoint>) -> Result<Archive
     let origin = format!("{}{log_id}", super::checkpoint::ORIGIN_PREFIX);
     if let Some(cp) = checkpoint {
         if cp.origin != origin {
-            return Err(Error::Checkpoint(format!(
+            return Err(Error::checkpoint(format!(
                 "it is for log {:?}, the archive is of {origin:?}",
                 cp.origin
             )));

@@ -89,7 +89,7 @@ impl PurgeRecord {
 }
 
 fn not_a_record(e: serde_json::Error) -> Error {
-    Error::Corrupt(format!(
+    Error::corrupt(format!(
         "the {PURGE_ACTION} event's context is not a purge record: {e}"
     ))
 }

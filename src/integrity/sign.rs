@@ -307,7 +307,7 @@ impl NoteVerifier {
         let mut others = Vec::new();
         for line in lines {
             let Some((name, id, sig)) = parse_line(line) else {
-                return Err(Error::Checkpoint(format!(
+                return Err(Error::checkpoint(format!(
                     "signature line {line:?} is not `— <key name> <base64 of key id and signature>`"
                 )));
             };
@@ -319,14 +319,14 @@ impl NoteVerifier {
             self.key
                 .verify_strict(text.as_bytes(), &Signature::from_bytes(&sig))
                 .map_err(|_| {
-                    Error::Checkpoint(format!(
+                    Error::checkpoint(format!(
                         "the signature by {}+{:08x} does not verify: the note was altered after signing",
                         self.name, self.id
                     ))
                 })?;
         }
         if ours == 0 {
-            return Err(Error::Checkpoint(if others.is_empty() {
+            return Err(Error::checkpoint(if others.is_empty() {
                 format!(
                     "it is not signed; expected a signature by {}+{:08x}",
                     self.name, self.id

@@ -217,7 +217,7 @@ impl<'a> Walker<'a> {
         };
         if let Some(cp) = checkpoint {
             if cp.size < seq {
-                return Err(Error::Checkpoint(format!(
+                return Err(Error::checkpoint(format!(
                     "it covers {} events, but events 1..={seq} were purged from this log, so they cannot be checked here; verify them with the archive written by the purge (integrity::archive::verify_archive_against) and check this log against a newer checkpoint",
                     cp.size
                 )));

@@ -42,7 +42,7 @@ use crate::{Error, Result};
 ///     fn upgrade(version: u32, old: Value) -> auditkit::Result<Value> {
 ///         match version {
 ///             1 => Ok(json!({ "amount": old["cents"], "currency": "EUR" })),
-///             v => Err(Error::Payload(format!("no upgrade from version {v}"))),
+///             v => Err(Error::payload(format!("no upgrade from version {v}"))),
 ///         }
 ///     }
 /// }
@@ -61,7 +61,7 @@ pub trait AuditPayload: Serialize + DeserializeOwned {
     /// [`Error::Payload`] when `version` cannot be upgraded.
     fn upgrade(version: u32, context: Value) -> Result<Value> {
         let _ = context;
-        Err(Error::Payload(format!(
+        Err(Error::payload(format!(
             "{} has no upgrade from version {version} to {}",
             Self::ACTION,
             Self::VERSION
@@ -77,7 +77,7 @@ impl Event {
     /// payload, has a version that cannot be upgraded, or its context does not fit `P`.
     pub fn payload<P: AuditPayload>(&self) -> Result<P> {
         if self.action != P::ACTION {
-            return Err(Error::Payload(format!(
+            return Err(Error::payload(format!(
                 "event {} is {:?}, not {:?}",
                 self.seq,
                 self.action,
@@ -85,7 +85,7 @@ impl Event {
             )));
         }
         let version = self.payload_version.ok_or_else(|| {
-            Error::Payload(format!(
+            Error::payload(format!(
                 "event {} was not recorded from a typed payload",
                 self.seq
             ))
@@ -95,7 +95,7 @@ impl Event {
             v if v == P::VERSION => context,
             v if v < P::VERSION => P::upgrade(v, context)?,
             v => {
-                return Err(Error::Payload(format!(
+                return Err(Error::payload(format!(
                 "event {} has {} version {v}, newer than this build's {}; upgrade the application",
                 self.seq,
                 P::ACTION,
@@ -104,7 +104,7 @@ impl Event {
             }
         };
         serde_json::from_value(context).map_err(|e| {
-            Error::Payload(format!(
+            Error::payload(format!(
                 "event {} does not fit {}: {e}",
                 self.seq,
                 std::any::type_name::<P>()

@@ -35,12 +35,12 @@ pub(crate) fn to_micros(t: OffsetDateTime) -> i64 {
 /// (it reads stored values).
 pub(crate) fn from_micros(micros: i64) -> Result<OffsetDateTime> {
     if !(MIN_MICROS..=MAX_MICROS).contains(&micros) {
-        return Err(Error::Corrupt(format!(
+        return Err(Error::corrupt(format!(
             "timestamp {micros} µs is outside {RANGE}"
         )));
     }
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
-        .map_err(|e| Error::Corrupt(format!("timestamp {micros} µs: {e}")))
+        .map_err(|e| Error::corrupt(format!("timestamp {micros} µs: {e}")))
 }
 
 /// A time to be recorded on an event: `t` in UTC, truncated to microseconds;

@@ -54,14 +54,19 @@ fn db_message(db: &postgres::error::DbError) -> String {
     msg
 }
 
+/// The store's error for a PostgreSQL failure, keeping the driver's as its source.
 pub(crate) fn map_err(e: postgres::Error) -> Error {
+    describe(&e).with_source(e)
+}
+
+fn describe(e: &postgres::Error) -> Error {
     let Some(db) = e.as_db_error() else {
         if e.is_closed() {
-            return Error::Storage(format!(
+            return Error::storage(format!(
                 "the connection to PostgreSQL closed ({e}); the store reconnects on the next call"
             ));
         }
-        return Error::Storage(format!("PostgreSQL: {e}"));
+        return Error::storage(format!("PostgreSQL: {e}"));
     };
     let msg = db_message(db);
     let code = db.code();
@@ -71,17 +76,17 @@ pub(crate) fn map_err(e: postgres::Error) -> Error {
         || *code == SqlState::T_R_DEADLOCK_DETECTED
         || *code == SqlState::TOO_MANY_CONNECTIONS
     {
-        Error::Busy(msg)
+        Error::busy(msg)
     } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
-        Error::Storage(format!(
+        Error::storage(format!(
             "{msg}; the role lacks a privilege auditkit needs (see the GRANTs in the README)"
         ))
     } else if *code == SqlState::UNDEFINED_TABLE || *code == SqlState::UNDEFINED_COLUMN {
-        Error::Corrupt(format!(
+        Error::corrupt(format!(
             "{msg}; auditkit's tables are missing or altered in this schema"
         ))
     } else {
-        Error::Storage(msg)
+        Error::storage(msg)
     }
 }
 
@@ -110,7 +115,7 @@ pub(super) fn commit(tx: Transaction<'_>) -> std::result::Result<(), Fail> {
         if e.as_db_error().is_some() {
             Fail::Final(map_err(e))
         } else {
-            Fail::Final(Error::OutcomeUnknown(format!(
+            Fail::Final(Error::outcome_unknown(format!(
                 "the connection failed during COMMIT: {e}"
             )))
         }
@@ -161,7 +166,7 @@ impl PgStore {
     {
         let connect: Box<ConnectFn> = Box::new(move || config.connect(tls.clone()));
         let client = connect()
-            .map_err(|e| Error::Storage(format!("cannot connect to PostgreSQL: {}", map_err(e))))?;
+            .map_err(|e| Error::storage(format!("cannot connect to PostgreSQL: {}", map_err(e))))?;
         Self::build(client, Some(connect), options)
     }
 
@@ -237,7 +242,7 @@ impl PgStore {
                         Err(e) => {
                             self.lock_pool().live -= 1;
                             self.returned.notify_one();
-                            Err(Error::Storage(format!(
+                            Err(Error::storage(format!(
                                 "cannot connect to PostgreSQL: {}",
                                 map_err(e)
                             )))
@@ -245,10 +250,9 @@ impl PgStore {
                     };
                 }
                 None if pool.live == 0 => {
-                    return Err(Error::Storage(
+                    return Err(Error::storage(
                         "the PostgreSQL connection given to PgStore::from_client was closed; \
-                         create the store with PgStore::connect_with so it can reconnect"
-                            .into(),
+                         create the store with PgStore::connect_with so it can reconnect",
                     ))
                 }
                 _ => pool = self.returned.wait(pool).unwrap_or_else(|p| p.into_inner()),

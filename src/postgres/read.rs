@@ -53,7 +53,7 @@ pub(super) fn get<'a, T: postgres::types::FromSql<'a>>(
     idx: usize,
 ) -> Result<T> {
     row.try_get(idx)
-        .map_err(|e| Error::Corrupt(format!("column {}: {e}", row.columns()[idx].name())))
+        .map_err(|e| Error::corrupt(format!("column {}: {e}", row.columns()[idx].name())))
 }
 
 impl RowAccess for postgres::Row {

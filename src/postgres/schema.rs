@@ -253,7 +253,7 @@ pub(crate) fn prepare(client: &mut impl GenericClient, schema: &str) -> Result<S
             .map(|r| r.get(0))
             .collect();
         if !taken.is_empty() {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::corrupt(format!(
                 "schema {schema:?} already holds {} not created by auditkit; give auditkit a schema of its own (PgOptions::schema)",
                 taken.join(", ")
             )));
@@ -282,12 +282,12 @@ pub(crate) fn prepare(client: &mut impl GenericClient, schema: &str) -> Result<S
         .map_err(map_err)?;
     } else {
         let version = meta(&mut tx, &s, "schema_version")?.ok_or_else(|| {
-            Error::Corrupt(format!(
+            Error::corrupt(format!(
                 "schema {schema:?} has an auditkit_meta table without a schema_version"
             ))
         })?;
         let version: u32 = version.parse().map_err(|_| {
-            Error::Corrupt(format!(
+            Error::corrupt(format!(
                 "schema {schema:?}: schema_version {version:?} is not a number"
             ))
         })?;
@@ -298,7 +298,7 @@ pub(crate) fn prepare(client: &mut impl GenericClient, schema: &str) -> Result<S
             });
         }
         if version == 0 {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::corrupt(format!(
                 "schema {schema:?} has schema_version 0"
             )));
         }
@@ -313,7 +313,7 @@ pub(crate) fn prepare(client: &mut impl GenericClient, schema: &str) -> Result<S
         }
     }
     let log_id = meta(&mut tx, &s, "log_id")?.ok_or_else(|| {
-        Error::Corrupt(format!(
+        Error::corrupt(format!(
             "schema {schema:?} has an auditkit_meta table without a log_id"
         ))
     })?;

@@ -59,7 +59,7 @@ pub(crate) trait RowAccess {
 }
 
 fn corrupt(col: &str, problem: impl std::fmt::Display) -> Error {
-    Error::Corrupt(format!("column {col}: {problem}"))
+    Error::corrupt(format!("column {col}: {problem}"))
 }
 
 fn need<T>(v: Option<T>, col: &str) -> Result<T> {
@@ -318,7 +318,7 @@ fn attach_rows<P: AsRef<str>, T, S: AsRef<[u8]>>(
             continue;
         };
         let salt: [u8; 16] = salt.as_ref().try_into().map_err(|_| {
-            Error::Corrupt(format!(
+            Error::corrupt(format!(
                 "personal value {} of event {seq}: salt is not 16 bytes",
                 path.as_ref()
             ))
@@ -332,10 +332,10 @@ fn attach_rows<P: AsRef<str>, T, S: AsRef<[u8]>>(
 pub(crate) fn decode_head(seq: i64, hash: Vec<u8>, frontier: Vec<u8>) -> Result<crate::Head> {
     let hash = hash
         .try_into()
-        .map_err(|_| Error::Corrupt("the head hash is not 32 bytes".into()))?;
+        .map_err(|_| Error::corrupt("the head hash is not 32 bytes"))?;
     let frontier = crate::integrity::merkle::from_bytes(&frontier)
-        .ok_or_else(|| Error::Corrupt("the head's Merkle frontier is damaged".into()))?;
+        .ok_or_else(|| Error::corrupt("the head's Merkle frontier is damaged"))?;
     let seq = u64::try_from(seq)
-        .map_err(|_| Error::Corrupt(format!("the head seq {seq} is negative")))?;
+        .map_err(|_| Error::corrupt(format!("the head seq {seq} is negative")))?;
     Ok(crate::Head::new(seq, hash, frontier))
 }

@@ -222,9 +222,12 @@ mod tests {
         let mut bad_context = e;
         bad_context.context = Some("{".into());
         for bad in [unknown, no_target, half_target, no_related, bad_context] {
-            assert!(matches!(bad.decode(), Err(Error::Corrupt(_))), "{bad:?}");
+            assert!(
+                matches!(bad.decode(), Err(Error::Corrupt { .. })),
+                "{bad:?}"
+            );
             let err = IndexRows::of(&bad, &PLAIN).expect_err("refused");
-            assert!(matches!(err, Error::Corrupt(_)), "{err}");
+            assert!(matches!(err, Error::Corrupt { .. }), "{err}");
         }
     }
 }

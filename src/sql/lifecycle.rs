@@ -31,12 +31,12 @@ pub(crate) fn decode_anchor(
     }
     let hash: [u8; 32] = hash
         .and_then(|h| h.try_into().ok())
-        .ok_or_else(|| Error::Corrupt("the purge anchor's hash is missing or damaged".into()))?;
+        .ok_or_else(|| Error::corrupt("the purge anchor's hash is missing or damaged"))?;
     let frontier = frontier
         .as_deref()
         .and_then(merkle::from_bytes)
         .filter(|f| merkle::fits(f, seq as u64))
-        .ok_or_else(|| Error::Corrupt("the purge anchor's Merkle frontier is damaged".into()))?;
+        .ok_or_else(|| Error::corrupt("the purge anchor's Merkle frontier is damaged"))?;
     Ok(Some(Head::new(seq as u64, hash, frontier)))
 }
 

@@ -17,7 +17,7 @@ const SPANS_PER_STATEMENT: usize = 48;
 
 fn count(row: &dyn RowAccess, idx: usize) -> Result<u64> {
     let n = row.int(idx)?.unwrap_or(0);
-    u64::try_from(n).map_err(|_| Error::Corrupt(format!("a count of {n} rows")))
+    u64::try_from(n).map_err(|_| Error::corrupt(format!("a count of {n} rows")))
 }
 
 /// Counts of events matching `q` per key of `by` (unmerged, unsorted: the trail does that).
@@ -39,7 +39,7 @@ pub(crate) fn summarize(
     exec(&sql, &b.params, &mut |row| {
         let key = row
             .text(0)?
-            .ok_or_else(|| Error::Corrupt(format!("{column} is NULL")))?
+            .ok_or_else(|| Error::corrupt(format!("{column} is NULL")))?
             .to_owned();
         out.push((key, count(row, 1)?));
         Ok(())
@@ -92,9 +92,7 @@ fn per_day(
             })
             .collect();
         exec(&selects.join(" UNION ALL "), &b.params, &mut |row| {
-            let day = row
-                .int(0)?
-                .ok_or_else(|| Error::Corrupt("a NULL day".into()))?;
+            let day = row.int(0)?.ok_or_else(|| Error::corrupt("a NULL day"))?;
             out.push((zone::day_key(day), count(row, 1)?));
             Ok(())
         })?;

@@ -119,8 +119,8 @@ pub(super) fn append(
 ) -> Result<()> {
     check_batch(expected, batch, new_head)?;
     if store.options.read_only {
-        return Err(Error::Storage(
-            "the database was opened read-only (SqliteOptions::read_only); open it with write access to record events".into(),
+        return Err(Error::storage(
+            "the database was opened read-only (SqliteOptions::read_only); open it with write access to record events",
         ));
     }
     let mut conn = store.writer();
@@ -145,7 +145,7 @@ pub(super) fn append(
             Ok(text) => texts.push(text),
             Err(err) => {
                 return Err(match err {
-                    Error::Storage(_) => {
+                    Error::Storage { .. } => {
                         // Re-run the insert's first statement only to classify the failure.
                         let dup = tx
                             .query_row(

@@ -71,7 +71,7 @@ fn inspect_once(path: &Path) -> Result<Option<String>> {
     }
     let shown = path.display();
     if page1.len() < HEADER_LEN || &page1[..16] != MAGIC {
-        return Err(Error::Corrupt(format!(
+        return Err(Error::corrupt(format!(
             "{shown} is not a SQLite database (it does not start with a whole SQLite header); open an auditkit database or a new file"
         )));
     }
@@ -79,7 +79,7 @@ fn inspect_once(path: &Path) -> Result<Option<String>> {
         1 => 65_536,
         n if n >= 512 && n.is_power_of_two() => u64::from(n),
         n => {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::corrupt(format!(
                 "{shown}: its header gives a page size of {n}, which SQLite never writes; the file is damaged"
             )))
         }

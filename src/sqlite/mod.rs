@@ -130,7 +130,7 @@ impl AuditStore for SqliteStore {
 
     fn check_storage(&self) -> Result<()> {
         match &self.damage {
-            Some(d) => Err(Error::Corrupt(d.clone())),
+            Some(d) => Err(Error::corrupt(d.clone())),
             None => Ok(()),
         }
     }

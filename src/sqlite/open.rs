@@ -14,27 +14,32 @@ use crate::{Error, Result};
 /// add where it found it ([`SqliteStore::locate_damage`]).
 const DAMAGED: &str = "the file is not an intact SQLite database";
 
+/// The store's error for a SQLite failure, keeping SQLite's as its source.
 pub(crate) fn map_err(e: rusqlite::Error) -> Error {
-    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+    describe(&e).with_source(e)
+}
+
+fn describe(e: &rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(f, msg) = e {
         let msg = msg.clone().unwrap_or_else(|| f.to_string());
         return match f.code {
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Busy(msg),
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::busy(msg),
             ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
-                Error::Corrupt(format!("{msg}; {DAMAGED}"))
+                Error::corrupt(format!("{msg}; {DAMAGED}"))
             }
-            ErrorCode::DiskFull => Error::Storage(format!(
+            ErrorCode::DiskFull => Error::storage(format!(
                 "{msg}; the disk or the database's size limit is full, free space and retry"
             )),
-            ErrorCode::ReadOnly => Error::Storage(format!(
+            ErrorCode::ReadOnly => Error::storage(format!(
                 "{msg}; the database is read-only, open it with write access to record events"
             )),
-            ErrorCode::CannotOpen => Error::Storage(format!(
+            ErrorCode::CannotOpen => Error::storage(format!(
                 "{msg}; check that the directory exists and is writable"
             )),
-            _ => Error::Storage(msg),
+            _ => Error::storage(msg),
         };
     }
-    Error::Storage(e.to_string())
+    Error::storage(e.to_string())
 }
 
 /// What every connection of a store gets, the writer and the readers alike.
@@ -118,7 +123,7 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         let damage = file::inspect(&path)?;
         if let (Some(damage), false) = (&damage, options.read_only) {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::corrupt(format!(
                 "{damage}; nothing was written to it. Open it with SqliteOptions::read_only and run verify to see what is left, and restore it from a backup"
             )));
         }
@@ -142,7 +147,7 @@ impl SqliteStore {
             schema::prepare(&mut conn)
         }
         .map_err(|e| match &damage {
-            Some(d) => Error::Corrupt(format!("{d}; {e}")),
+            Some(d) => Error::corrupt(format!("{d}; {e}")),
             None => e,
         })?;
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
@@ -218,9 +223,11 @@ impl SqliteStore {
     /// Other errors pass through.
     /// A file known to be cut short says so in every corruption it causes.
     fn locate_damage(&self, conn: &Connection, e: Error) -> Error {
-        let Error::Corrupt(msg) = &e else { return e };
+        let Error::Corrupt { message: msg, .. } = &e else {
+            return e;
+        };
         if let Some(d) = &self.damage {
-            return Error::Corrupt(format!("{msg}; {d}"));
+            return Error::corrupt(format!("{msg}; {d}"));
         }
         if !msg.ends_with(DAMAGED) {
             return e;
@@ -254,11 +261,11 @@ impl SqliteStore {
             )
             .collect();
         if found.is_empty() {
-            return Error::Corrupt(format!(
+            return Error::corrupt(format!(
                 "{msg}; the file is damaged, restore it from a backup"
             ));
         }
-        Error::Corrupt(format!(
+        Error::corrupt(format!(
             "{msg}; the file is damaged, SQLite finds: {}; restore it from a backup",
             found.join("; ")
         ))

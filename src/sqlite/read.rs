@@ -49,7 +49,7 @@ impl RowAccess for rusqlite::Row<'_> {
 
 fn column_type(row: &rusqlite::Row<'_>, idx: usize, e: rusqlite::types::FromSqlError) -> Error {
     let name = row.as_ref().column_name(idx).unwrap_or("?");
-    Error::Corrupt(format!("column {name}: {e}"))
+    Error::corrupt(format!("column {name}: {e}"))
 }
 
 impl SqliteStore {
@@ -154,7 +154,7 @@ impl HeldValues {
             let value = r.text(2)?.unwrap_or_default();
             let salt = r.blob(3)?.unwrap_or_default();
             let salt: [u8; 16] = salt.try_into().map_err(|_| {
-                Error::Corrupt(format!(
+                Error::corrupt(format!(
                     "personal value {path} of event {at}: salt is not 16 bytes"
                 ))
             })?;

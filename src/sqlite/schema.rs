@@ -212,12 +212,12 @@ END;
 /// [`Error::SchemaTooNew`] for a newer schema.
 pub(super) fn check_identity(app_id: i64, version: i64) -> Result<u32> {
     if app_id != APPLICATION_ID {
-        return Err(Error::Corrupt(format!(
+        return Err(Error::corrupt(format!(
             "this SQLite database was not created by auditkit (application_id {app_id:#x}); open an auditkit database or a new file"
         )));
     }
     let version = u32::try_from(version)
-        .map_err(|_| Error::Corrupt(format!("schema version {version} is not valid")))?;
+        .map_err(|_| Error::corrupt(format!("schema version {version} is not valid")))?;
     if version > SCHEMA_VERSION {
         return Err(Error::SchemaTooNew {
             found: version,
@@ -225,8 +225,8 @@ pub(super) fn check_identity(app_id: i64, version: i64) -> Result<u32> {
         });
     }
     if version == 0 {
-        return Err(Error::Corrupt(
-            "the auditkit database has no schema version".into(),
+        return Err(Error::corrupt(
+            "the auditkit database has no schema version",
         ));
     }
     Ok(version)
@@ -293,7 +293,7 @@ pub(crate) fn inspect(conn: &Connection) -> Result<String> {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(map_err)?;
     if app_id != APPLICATION_ID {
-        return Err(Error::Corrupt(format!(
+        return Err(Error::corrupt(format!(
             "this SQLite database was not created by auditkit (application_id {app_id:#x}); open an auditkit database"
         )));
     }
@@ -304,7 +304,7 @@ pub(crate) fn inspect(conn: &Connection) -> Result<String> {
         });
     }
     if version != i64::from(SCHEMA_VERSION) {
-        return Err(Error::Corrupt(format!(
+        return Err(Error::corrupt(format!(
             "schema version {version} needs a migration to {SCHEMA_VERSION}; open the database once with write access"
         )));
     }

@@ -241,9 +241,8 @@ pub trait AuditStore: Send + Sync {
     /// As above; storage errors.
     fn purge(&self, anchor: &Head) -> Result<()> {
         let _ = anchor;
-        Err(Error::Unsupported(
-            "purge: this store keeps every event; implement AuditStore::purge to support retention"
-                .into(),
+        Err(Error::unsupported(
+            "purge: this store keeps every event; implement AuditStore::purge to support retention",
         ))
     }
 
@@ -263,9 +262,9 @@ pub trait AuditStore: Send + Sync {
     /// As above; storage errors.
     fn erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
         let _ = fields;
-        Err(Error::Unsupported(
+        Err(Error::unsupported(
             "erase: this store cannot remove personal values; implement AuditStore::erase to support erasure"
-                .into(),
+                ,
         ))
     }
 

@@ -360,7 +360,7 @@ mod hex16 {
 }
 
 pub(crate) fn corrupt(seq: u64, what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
-    Error::Corrupt(format!("event {seq}: {what}: {e}"))
+    Error::corrupt(format!("event {seq}: {what}: {e}"))
 }
 
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(

@@ -987,7 +987,7 @@ impl<S: AuditStore> AuditStore for Tamper<S> {
         Ok(head)
     }
     fn append(&self, _: u64, _: &[SealedEvent], _: &Head) -> crate::Result<()> {
-        Err(Error::Unsupported("the tamper view is read-only".into()))
+        Err(Error::unsupported("the tamper view is read-only"))
     }
     fn read(&self, from: u64, limit: usize) -> crate::Result<Vec<SealedEvent>> {
         let head = self.inner.head()?.seq;
@@ -1135,7 +1135,7 @@ pub fn concurrent_writers<S: AuditStore>(store: S) -> CheckResult {
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(Error::Storage("a writer thread panicked".into())))
+                    .unwrap_or_else(|_| Err(Error::storage("a writer thread panicked")))
             })
             .collect()
     });
@@ -1332,7 +1332,7 @@ pub fn purge<S: AuditStore>(store: S) -> CheckResult {
     let before = read_all(C, raw)?;
 
     let report = match h.trail.purge_before(cutoff) {
-        Err(Error::Unsupported(_)) => {
+        Err(Error::Unsupported { .. }) => {
             // Allowed: a store that keeps everything. Then it must really keep everything.
             ensure!(
                 C,
@@ -1614,7 +1614,7 @@ pub fn erase<S: AuditStore>(store: S) -> CheckResult {
     let zoe = crate::Subject::customer("c-1");
 
     let report = match h.trail.erase_subject(&zoe) {
-        Err(Error::Unsupported(_)) => {
+        Err(Error::Unsupported { .. }) => {
             ensure!(
                 C,
                 raw.head().ctx(C, "head()")? == head && read_all(C, raw)? == before,

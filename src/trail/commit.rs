@@ -137,7 +137,7 @@ impl<S: AuditStore> AuditTrail<S> {
             });
         }
         if !merkle::fits(&head.frontier, head.seq) {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::corrupt(format!(
                 "the stored head at seq {} has {} frontier hashes, {} expected",
                 head.seq,
                 head.frontier.len(),
@@ -154,7 +154,7 @@ impl<S: AuditStore> AuditTrail<S> {
                 head,
             }),
             // Sealing on would extend a chain whose head does not match its newest event.
-            Some(e) if e.seq == head.seq => Err(Error::Corrupt(format!(
+            Some(e) if e.seq == head.seq => Err(Error::corrupt(format!(
                 "the stored head at seq {} does not match the newest event, which is damaged or altered; nothing was appended, run verify",
                 head.seq
             ))),
@@ -165,7 +165,7 @@ impl<S: AuditStore> AuditTrail<S> {
                 last_recorded: OffsetDateTime::UNIX_EPOCH,
                 last_id: Uuid::nil(),
             }),
-            _ => Err(Error::Corrupt(format!(
+            _ => Err(Error::corrupt(format!(
                 "the head records seq {} but that event cannot be read; run verify",
                 head.seq
             ))),
@@ -177,7 +177,7 @@ impl<S: AuditStore> AuditTrail<S> {
     fn commit_group(&self, jobs: Vec<Job>, tip: Option<Tip>) -> (JobResults, Option<Tip>) {
         let fail_all = |jobs: &[Job], e: &Error| {
             jobs.iter()
-                .map(|j| (j.ticket, Err(duplicate(e))))
+                .map(|j| (j.ticket, Err(e.clone())))
                 .collect::<Vec<_>>()
         };
         let mut tip = match tip.map(Ok).unwrap_or_else(|| self.load_tip()) {
@@ -265,7 +265,7 @@ impl<S: AuditStore> AuditTrail<S> {
                     Ok(found) if ours(&found) == batch.len() => {}
                     Ok(found) if ours(&found) == 0 => return Err(e),
                     Ok(found) => {
-                        return Err(Error::Corrupt(format!(
+                        return Err(Error::corrupt(format!(
                             "the store kept {} of the {} events of one batch after an append error ({e}); it breaks the all-or-nothing contract",
                             ours(&found),
                             batch.len()
@@ -273,7 +273,7 @@ impl<S: AuditStore> AuditTrail<S> {
                     }
                     Err(read_err) => {
                         let last = &batch[batch.len() - 1];
-                        return Err(Error::OutcomeUnknown(format!(
+                        return Err(Error::outcome_unknown(format!(
                             "appending seq {}..={} (ids {} to {}) failed with \"{e}\" and reading them back failed with \"{read_err}\"",
                             batch[0].seq, last.seq, batch[0].id, last.id
                         )));
@@ -329,8 +329,8 @@ impl<S> Drop for LeaderGuard<'_, S> {
         for t in &self.tickets {
             st.finished.insert(
                 *t,
-                Err(Error::OutcomeUnknown(
-                    "the group commit panicked; read the event back before retrying".into(),
+                Err(Error::outcome_unknown(
+                    "the group commit panicked; read the event back before retrying",
                 )),
             );
         }
@@ -356,34 +356,4 @@ fn seal(log_id: &str, draft: &SealedEvent, tip: &mut Tip) -> SealedEvent {
     tip.last_recorded = e.recorded_at;
     tip.last_id = e.id;
     e
-}
-
-/// A copy of `e` for each waiter of a failed group commit.
-fn duplicate(e: &Error) -> Error {
-    match e {
-        Error::Invalid { field, problem } => Error::Invalid {
-            field: field.clone(),
-            problem: problem.clone(),
-        },
-        Error::Conflict { expected, actual } => Error::Conflict {
-            expected: *expected,
-            actual: *actual,
-        },
-        Error::Busy(s) => Error::Busy(s.clone()),
-        Error::Malformed { what, problem } => Error::Malformed {
-            what,
-            problem: problem.clone(),
-        },
-        Error::SchemaTooNew { found, supported } => Error::SchemaTooNew {
-            found: *found,
-            supported: *supported,
-        },
-        Error::Corrupt(s) => Error::Corrupt(s.clone()),
-        Error::Checkpoint(s) => Error::Checkpoint(s.clone()),
-        Error::Payload(s) => Error::Payload(s.clone()),
-        Error::Unsupported(s) => Error::Unsupported(s.clone()),
-        Error::OutcomeUnknown(s) => Error::OutcomeUnknown(s.clone()),
-        Error::Storage(s) => Error::Storage(s.clone()),
-        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
-    }
 }

@@ -91,7 +91,7 @@ impl Subject {
         }
         if let Some(imp) = &e.impersonator {
             let imp: Actor = serde_json::from_str(imp).map_err(|err| {
-                crate::Error::Corrupt(format!("event {}: impersonator: {err}", e.seq))
+                crate::Error::corrupt(format!("event {}: impersonator: {err}", e.seq))
             })?;
             let mut depth = 1;
             let mut cur = Some(&imp);
@@ -111,7 +111,7 @@ impl Subject {
         }
         if let Some(r) = &e.related {
             let related: Vec<Value> = serde_json::from_str(r)
-                .map_err(|err| crate::Error::Corrupt(format!("event {}: related: {err}", e.seq)))?;
+                .map_err(|err| crate::Error::corrupt(format!("event {}: related: {err}", e.seq)))?;
             for (i, t) in related.iter().enumerate() {
                 let kind = t.get("kind").and_then(Value::as_str).unwrap_or_default();
                 let id = t.get("id").and_then(Value::as_str).unwrap_or_default();

@@ -46,7 +46,7 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
 
 fn csv_row(e: &Event) -> Result<Vec<String>> {
     let changes =
-        serde_json::to_value(&e.changes).map_err(|err| Error::Storage(err.to_string()))?;
+        serde_json::to_value(&e.changes).map_err(|err| Error::storage(err.to_string()))?;
     let target = e.target.as_ref();
     let cells = vec![
         e.seq.to_string(),
@@ -88,8 +88,8 @@ impl<S: AuditStore> AuditTrail<S> {
     pub fn export_csv<W: Write>(&self, query: &Query, out: W) -> Result<u64> {
         let mut w = csv::Writer::from_writer(out);
         let csv_err = |e: csv::Error| match e.into_kind() {
-            csv::ErrorKind::Io(io) => Error::Io(io),
-            other => Error::Storage(format!("csv: {other:?}")),
+            csv::ErrorKind::Io(io) => Error::from(io),
+            other => Error::storage(format!("csv: {other:?}")),
         };
         w.write_record(CSV_COLUMNS).map_err(csv_err)?;
         let mut n = 0;
@@ -120,7 +120,7 @@ impl<S: AuditStore> AuditTrail<S> {
             let mut buf = Vec::with_capacity(page.len() * 1024);
             for s in &page {
                 serde_json::to_writer(&mut buf, &s.decode()?)
-                    .map_err(|err| Error::Storage(err.to_string()))?;
+                    .map_err(|err| Error::storage(err.to_string()))?;
                 buf.push(b'\n');
             }
             Ok((page.len() as u64, buf))

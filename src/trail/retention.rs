@@ -98,7 +98,7 @@ impl<S: AuditStore> AuditTrail<S> {
                 }
                 if !walk.step_event(&e.view()) {
                     let fault = walk.report.fault.as_ref().map(ToString::to_string);
-                    return Err(Error::Corrupt(format!(
+                    return Err(Error::corrupt(format!(
                         "refusing to purge: {}; purging would destroy the evidence, run verify and investigate first",
                         fault.unwrap_or_default()
                     )));
@@ -159,7 +159,7 @@ impl<S: AuditStore> AuditTrail<S> {
         let mut found = archive::verify_archive(reader)?;
         let log_id = self.log_id()?;
         if found.log_id != log_id {
-            return Err(Error::Checkpoint(format!(
+            return Err(Error::checkpoint(format!(
                 "the archive is of log {:?}, this log is {log_id:?}",
                 found.log_id
             )));
@@ -177,7 +177,7 @@ impl<S: AuditStore> AuditTrail<S> {
             Ok(())
         })?;
         let Some(stated) = stated else {
-            return Err(Error::Checkpoint(format!(
+            return Err(Error::checkpoint(format!(
                 "no {PURGE_ACTION} event of this log covers events through seq {through}; check the archive against a checkpoint kept elsewhere with integrity::archive::verify_archive_against"
             )));
         };

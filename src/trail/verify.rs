@@ -29,7 +29,7 @@ impl<S: AuditStore> AuditTrail<S> {
         let log_id = self.log_id()?;
         let origin = format!("{}{log_id}", integrity::checkpoint::ORIGIN_PREFIX);
         if checkpoint.origin != origin {
-            return Err(Error::Checkpoint(format!(
+            return Err(Error::checkpoint(format!(
                 "it is for log {:?}, this log is {origin:?}",
                 checkpoint.origin
             )));

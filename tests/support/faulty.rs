@@ -62,7 +62,7 @@ impl<S> FaultyStore<S> {
 
     fn read_fault(&self) -> Result<()> {
         if self.fail_next_read.swap(false, Ordering::SeqCst) {
-            return Err(Error::Storage("injected: the read-back failed".into()));
+            return Err(Error::storage("injected: the read-back failed"));
         }
         Ok(())
     }
@@ -82,10 +82,10 @@ impl<S: AuditStore> AuditStore for FaultyStore<S> {
         if n != self.fail_at {
             return self.inner.append(expected, batch, new_head);
         }
-        let lost = || Error::Storage("injected: the connection was lost during commit".into());
+        let lost = || Error::storage("injected: the connection was lost during commit");
         match self.fault {
-            Fault::FailBefore => Err(Error::Storage("injected: disk I/O error".into())),
-            Fault::Busy => Err(Error::Busy("injected: database is locked".into())),
+            Fault::FailBefore => Err(Error::storage("injected: disk I/O error")),
+            Fault::Busy => Err(Error::busy("injected: database is locked")),
             Fault::FailAfterCommit => {
                 self.inner.append(expected, batch, new_head)?;
                 Err(lost())
@@ -190,9 +190,7 @@ impl<S: AuditStore> AuditStore for PartialBatch<S> {
         }
         let head = Head::new(expected + 1, batch[0].hash, Vec::new());
         self.0.append(expected, &batch[..1], &head)?;
-        Err(Error::Storage(
-            "injected: the rest of the batch was lost".into(),
-        ))
+        Err(Error::storage("injected: the rest of the batch was lost"))
     }
 
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {

@@ -147,7 +147,7 @@ pub mod retention {
         // An archive of another log.
         let other = AuditTrail::new(MemoryStore::new());
         let e = other.verify_archive(IoCursor::new(&archive)).unwrap_err();
-        assert!(matches!(e, Error::Checkpoint(_)), "{e}");
+        assert!(matches!(e, Error::Checkpoint { .. }), "{e}");
         // Not an archive at all.
         for bad in ["", "{}", "not json", "{\"event\":{}}"] {
             let e = verify_archive(IoCursor::new(bad)).unwrap_err();
