@@ -17,7 +17,8 @@ use std::time::Duration;
 use auditkit::postgres::{PgOptions, PgStore, SCHEMA_VERSION};
 use auditkit::{
     Actor, ActorKind, AuditStore, AuditTrail, Cursor, Error, FaultKind, GroupBy, MemoryStore,
-    NewEvent, Order, Outcome, OutcomeFilter, Query, RequestContext, SealedEvent, Source, Target,
+    NewEvent, Outcome, OutcomeFilter, Query, RequestContext, SealedEvent, SortOrder, Source,
+    Target,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -605,9 +606,9 @@ fn keyset_cursors_page_through_every_match_once() {
     let url = server!();
     let (mem, pg, source) = twin_stores_with_source(&url, 120);
     for (name, q) in queries() {
-        for order in [Order::NewestFirst, Order::OldestFirst] {
+        for order in [SortOrder::NewestFirst, SortOrder::OldestFirst] {
             let q = match order {
-                Order::NewestFirst => q.clone().newest_first(),
+                SortOrder::NewestFirst => q.clone().newest_first(),
                 _ => q.clone().oldest_first(),
             };
             let want = seqs(&mem.query(&q, 1_000).expect("memory"));

@@ -88,7 +88,7 @@ fn without_actor_kind(q: &Query) -> Query {
     if let Some(c) = q.cursor() {
         out = out.after(c);
     }
-    if q.order() == auditkit::Order::OldestFirst {
+    if q.order() == auditkit::SortOrder::OldestFirst {
         out = out.oldest_first();
     }
     out

@@ -409,7 +409,7 @@ fn streaming_many_pages_keeps_order_and_stops_at_the_first_error() {
     for order in [Query::new(), Query::new().oldest_first()] {
         let mut want = trail.store().inner.read(1, 10_000).unwrap();
         want.sort_by_key(|e| (e.occurred_at, e.seq));
-        if order.order() == auditkit::Order::NewestFirst {
+        if order.order() == auditkit::SortOrder::NewestFirst {
             want.reverse();
         }
         let mut got = Vec::new();

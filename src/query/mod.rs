@@ -18,10 +18,11 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// Largest page [`Query::limit`] accepts.
 pub const MAX_LIMIT: usize = 1_000;
 
-/// Order of results.
+/// The order results come in: by `occurred_at`, ties broken by `seq`. (Named so that it is
+/// never read as a booking order.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub enum Order {
+pub enum SortOrder {
     /// Newest `occurred_at` first, ties by higher `seq` first (default, as timelines show).
     #[default]
     NewestFirst,
@@ -92,7 +93,7 @@ pub struct Query {
     outcome: Option<OutcomeFilter>,
     search: Option<String>,
     changed: Option<String>,
-    order: Order,
+    order: SortOrder,
     limit: Option<usize>,
     after: Option<Cursor>,
 }
@@ -215,13 +216,13 @@ impl Query {
 
     /// Newest first (the default).
     pub fn newest_first(mut self) -> Self {
-        self.order = Order::NewestFirst;
+        self.order = SortOrder::NewestFirst;
         self
     }
 
     /// Oldest first.
     pub fn oldest_first(mut self) -> Self {
-        self.order = Order::OldestFirst;
+        self.order = SortOrder::OldestFirst;
         self
     }
 
@@ -294,7 +295,7 @@ impl Query {
         self.changed.as_deref()
     }
     /// The order.
-    pub fn order(&self) -> Order {
+    pub fn order(&self) -> SortOrder {
         self.order
     }
     /// The page size in effect.
@@ -362,8 +363,8 @@ impl Query {
             let key = (t, e.seq);
             let ck = (c.occurred_at_micros, c.seq);
             let beyond = match self.order {
-                Order::NewestFirst => key < ck,
-                Order::OldestFirst => key > ck,
+                SortOrder::NewestFirst => key < ck,
+                SortOrder::OldestFirst => key > ck,
             };
             if !beyond {
                 return false;
@@ -426,7 +427,7 @@ impl Query {
     /// Sorts events in this query's order.
     pub fn sort(&self, events: &mut [Event]) {
         events.sort_by_key(|e| (e.occurred_at, e.seq));
-        if self.order == Order::NewestFirst {
+        if self.order == SortOrder::NewestFirst {
             events.reverse();
         }
     }

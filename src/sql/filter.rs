@@ -1,7 +1,7 @@
 //! [`Query`] to a SQL `WHERE` and `ORDER BY`, one predicate per filter, each served by an index.
 
 use super::{Dialect, Param};
-use crate::query::{ActionPattern, Order, OutcomeFilter, Query};
+use crate::query::{ActionPattern, OutcomeFilter, Query, SortOrder};
 
 /// Builds SQL text and its parameters together so placeholders always line up.
 pub(crate) struct SqlBuilder<'d> {
@@ -40,8 +40,8 @@ impl<'d> SqlBuilder<'d> {
         }
         if let Some(c) = q.cursor() {
             let op = match q.order() {
-                Order::NewestFirst => "<",
-                Order::OldestFirst => ">",
+                SortOrder::NewestFirst => "<",
+                SortOrder::OldestFirst => ">",
             };
             let t = self.bind(Param::Int(c.occurred_at_micros()));
             let s = self.bind(Param::Int(c.seq() as i64));
@@ -120,7 +120,7 @@ impl<'d> SqlBuilder<'d> {
 /// The `ORDER BY` for `q`.
 pub(crate) fn order_by(q: &Query) -> &'static str {
     match q.order() {
-        Order::NewestFirst => " ORDER BY e.occurred_at DESC, e.seq DESC",
-        Order::OldestFirst => " ORDER BY e.occurred_at ASC, e.seq ASC",
+        SortOrder::NewestFirst => " ORDER BY e.occurred_at DESC, e.seq DESC",
+        SortOrder::OldestFirst => " ORDER BY e.occurred_at ASC, e.seq ASC",
     }
 }

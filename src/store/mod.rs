@@ -151,7 +151,7 @@ pub trait AuditStore: Send + Sync {
             Ok(true)
         })?;
         found.sort_by_key(|(e, _)| (e.occurred_at, e.seq));
-        if query.order() == crate::query::Order::NewestFirst {
+        if query.order() == crate::query::SortOrder::NewestFirst {
             found.reverse();
         }
         Ok(found.into_iter().take(limit).map(|(_, s)| s).collect())

@@ -581,7 +581,7 @@ fn expected<'a>(
         }
     }
     out.sort_by_key(|(t, s)| (*t, s.seq));
-    if query.order() == crate::query::Order::NewestFirst {
+    if query.order() == crate::query::SortOrder::NewestFirst {
         out.reverse();
     }
     Ok(out.into_iter().map(|(_, s)| s).collect())
