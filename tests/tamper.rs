@@ -206,8 +206,8 @@ fn direct_edits_of_an_untouched_file_are_refused() {
     refused(
         "INSERT INTO events SELECT 9, x'00', occurred_at, recorded_at, tenant, actor_kind, actor_id,
          actor_role, impersonator, source, request, action, failure, target_kind, target_id,
-         related, before, after, context, NULL, payload_version, personal, prev_hash, hash
-         FROM events WHERE seq = 1",
+         related, before, after, context, NULL, payload_version, personal, prev_hash, hash,
+         encoding FROM events WHERE seq = 1",
     );
     refused("UPDATE auditkit_head SET seq = 1");
     refused("DELETE FROM auditkit_head");
@@ -280,4 +280,33 @@ fn read_each_lends_what_read_returns_on_a_damaged_file() {
     assert_eq!(erased, ["actor.name"]);
     let e13 = all.iter().find(|e| e.seq == 13).unwrap();
     assert!(e13.personal.iter().all(|p| p.value.is_none()));
+}
+
+#[test]
+fn every_event_records_its_encoding_and_an_unknown_one_is_a_clear_error() {
+    let (_dir, path) = seeded(5);
+    let conn = Connection::open(&path).unwrap();
+    let encodings: Vec<i64> = conn
+        .prepare("SELECT encoding FROM events ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(encodings, vec![1; 5]);
+    drop(conn);
+    // A log a newer auditkit sealed with an encoding this one does not know: verify says so
+    // instead of reporting tampering.
+    attacker(&path)
+        .execute("UPDATE events SET encoding = 2 WHERE seq = 3", [])
+        .unwrap();
+    let err = AuditTrail::new(SqliteStore::open(&path).unwrap())
+        .verify()
+        .unwrap_err();
+    assert!(matches!(err, auditkit::Error::Unsupported { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("event 3") && msg.contains("encoding 2"),
+        "{msg}"
+    );
 }

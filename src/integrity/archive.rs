@@ -237,7 +237,7 @@ fn walk(reader: impl BufRead, checkpoint: Option<&Checkpoint>) -> Result<Archive
                 ))
             }
             Line::Event(e) => {
-                w.step_event(&e.view());
+                w.step_event(&e.view())?;
             }
             Line::End(e) => end = Some(e),
         }

@@ -15,7 +15,21 @@ use serde_json::Value;
 use crate::store::sealed::{SealedEvent, SealedEventRef};
 
 /// Version byte that starts the canonical encoding of an event.
-pub const EVENT_ENCODING_VERSION: u8 = 1;
+pub const EVENT_ENCODING_VERSION: u8 = crate::store::sealed::ENCODING;
+
+/// Refuses an event sealed with an encoding this build does not know (a newer auditkit's):
+/// recomputing its hashes with another would report tampering that did not happen.
+///
+/// # Errors
+/// [`crate::Error::Unsupported`] naming the event and the version.
+pub fn check_encoding(seq: u64, encoding: u8) -> crate::Result<()> {
+    if encoding == EVENT_ENCODING_VERSION {
+        return Ok(());
+    }
+    Err(crate::Error::unsupported(format!(
+        "event {seq} was sealed with canonical encoding {encoding}, this auditkit knows encoding {EVENT_ENCODING_VERSION} only; verify it with a newer auditkit"
+    )))
+}
 
 /// The canonical JSON text of `value`.
 pub fn json(value: &Value) -> String {
@@ -225,7 +239,9 @@ pub fn event_bytes(log_id: &str, e: &SealedEvent) -> Vec<u8> {
 pub fn event_bytes_into(log_id: &str, e: &SealedEventRef<'_>, out: &mut Vec<u8>) {
     out.clear();
     let mut w = Writer(out);
-    w.u8(EVENT_ENCODING_VERSION);
+    // The event's own version byte: encoding 1 is the only layout, and an event claiming
+    // another is refused by `check_encoding` before anyone trusts these bytes.
+    w.u8(e.encoding);
     w.str(log_id);
     w.u64(e.seq);
     w.0.extend_from_slice(e.id.as_bytes());

@@ -140,7 +140,15 @@ pub(crate) struct Checked {
 }
 
 /// Checks `e` on its own; `buf` is scratch space for its canonical bytes.
-pub(crate) fn check_event(log_id: &str, e: &SealedEventRef<'_>, buf: &mut Vec<u8>) -> Checked {
+///
+/// # Errors
+/// [`crate::Error::Unsupported`] for an event sealed with an encoding this build does not know.
+pub(crate) fn check_event(
+    log_id: &str,
+    e: &SealedEventRef<'_>,
+    buf: &mut Vec<u8>,
+) -> Result<Checked> {
+    canonical::check_encoding(e.seq, e.encoding)?;
     canonical::event_bytes_into(log_id, e, buf);
     let leaf = hashes::leaf(buf);
     let mut erased = false;
@@ -164,7 +172,7 @@ pub(crate) fn check_event(log_id: &str, e: &SealedEventRef<'_>, buf: &mut Vec<u8
         })
         .flatten()
         .map(|r| r.through_seq);
-    Checked {
+    Ok(Checked {
         seq: e.seq,
         id: e.id,
         recorded_at: e.recorded_at,
@@ -175,7 +183,7 @@ pub(crate) fn check_event(log_id: &str, e: &SealedEventRef<'_>, buf: &mut Vec<u8
         bad_personal,
         erased,
         purged_through,
-    }
+    })
 }
 
 /// The state of a walk along the chain: what the next event must link to, the Merkle
@@ -285,9 +293,12 @@ impl<'a> Walker<'a> {
     }
 
     /// Checks the next event; false once a fault is set.
-    pub(crate) fn step_event(&mut self, e: &SealedEventRef<'_>) -> bool {
-        let checked = check_event(self.log_id, e, &mut self.buf);
-        self.step(&checked)
+    ///
+    /// # Errors
+    /// As [`check_event`].
+    pub(crate) fn step_event(&mut self, e: &SealedEventRef<'_>) -> Result<bool> {
+        let checked = check_event(self.log_id, e, &mut self.buf)?;
+        Ok(self.step(&checked))
     }
 
     /// Takes the next event, checked by [`check_event`]; false once a fault is set.
@@ -435,8 +446,19 @@ fn read_checked<S: EventSource + ?Sized>(
     buf: &mut Vec<u8>,
 ) -> Result<Vec<Checked>> {
     let mut out = Vec::with_capacity(CHUNK);
-    store.read_each(from, CHUNK, &mut |e| out.push(check_event(log_id, e, buf)))?;
-    Ok(out)
+    let mut refused = None;
+    store.read_each(from, CHUNK, &mut |e| {
+        if refused.is_none() {
+            match check_event(log_id, e, buf) {
+                Ok(c) => out.push(c),
+                Err(err) => refused = Some(err),
+            }
+        }
+    })?;
+    match refused {
+        Some(err) => Err(err),
+        None => Ok(out),
+    }
 }
 
 /// Calls `walk` with a source of consecutive chunks of the log from seq `from`, read and

@@ -6,7 +6,7 @@ use super::connect::map_err;
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The tables auditkit owns in its schema; creating the schema refuses to run over any of them
 /// that something else already put there.
@@ -204,9 +204,15 @@ END
 $guard$;
 "#;
 
+/// Version 3: each event records the canonical encoding version its hashes were computed
+/// with (`SealedEvent::encoding`); every earlier event used the first, which the default says
+/// (PostgreSQL adds a column with a constant default without rewriting the table).
+const V3: &str =
+    "ALTER TABLE {s}.events ADD COLUMN IF NOT EXISTS encoding bigint NOT NULL DEFAULT 1;";
+
 /// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2), with `{s}` for
 /// the quoted schema name. A new schema is created as version 1 and then runs them all.
-const MIGRATIONS: &[&str] = &[V2];
+const MIGRATIONS: &[&str] = &[V2, V3];
 
 /// `name` quoted as an SQL identifier.
 pub(crate) fn quote_ident(name: &str) -> String {

@@ -12,7 +12,7 @@ use crate::store::sealed::{PersonalField, PersonalFieldRef, SealedEvent, SealedE
 use crate::{model::time_util, Error, Result};
 
 /// The columns of the events table, in the order [`encode`] binds and [`decode`] reads them.
-pub(crate) const COLUMNS: [&str; 24] = [
+pub(crate) const COLUMNS: [&str; 25] = [
     "seq",
     "id",
     "occurred_at",
@@ -37,6 +37,7 @@ pub(crate) const COLUMNS: [&str; 24] = [
     "personal",
     "prev_hash",
     "hash",
+    "encoding",
 ];
 
 /// `e.seq, e.id, ...`: the select list for [`decode`].
@@ -145,7 +146,7 @@ pub(crate) fn encode(e: &SealedEvent) -> Vec<Param> {
 
 /// [`encode`] without copying the event's text and bytes (a store binding each append
 /// directly saves a copy of every column).
-pub(crate) fn encode_ref(e: &SealedEvent) -> [ColumnValue<'_>; 24] {
+pub(crate) fn encode_ref(e: &SealedEvent) -> [ColumnValue<'_>; 25] {
     use ColumnValue::{Blob, Int, Null, Text};
     [
         Int(e.seq as i64),
@@ -172,6 +173,7 @@ pub(crate) fn encode_ref(e: &SealedEvent) -> [ColumnValue<'_>; 24] {
         encode_personal(&e.personal).map_or(Null, |s| Text(s.into())),
         Blob(&e.prev_hash),
         Blob(&e.hash),
+        Int(e.encoding.into()),
     ]
 }
 
@@ -217,6 +219,8 @@ pub(crate) fn decode_ref<R: RowAccess + ?Sized>(row: &R) -> Result<SealedEventRe
         personal: decode_personal(row.text(21)?)?,
         prev_hash: hash(need(row.blob(22)?, "prev_hash")?, "prev_hash")?,
         hash: hash(need(row.blob(23)?, "hash")?, "hash")?,
+        encoding: u8::try_from(need(row.int(24)?, "encoding")?)
+            .map_err(|e| corrupt("encoding", e))?,
     })
 }
 

@@ -10,7 +10,7 @@ use crate::{Error, Result};
 /// `PRAGMA application_id` of an auditkit database ("AUDT").
 pub(crate) const APPLICATION_ID: i64 = 0x4155_4454;
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The tables of schema version 1, which a fresh database gets before the migrations run.
 const V1: &str = r#"
@@ -133,11 +133,13 @@ type Migration = fn(&Connection) -> Result<()>;
 
 /// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2). A fresh database
 /// is created at version 1 and migrated like any other, so every step runs on every database.
-const MIGRATIONS: &[Migration] = &[v1_search_tokens, v2_rollback_guards];
+const MIGRATIONS: &[Migration] = &[v1_search_tokens, v2_rollback_guards, v3_encoding];
 
 /// Version 2: the search index holds the store's own word tokens (see `search.rs`) instead
 /// of text for FTS5 to split, so SQLite and `Query::matches` find the same words.
 fn v1_search_tokens(conn: &Connection) -> Result<()> {
+    // Decoding events needs every column the codec reads.
+    v3_encoding(conn)?;
     conn.execute(
         "INSERT INTO event_search (event_search) VALUES ('delete-all')",
         [],
@@ -182,6 +184,28 @@ fn v2_rollback_guards(conn: &Connection) -> Result<()> {
     )
     .map_err(map_err)?;
     conn.execute_batch(ROLLBACK_GUARDS).map_err(map_err)
+}
+
+/// Version 4: each event records the canonical encoding version its hashes were computed
+/// with (`SealedEvent::encoding`), so verify recomputes with the right one after a later
+/// encoding is added. Every event before it used the first, which the default says; SQLite
+/// adds the column without rewriting a row.
+///
+/// Earlier steps that decode events (version 2's) run it first, since the codec reads every
+/// column; so it adds the column only when it is missing.
+fn v3_encoding(conn: &Connection) -> Result<()> {
+    let has: bool = conn
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = 'encoding'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(map_err)?;
+    if has {
+        return Ok(());
+    }
+    conn.execute_batch("ALTER TABLE events ADD COLUMN encoding INTEGER NOT NULL DEFAULT 1;")
+        .map_err(map_err)
 }
 
 /// The append guards of version 3 (see [`v2_rollback_guards`]).

@@ -16,6 +16,19 @@ use crate::model::event::{
 use crate::store::personal_path::{ActorField, PersonalPath, PersonalPathRef};
 use crate::{model::changes, Error, Result};
 
+/// The canonical encoding version this build seals with (the first: 1). Verify dispatches on
+/// each event's own [`SealedEvent::encoding`], so a later build that seals with a new one
+/// still verifies old logs.
+pub(crate) const ENCODING: u8 = 1;
+
+fn first_encoding() -> u8 {
+    1
+}
+
+fn is_first_encoding(v: &u8) -> bool {
+    *v == 1
+}
+
 /// An event as sealed into the chain and persisted by an [`crate::AuditStore`].
 ///
 /// Stores keep every field exactly as given and give it back unchanged: the core recomputes
@@ -95,6 +108,12 @@ pub struct SealedEvent {
     /// Chain hash of this event.
     #[serde(with = "hex32")]
     pub hash: [u8; 32],
+    /// The version of the canonical encoding this event's hashes were computed with
+    /// ([`crate::integrity::canonical`]); verify recomputes with the same one. Left out of the
+    /// serde form when it is the first version, so text written before the field existed reads
+    /// the same.
+    #[serde(default = "first_encoding", skip_serializing_if = "is_first_encoding")]
+    pub encoding: u8,
 }
 
 /// One personal field of an event: its commitment (hashed into the chain) and, until erased,
@@ -179,6 +198,8 @@ pub struct SealedEventRef<'a> {
     pub prev_hash: [u8; 32],
     /// Chain hash of this event.
     pub hash: [u8; 32],
+    /// The canonical encoding version; see [`SealedEvent::encoding`].
+    pub encoding: u8,
 }
 
 /// A [`PersonalField`] lent by a store.
@@ -226,6 +247,7 @@ impl SealedEvent {
             personal: Vec::new(),
             prev_hash: [0; 32],
             hash: [0; 32],
+            encoding: ENCODING,
         }
     }
 
@@ -264,6 +286,7 @@ impl SealedEvent {
                 .collect(),
             prev_hash: self.prev_hash,
             hash: self.hash,
+            encoding: self.encoding,
         }
     }
 }
@@ -297,6 +320,7 @@ impl<'a> SealedEventRef<'a> {
             personal: Vec::new(),
             prev_hash: [0; 32],
             hash: [0; 32],
+            encoding: ENCODING,
         }
     }
 
@@ -340,6 +364,7 @@ impl<'a> SealedEventRef<'a> {
                 .collect(),
             prev_hash: self.prev_hash,
             hash: self.hash,
+            encoding: self.encoding,
         }
     }
 }

@@ -212,6 +212,7 @@ impl NewEvent {
             personal,
             prev_hash: [0; 32],
             hash: [0; 32],
+            encoding: crate::store::sealed::ENCODING,
         };
         // What `SealedEvent::decode` gives for `sealed` (tests hold the two equal): the values
         // as given, redacted and number-normalized, personal parts in place.

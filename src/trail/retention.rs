@@ -96,7 +96,7 @@ impl<S: AuditStore> AuditTrail<S> {
                 if e.recorded_at >= cutoff || e.seq >= head.seq {
                     break 'scan;
                 }
-                if !walk.step_event(&e.view()) {
+                if !walk.step_event(&e.view())? {
                     let fault = walk.report.fault.as_ref().map(ToString::to_string);
                     return Err(Error::corrupt(format!(
                         "refusing to purge: {}; purging would destroy the evidence, run verify and investigate first",
