@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{check_query, lent, read_all, record_corpus};
+use super::{check_count, check_query, lent, read_all, record_corpus};
 use crate::query::{Query, MAX_LIMIT};
 use crate::store::sealed::SealedEvent;
 use crate::store::{AuditStore, Head, PersonalPath};
@@ -37,16 +37,7 @@ fn check_query_and_count<S: AuditStore>(
 ) -> CheckResult {
     check_query(check, h, all, name, query)?;
     let want = expected(check, all, query)?;
-    let n = h.raw().count(query).ctx(check, format!("count {name}"))?;
-    ensure!(
-        check,
-        n == want.len() as u64,
-        "count {name} is {n}, expected {}{}",
-        want.len(),
-        want.first()
-            .map(|e| format!(" (the first match is event {})", describe(e)))
-            .unwrap_or_default()
-    );
+    check_count(check, h, name, query, &want)?;
     Ok(())
 }
 

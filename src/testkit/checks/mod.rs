@@ -14,7 +14,7 @@ pub use queries::{count, paging, query_filters, query_order};
 pub use reads::{get_and_idempotency, read_ranges, round_trip};
 
 use super::corpus;
-use super::{ensure, expected, same_events, seqs, CheckResult, Ctx, Failure, Harness};
+use super::{describe, ensure, expected, same_events, seqs, CheckResult, Ctx, Failure, Harness};
 use crate::query::{Query, MAX_LIMIT};
 use crate::store::sealed::SealedEvent;
 use crate::store::AuditStore;
@@ -86,4 +86,26 @@ fn check_query<S: AuditStore>(
         seqs(&got)
     );
     Ok(())
+}
+
+/// Checks `count(query)` through the store against `want`, the reference answer for
+/// `query`, and returns the count.
+fn check_count<S: AuditStore>(
+    check: &'static str,
+    h: &Harness<S>,
+    name: &str,
+    query: &Query,
+    want: &[&SealedEvent],
+) -> std::result::Result<u64, Failure> {
+    let n = h.raw().count(query).ctx(check, format!("count {name}"))?;
+    ensure!(
+        check,
+        n == want.len() as u64,
+        "count {name} is {n}, expected {}{}",
+        want.len(),
+        want.first()
+            .map(|e| format!(" (the first match is event {})", describe(e)))
+            .unwrap_or_default()
+    );
+    Ok(n)
 }

@@ -1,6 +1,6 @@
 //! Queries: every filter, result order, keyset paging with cursors, and counting.
 
-use super::{check_query, record_corpus};
+use super::{check_count, check_query, record_corpus};
 use crate::query::{Cursor, Query};
 use crate::store::sealed::SealedEvent;
 use crate::store::AuditStore;
@@ -225,16 +225,7 @@ pub fn count<S: AuditStore>(store: S) -> CheckResult {
     let all = h.appended();
     for (name, q) in corpus::queries() {
         let want = expected(C, &all, &q)?;
-        let n = h.raw().count(&q).ctx(C, format!("count {name}"))?;
-        ensure!(
-            C,
-            n == want.len() as u64,
-            "count {name} is {n}, expected {}{}",
-            want.len(),
-            want.first()
-                .map(|e| format!(" (the first match is event {})", describe(e)))
-                .unwrap_or_default()
-        );
+        let n = check_count(C, &h, &name, &q, &want)?;
         let n1 = h
             .trail
             .count(&q.clone().limit(1))
