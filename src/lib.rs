@@ -34,6 +34,20 @@
 //! hands it to an [`AuditStore`], which persists it faithfully. Integrity (canonical encoding,
 //! hashing, verification, checkpoints) lives only in [`integrity`]; stores never hash.
 //!
+//! The source has a folder per layer, lowest first; each uses only the ones above it in this
+//! table (`tests/layers.rs` checks it):
+//!
+//! | folder | what it holds | where to look for |
+//! |--------|---------------|-------------------|
+//! | `model/` | events, the [`NewEvent`] builder and its rules, [`changes`], payloads, times | a new event field, an input rule |
+//! | `query/` | [`Query`], [`Cursor`], [`Page`], [`GroupBy`], [`Query::matches`] | a new filter (then `sql/filter.rs`) |
+//! | `store/` | the [`AuditStore`] contract and the sealed form ([`store::SealedEvent`], [`store::Head`], [`store::PersonalPath`]) | a new backend |
+//! | `integrity/` | canonical bytes, hashes, the chain step, Merkle, checkpoints, archives, verify, signatures: sealed data in, verdicts out | sealing (`integrity/chain.rs`), what verify checks |
+//! | `vocab/` | booking-domain payloads and their descriptions | a new action and its sentence |
+//! | `trail/` | [`AuditTrail`]: preparing, group commit, reads, verify, exports, retention, erasure | the write pipeline (`trail/prepare.rs`, `trail/commit.rs`) |
+//! | `sql/`, `memory/`, `sqlite/`, `postgres/` | the backends, and what the SQL ones share (SQL builder, row codec, index rows) | a storage bug |
+//! | `testkit/` | the conformance suite (feature `testkit`) | a property every store must have |
+//!
 //! ## Features
 //!
 //! | feature   | default | what it adds |

@@ -1,6 +1,6 @@
 //! Queries: one builder, evaluated in SQL by the SQL stores and by [`Query::matches`] in the core.
 //!
-//! Layer: queries and their summaries (`GroupBy`); uses only [`crate::model`].
+//! Layer: queries and their summaries (`GroupBy`); uses only `model`.
 
 pub(crate) mod summary;
 

@@ -1,7 +1,7 @@
 //! The storage contract: [`AuditStore`].
 //!
 //! Layer: the contract an integrator implements, and the sealed form stores keep
-//! ([`SealedEvent`], [`Head`], personal fields); uses [`crate::model`] and [`crate::query`].
+//! ([`SealedEvent`], [`Head`], personal fields); uses `model` and [`crate::query`].
 //!
 //! This module is the home of everything a store implementor uses: [`AuditStore`] (also at
 //! the crate root), [`SealedEvent`], [`SealedEventRef`], [`Head`], [`PersonalField`],

@@ -22,7 +22,7 @@ impl<S: AuditStore> AuditTrail<S> {
     /// One page of events matching `query`; continue with `query.after(page.next)`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for an unanswerable query (bad limit, empty search); storage errors.
+    /// [`Error::Invalid`](crate::Error::Invalid) for an unanswerable query (bad limit, empty search); storage errors.
     pub fn query(&self, query: &Query) -> Result<Page> {
         query.validate()?;
         let limit = query.page_size();
@@ -92,7 +92,7 @@ impl<S: AuditStore> AuditTrail<S> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Invalid`] for an unanswerable query or an unknown zone (field `zone`);
+    /// [`Error::Invalid`](crate::Error::Invalid) for an unanswerable query or an unknown zone (field `zone`);
     /// storage errors.
     pub fn summarize(&self, query: &Query, by: &GroupBy) -> Result<Vec<(String, u64)>> {
         query.validate()?;

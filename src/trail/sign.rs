@@ -20,7 +20,7 @@ impl<S: AuditStore> AuditTrail<S> {
     /// (feature `sign`).
     ///
     /// # Errors
-    /// [`Error::Checkpoint`] when the signature is missing, by another key, or does not verify
+    /// [`Error::Checkpoint`](crate::Error::Checkpoint) when the signature is missing, by another key, or does not verify
     /// (nothing else is checked then); as [`AuditTrail::verify_against`] otherwise.
     pub fn verify_signed(
         &self,
