@@ -17,9 +17,12 @@ if [ "$(id -u)" != "0" ]; then
     SUDO="sudo"
 fi
 echo "postgres.sh: installing PostgreSQL from the system's packages"
-# A failed install does not stop CI: the PostgreSQL tests then print why they were skipped.
+# On CI a PostgreSQL test never skips: a failed install fails the run here, loudly.
 if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null; }; then
-    echo "postgres.sh: WARNING: could not install PostgreSQL; its tests will be SKIPPED" >&2
-    exit 0
+    echo "postgres.sh: ERROR: could not install PostgreSQL (apt-get install postgresql failed); the PostgreSQL tests cannot run" >&2
+    exit 1
 fi
-ls /usr/lib/postgresql/*/bin/initdb
+if ! ls /usr/lib/postgresql/*/bin/initdb; then
+    echo "postgres.sh: ERROR: postgresql installed but no initdb under /usr/lib/postgresql/*/bin" >&2
+    exit 1
+fi

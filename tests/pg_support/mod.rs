@@ -271,8 +271,13 @@ pub fn server() -> Result<&'static Server, String> {
         .map_err(Clone::clone)
 }
 
-/// Prints past libtest's output capture, so a skip is never silent.
+/// Prints past libtest's output capture, so a skip is never silent; with
+/// `AUDITKIT_REQUIRE_PG` set (as `.ci/run` sets it) a skip is a failure instead, so that on CI a
+/// PostgreSQL test never skips.
 pub fn skipped(why: &str) {
+    if std::env::var_os("AUDITKIT_REQUIRE_PG").is_some() {
+        panic!("AUDITKIT_REQUIRE_PG is set but no PostgreSQL server could be started: {why}");
+    }
     let _ = writeln!(
         std::io::stderr(),
         "SKIPPED: no PostgreSQL server could be started: {why}"
