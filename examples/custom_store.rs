@@ -9,7 +9,10 @@
 //!
 //! Only `log_id`, `head`, `append` and `read` are required; `get` and `find_by_key` are
 //! overridden with in-memory maps, and queries use the trait's scan-and-filter fallbacks.
-//! One process at a time may open a directory (add a lock file for more).
+//! Recording goes through the provided `AuditStore::begin_append`, an optimistic
+//! compare-and-append on `append`: enough for one process at a time on a directory. A store
+//! shared by several processes would take a lock file in its own `begin_append` and hold it
+//! until the commit (see `auditkit::store::Append`).
 //!
 //! Run it (twice, to see the log reopened): `cargo run --example custom_store --features testkit`.
 //! Its tests run the auditkit conformance suite on it, one test per check

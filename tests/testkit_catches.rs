@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use auditkit::query::ActionPattern;
-use auditkit::store::{check_batch, PersonalPath};
+use auditkit::store::{check_batch, Append, PersonalPath};
 use auditkit::{testkit, AuditStore, Error, Head, MemoryStore, Query, Result, SealedEvent, Target};
 use uuid::Uuid;
 
@@ -199,6 +199,75 @@ impl AuditStore for BadAppend {
     }
 }
 
+/// A store that hands out a stale head from `begin_append`: the head as it was when the
+/// previous append began, and commits whatever it is given on top, without comparing.
+struct StaleHead {
+    inner: BadAppend,
+    handed: Mutex<Option<Head>>,
+}
+
+/// [`StaleHead`]'s append: the stale head, the events kept until commit.
+struct StaleAppend<'a> {
+    store: &'a StaleHead,
+    head: Head,
+    pending: Vec<SealedEvent>,
+}
+
+impl Append for StaleAppend<'_> {
+    fn head(&self) -> &Head {
+        &self.head
+    }
+    fn newest(&mut self) -> Result<Option<SealedEvent>> {
+        Ok(self.store.inner.read(self.head.seq, 1)?.pop())
+    }
+    fn purge_anchor(&mut self) -> Result<Option<Head>> {
+        Ok(None)
+    }
+    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
+        self.store.inner.find_by_key(key)
+    }
+    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        self.pending.extend_from_slice(batch);
+        self.head = new_head.clone();
+        Ok(())
+    }
+    fn commit(self: Box<Self>) -> Result<()> {
+        let mut st = self.store.inner.state.lock().unwrap();
+        st.0.extend(self.pending);
+        st.1 = self.head;
+        Ok(())
+    }
+}
+
+impl AuditStore for StaleHead {
+    fn log_id(&self) -> Result<String> {
+        self.inner.log_id()
+    }
+    fn head(&self) -> Result<Head> {
+        self.inner.head()
+    }
+    fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        self.inner.append(expected, batch, new_head)
+    }
+    fn begin_append(&self) -> Result<Box<dyn Append + '_>> {
+        let now = self.inner.head()?;
+        let stale = self
+            .handed
+            .lock()
+            .unwrap()
+            .replace(now.clone())
+            .unwrap_or(now);
+        Ok(Box::new(StaleAppend {
+            store: self,
+            head: stale,
+            pending: Vec::new(),
+        }))
+    }
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
+        self.inner.read(from, limit)
+    }
+}
+
 /// What a [`BadLifecycle`] store gets wrong in purge or erase.
 #[derive(Clone, Copy, PartialEq)]
 enum LifecycleBug {
@@ -331,6 +400,11 @@ fn suite_failure<S: AuditStore>(factory: impl Fn() -> S) -> String {
         .expect("the testkit panics with a message")
 }
 
+/// How the suite's report begins when exactly one of its checks failed.
+fn one_of_all() -> String {
+    format!("1 of {} checks failed", testkit::CHECKS.len())
+}
+
 fn assert_names(msg: &str, fragments: &[&str]) {
     for f in fragments {
         assert!(
@@ -394,7 +468,7 @@ fn an_ignored_filter_is_caught() {
         &["query_filters", "actor_kind(customer)", "unexpected event"],
     );
     // Only the filter check fails: the others do not use the actor-kind filter.
-    assert!(msg.contains("1 of 12 checks failed"), "{msg}");
+    assert!(msg.contains(&one_of_all()), "{msg}");
 }
 
 #[test]
@@ -420,15 +494,28 @@ fn a_missing_compare_and_append_is_caught() {
         &msg,
         &["append_and_head", "stale expected head", "Error::Conflict"],
     );
+    // Through the provided optimistic append, the same store commits onto a stale head.
+    let e = testkit::sealing_under_lock(BadAppend::new(false, true)).expect_err("caught");
+    assert!(e.message.contains("stale head"), "{e}");
+    testkit::sealing_under_lock(BadAppend::new(false, false)).expect("a correct store passes");
+}
+
+#[test]
+fn an_append_that_hands_out_a_stale_head_is_caught() {
+    let stale = || StaleHead {
+        inner: BadAppend::new(false, false),
+        handed: Mutex::default(),
+    };
+    let msg = suite_failure(stale);
+    assert_names(&msg, &["sealing_under_lock", "concurrent_writers"]);
+    let e = testkit::sealing_under_lock(stale()).expect_err("caught");
+    assert!(e.message.contains("seq"), "{e}");
 }
 
 #[test]
 fn purged_events_left_readable_are_caught() {
     let msg = suite_failure(|| BadLifecycle::new(LifecycleBug::PurgeLeavesIdIndex));
-    assert_names(
-        &msg,
-        &["1 of 12 checks failed", "- purge:", "purged event seq 1"],
-    );
+    assert_names(&msg, &[&one_of_all(), "- purge:", "purged event seq 1"]);
     let one = testkit::purge(BadLifecycle::new(LifecycleBug::PurgeLeavesIdIndex))
         .expect_err("purge catches a purged event still found by get");
     assert_eq!(one.check, "purge");
@@ -445,7 +532,7 @@ fn a_purge_that_skips_its_bounds_is_caught() {
     assert_names(
         &msg,
         &[
-            "1 of 12 checks failed",
+            &one_of_all(),
             "- purge:",
             "above the head",
             "Error::Invalid",
@@ -456,7 +543,7 @@ fn a_purge_that_skips_its_bounds_is_caught() {
 #[test]
 fn erasing_the_wrong_values_is_caught() {
     let msg = suite_failure(|| BadLifecycle::new(LifecycleBug::EraseWholeEvent));
-    assert_names(&msg, &["1 of 12 checks failed", "- erase:"]);
+    assert_names(&msg, &[&one_of_all(), "- erase:"]);
     let one = testkit::erase(BadLifecycle::new(LifecycleBug::EraseWholeEvent))
         .expect_err("erase catches values removed that were not asked for");
     assert_eq!(one.check, "erase");
@@ -477,7 +564,7 @@ fn erased_values_left_searchable_are_caught() {
     assert_names(
         &msg,
         &[
-            "1 of 12 checks failed",
+            &one_of_all(),
             "- erase:",
             "search(zoë) (the erased name) must find nothing",
             "the search index must forget erased values",

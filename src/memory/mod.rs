@@ -6,7 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
 use crate::store::sealed::SealedEvent;
-use crate::store::{check_batch, check_purge, AuditStore, Head, PersonalPath};
+use crate::store::{
+    append_through, check_batch, check_purge, Append, AuditStore, Head, PersonalPath,
+};
 use crate::{Error, Result};
 
 /// An [`AuditStore`] in memory: the reference implementation and the oracle in tests.
@@ -52,6 +54,81 @@ impl MemoryStore {
     }
 }
 
+/// An append holding the store's lock from the head read to the commit: the reference for
+/// what a locking store does.
+struct MemoryAppend<'a> {
+    inner: MutexGuard<'a, Inner>,
+    /// The head after the last push.
+    head: Head,
+    pending: Vec<SealedEvent>,
+}
+
+impl Append for MemoryAppend<'_> {
+    fn head(&self) -> &Head {
+        &self.head
+    }
+
+    fn newest(&mut self) -> Result<Option<SealedEvent>> {
+        Ok(self.inner.at(self.inner.head.seq).cloned())
+    }
+
+    fn purge_anchor(&mut self) -> Result<Option<Head>> {
+        Ok(self.inner.anchor.clone())
+    }
+
+    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
+        Ok(self
+            .inner
+            .by_key
+            .get(key)
+            .and_then(|&s| self.inner.at(s))
+            .cloned())
+    }
+
+    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        check_batch(self.head.seq, batch, new_head)?;
+        let mut keys: std::collections::HashSet<&str> = self
+            .pending
+            .iter()
+            .filter_map(|e| e.idempotency_key.as_deref())
+            .collect();
+        for e in batch {
+            let dup_key = e
+                .idempotency_key
+                .as_deref()
+                .is_some_and(|k| self.inner.by_key.contains_key(k) || !keys.insert(k));
+            let dup_id =
+                self.inner.by_id.contains_key(&e.id) || self.pending.iter().any(|p| p.id == e.id);
+            if dup_key || dup_id {
+                return Err(Error::Conflict {
+                    expected: self.head.seq,
+                    actual: self.head.seq,
+                });
+            }
+        }
+        self.pending.extend_from_slice(batch);
+        self.head = new_head.clone();
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        let MemoryAppend {
+            mut inner,
+            head,
+            pending,
+        } = *self;
+        for e in pending {
+            inner.by_id.insert(e.id, e.seq);
+            if let Some(k) = &e.idempotency_key {
+                inner.by_key.insert(k.clone(), e.seq);
+            }
+            inner.events.push(e);
+        }
+        inner.head = head;
+        Ok(())
+    }
+}
+
 impl Default for MemoryStore {
     fn default() -> Self {
         Self::new()
@@ -72,36 +149,17 @@ impl AuditStore for MemoryStore {
     }
 
     fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
-        let mut inner = self.lock();
-        if inner.head.seq != expected {
-            return Err(Error::Conflict {
-                expected,
-                actual: inner.head.seq,
-            });
-        }
-        check_batch(expected, batch, new_head)?;
-        let mut keys = std::collections::HashSet::new();
-        for e in batch {
-            let dup_key = e
-                .idempotency_key
-                .as_ref()
-                .is_some_and(|k| inner.by_key.contains_key(k) || !keys.insert(k));
-            if dup_key || inner.by_id.contains_key(&e.id) {
-                return Err(Error::Conflict {
-                    expected,
-                    actual: inner.head.seq,
-                });
-            }
-        }
-        for e in batch {
-            inner.by_id.insert(e.id, e.seq);
-            if let Some(k) = &e.idempotency_key {
-                inner.by_key.insert(k.clone(), e.seq);
-            }
-            inner.events.push(e.clone());
-        }
-        inner.head = new_head.clone();
-        Ok(())
+        append_through(self, expected, batch, new_head)
+    }
+
+    fn begin_append(&self) -> Result<Box<dyn Append + '_>> {
+        let inner = self.lock();
+        let head = inner.head.clone();
+        Ok(Box::new(MemoryAppend {
+            inner,
+            head,
+            pending: Vec::new(),
+        }))
     }
 
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{IsolationLevel, Statement};
+use postgres::{GenericClient, Statement};
 
-use super::connect::{commit, prepared, Conn, Fail};
-use super::read::{get, params};
+use super::connect::{final_err, map_err, prepared, Conn, Fail};
+use super::read::{get, params, select_on};
 use super::search::POSTGRES;
 use super::PgStore;
 use crate::integrity::merkle;
@@ -15,7 +15,7 @@ use crate::sql::codec;
 use crate::sql::index_rows::IndexRows;
 use crate::sql::Param;
 use crate::store::sealed::SealedEvent;
-use crate::store::{check_batch, Head};
+use crate::store::{check_batch, Append, Head};
 use crate::{Error, Result};
 
 /// Rows per multi-row INSERT; keeps a statement well under PostgreSQL's 65,535 parameters.
@@ -72,7 +72,7 @@ fn event_params(chunk: &[SealedEvent], rows: &[IndexRows<'_>]) -> Vec<Param> {
 /// transaction.
 fn insert_batch(
     statements: &mut HashMap<String, Statement>,
-    tx: &mut postgres::Transaction<'_>,
+    tx: &mut impl GenericClient,
     batch: &[SealedEvent],
     new_head: &Head,
 ) -> std::result::Result<(), Fail> {
@@ -139,42 +139,110 @@ fn insert_batch(
     Ok(())
 }
 
-pub(super) fn append(
-    store: &PgStore,
-    expected: u64,
-    batch: &[SealedEvent],
-    new_head: &Head,
-) -> Result<()> {
-    check_batch(expected, batch, new_head)?;
-    if batch.is_empty() {
-        let actual = super::read::head(store)?.seq;
-        return match actual == expected {
-            true => Ok(()),
-            false => Err(Error::Conflict { expected, actual }),
-        };
-    }
-    store.run(|conn| {
-        let Conn { client, statements } = conn;
-        // READ COMMITTED: after waiting for the head's row lock, FOR UPDATE returns the
-        // row as the previous writer committed it, so the comparison below is current.
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::ReadCommitted)
-            .start()?;
-        let stmt = prepared(
-            statements,
-            &mut tx,
-            "SELECT seq FROM auditkit_head WHERE id = 1 FOR UPDATE",
-        )?;
-        let actual: i64 = get(&tx.query_one(&stmt, &[])?, 0)?;
-        let conflict = || Error::Conflict {
-            expected,
-            actual: actual as u64,
-        };
-        if actual as u64 != expected {
-            return Err(conflict().into());
+/// An append on one pooled connection: a READ COMMITTED transaction that holds the head
+/// row's lock (`FOR UPDATE`) from the head read to the commit, so writers on every app server
+/// queue on the lock before they seal, never after, and no sealed batch is thrown away.
+pub(super) struct PgAppend<'a> {
+    store: &'a PgStore,
+    /// `None` once handed back to the pool.
+    conn: Option<Conn>,
+    head: Head,
+}
+
+const LOCK_HEAD_SQL: &str = "SELECT seq, hash, frontier FROM auditkit_head WHERE id = 1 FOR UPDATE";
+
+/// Begins an append: takes the head row's lock (waiting for the writer holding it) and reads
+/// the head as that writer committed it. A connection found dead before anything was written
+/// is replaced, as for every other operation.
+pub(super) fn begin(store: &PgStore) -> Result<PgAppend<'_>> {
+    let mut attempts = 0;
+    loop {
+        let mut conn = store.checkout()?;
+        let locked = (|| -> std::result::Result<Head, Fail> {
+            let Conn { client, statements } = &mut conn;
+            // READ COMMITTED: after waiting for the row lock, FOR UPDATE returns the row as
+            // the previous writer committed it.
+            client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")?;
+            let stmt = prepared(statements, client, LOCK_HEAD_SQL)?;
+            let row = client.query_one(&stmt, &[])?;
+            Ok(codec::decode_head(
+                get(&row, 0)?,
+                get(&row, 1)?,
+                get(&row, 2)?,
+            )?)
+        })();
+        match locked {
+            Ok(head) => {
+                return Ok(PgAppend {
+                    store,
+                    conn: Some(conn),
+                    head,
+                })
+            }
+            Err(f) => {
+                let closed = conn.client.is_closed();
+                if !closed {
+                    let _ = conn.client.batch_execute("ROLLBACK");
+                }
+                store.checkin(conn);
+                match f {
+                    Fail::Pg(e) if (closed || e.is_closed()) && store.may_reconnect(attempts) => {
+                        attempts += 1;
+                    }
+                    Fail::Pg(e) => return Err(map_err(e)),
+                    Fail::Final(e) => return Err(e),
+                }
+            }
         }
-        let classify = |f: Fail| match f {
+    }
+}
+
+impl PgAppend<'_> {
+    fn conn(&mut self) -> &mut Conn {
+        self.conn
+            .as_mut()
+            .expect("an append holds its connection until it ends")
+    }
+
+    fn select(&mut self, sql: &str, ps: &[Param]) -> Result<Vec<SealedEvent>> {
+        select_on(self.conn(), sql, ps).map_err(final_err)
+    }
+}
+
+impl Append for PgAppend<'_> {
+    fn head(&self) -> &Head {
+        &self.head
+    }
+
+    fn newest(&mut self) -> Result<Option<SealedEvent>> {
+        let sql = format!(
+            "SELECT {} FROM events e WHERE e.seq = $1",
+            codec::select_list()
+        );
+        let seq = Param::Int(self.head.seq as i64);
+        Ok(self.select(&sql, &[seq])?.pop())
+    }
+
+    fn purge_anchor(&mut self) -> Result<Option<Head>> {
+        self.store.anchor_on(self.conn()).map_err(final_err)
+    }
+
+    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
+        let sql = format!(
+            "SELECT {} FROM events e WHERE e.idempotency_key = $1",
+            codec::select_list()
+        );
+        Ok(self.select(&sql, &[Param::Text(key.to_owned())])?.pop())
+    }
+
+    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        check_batch(self.head.seq, batch, new_head)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let at = self.head.seq;
+        let Conn { client, statements } = self.conn();
+        insert_batch(statements, client, batch, new_head).map_err(|f| match f {
             // A duplicate id or idempotency key: the trail re-reads and resolves it.
             Fail::Pg(e)
                 if e.as_db_error().is_some_and(|d| {
@@ -183,13 +251,34 @@ pub(super) fn append(
                         || *d.code() == SqlState::T_R_DEADLOCK_DETECTED
                 }) =>
             {
-                Fail::Final(conflict())
+                Error::Conflict {
+                    expected: at,
+                    actual: at,
+                }
             }
-            other => other,
-        };
-        insert_batch(statements, &mut tx, batch, new_head).map_err(classify)?;
+            other => final_err(other),
+        })?;
+        self.head = new_head.clone();
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let mut conn = self.conn.take().expect("an append commits once");
         // Past this point the server may have committed even if we see an error, so the
         // commit is never retried here: the trail reads back to find out.
-        commit(tx)
-    })
+        let out = conn.client.batch_execute("COMMIT").map_err(map_err);
+        self.store.checkin(conn);
+        out
+    }
+}
+
+impl Drop for PgAppend<'_> {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            if !conn.client.is_closed() {
+                let _ = conn.client.batch_execute("ROLLBACK");
+            }
+            self.store.checkin(conn);
+        }
+    }
 }

@@ -39,6 +39,14 @@ impl From<postgres::Error> for Fail {
     }
 }
 
+/// The store's error for a failure that is not retried.
+pub(super) fn final_err(f: Fail) -> Error {
+    match f {
+        Fail::Pg(e) => map_err(e),
+        Fail::Final(e) => e,
+    }
+}
+
 impl From<Error> for Fail {
     fn from(e: Error) -> Self {
         Fail::Final(e)
@@ -220,7 +228,7 @@ impl PgStore {
     }
 
     /// An idle connection, a new one, or (at the limit) the next one given back.
-    fn checkout(&self) -> Result<Conn> {
+    pub(super) fn checkout(&self) -> Result<Conn> {
         let mut pool = self.lock_pool();
         loop {
             if let Some(c) = pool.idle.pop() {
@@ -261,7 +269,7 @@ impl PgStore {
     }
 
     /// Gives a connection back; a closed one is dropped (a new one is opened when needed).
-    fn checkin(&self, conn: Conn) {
+    pub(super) fn checkin(&self, conn: Conn) {
         let mut pool = self.lock_pool();
         if conn.client.is_closed() {
             pool.live -= 1;
@@ -270,6 +278,12 @@ impl PgStore {
         }
         drop(pool);
         self.returned.notify_one();
+    }
+
+    /// Whether an operation that found its connection dead after `attempts` retries may try
+    /// another (the store can reconnect, and every pooled connection may have died at once).
+    pub(super) fn may_reconnect(&self, attempts: usize) -> bool {
+        self.connect.is_some() && attempts <= self.options.max_connections
     }
 
     /// Runs `op` on a pooled connection. A PostgreSQL error on a connection that turned out
@@ -287,11 +301,7 @@ impl PgStore {
             self.checkin(conn);
             match out {
                 Ok(v) => return Ok(v),
-                Err(Fail::Pg(e))
-                    if (closed || e.is_closed())
-                        && self.connect.is_some()
-                        && attempts <= self.options.max_connections =>
-                {
+                Err(Fail::Pg(e)) if (closed || e.is_closed()) && self.may_reconnect(attempts) => {
                     attempts += 1;
                 }
                 Err(Fail::Pg(e)) => return Err(map_err(e)),

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use postgres::{IsolationLevel, Statement, Transaction};
 
-use super::connect::{commit, map_err, prepared, Conn, Fail};
+use super::connect::{commit, final_err, map_err, prepared, Conn, Fail};
 use super::read::{fill_personal, get};
 use super::search::POSTGRES;
 use super::PgStore;
@@ -13,20 +13,13 @@ use crate::sql::index_rows::IndexRows;
 use crate::sql::{codec, lifecycle};
 use crate::store::sealed::SealedEvent;
 use crate::store::{Head, PersonalPath};
-use crate::{Error, Result};
+use crate::Result;
 
 const ANCHOR_SQL: &str =
     "SELECT purged_seq, purged_hash, purged_frontier FROM auditkit_head WHERE id = 1";
 
 fn anchor_of(row: &postgres::Row) -> Result<Option<Head>> {
     lifecycle::decode_anchor(get(row, 0)?, get(row, 1)?, get(row, 2)?)
-}
-
-fn final_err(f: Fail) -> Error {
-    match f {
-        Fail::Pg(e) => map_err(e),
-        Fail::Final(e) => e,
-    }
 }
 
 /// Starts the transaction every removal runs in, holding the head row's lock: appends and
@@ -47,11 +40,14 @@ fn locked<'a>(
 
 impl PgStore {
     pub(super) fn lifecycle_anchor(&self) -> Result<Option<Head>> {
-        self.run(|conn| {
-            let Conn { client, statements } = conn;
-            let stmt = prepared(statements, client, ANCHOR_SQL)?;
-            Ok(anchor_of(&client.query_one(&stmt, &[])?)?)
-        })
+        self.run(|conn| self.anchor_on(conn))
+    }
+
+    /// The purge anchor as `conn` sees it (an append's, inside its transaction).
+    pub(super) fn anchor_on(&self, conn: &mut Conn) -> std::result::Result<Option<Head>, Fail> {
+        let Conn { client, statements } = conn;
+        let stmt = prepared(statements, client, ANCHOR_SQL)?;
+        Ok(anchor_of(&client.query_one(&stmt, &[])?)?)
     }
 
     /// Sets the anchor first, so the guard trigger lets exactly these deletes through, then

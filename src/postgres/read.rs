@@ -117,15 +117,22 @@ impl PgStore {
 
     /// Runs an event query and fills in personal values.
     pub(super) fn select(&self, sql: &str, ps: &[Param]) -> Result<Vec<SealedEvent>> {
-        self.run(|conn| {
-            let Conn { client, statements } = conn;
-            let stmt = prepared(statements, client, sql)?;
-            let rows = client.query(&stmt, &params(ps))?;
-            let mut events = rows.iter().map(codec::decode).collect::<Result<Vec<_>>>()?;
-            fill_personal(statements, client, &mut events)?;
-            Ok(events)
-        })
+        self.run(|conn| select_on(conn, sql, ps))
     }
+}
+
+/// [`PgStore::select`] on one connection (an append's, inside its transaction).
+pub(super) fn select_on(
+    conn: &mut Conn,
+    sql: &str,
+    ps: &[Param],
+) -> std::result::Result<Vec<SealedEvent>, Fail> {
+    let Conn { client, statements } = conn;
+    let stmt = prepared(statements, client, sql)?;
+    let rows = client.query(&stmt, &params(ps))?;
+    let mut events = rows.iter().map(codec::decode).collect::<Result<Vec<_>>>()?;
+    fill_personal(statements, client, &mut events)?;
+    Ok(events)
 }
 
 /// Puts each event's personal values (those not erased) next to their commitments.

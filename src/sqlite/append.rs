@@ -1,16 +1,18 @@
 //! The append path: one `BEGIN IMMEDIATE` transaction for the events, their index rows, the head.
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{params_from_iter, ToSql, TransactionBehavior};
+use std::sync::MutexGuard;
+
+use rusqlite::{params_from_iter, Connection, ToSql};
 
 use super::open::map_err;
 use super::search::SQLITE;
-use super::SqliteStore;
+use super::{lifecycle, read, SqliteStore};
 use crate::integrity::merkle;
 use crate::sql::codec;
 use crate::sql::index_rows::IndexRows;
 use crate::store::sealed::SealedEvent;
-use crate::store::{check_batch, Head};
+use crate::store::{check_batch, Append, Head};
 use crate::{Error, Result};
 
 impl ToSql for codec::ColumnValue<'_> {
@@ -43,7 +45,7 @@ fn insert_sql() -> &'static str {
 
 /// Inserts `e` and its index rows, except its full-text entry: that is returned, for
 /// [`insert_search`] to add after the whole batch.
-fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<String> {
+fn insert_event(tx: &Connection, e: &SealedEvent) -> Result<String> {
     tx.prepare_cached(insert_sql())
         .map_err(map_err)?
         .execute(params_from_iter(codec::encode_ref(e)))
@@ -90,11 +92,7 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &SealedEvent) -> Result<Strin
 /// event INSERTs had one until schema version 3; lifecycle statements still do); FTS rows
 /// between events made every event a segment (and later merges), about half the cost of a
 /// batch.
-fn insert_search(
-    tx: &rusqlite::Transaction<'_>,
-    batch: &[SealedEvent],
-    texts: &[String],
-) -> Result<()> {
+fn insert_search(tx: &Connection, batch: &[SealedEvent], texts: &[String]) -> Result<()> {
     let mut stmt = tx
         .prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
         .map_err(map_err)?;
@@ -105,83 +103,106 @@ fn insert_search(
     Ok(())
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _)
-        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+/// An append on the writer connection: `BEGIN IMMEDIATE` takes SQLite's write lock (waiting
+/// up to the busy timeout for another process's), which it holds until `commit` or drop.
+pub(super) struct SqliteAppend<'a> {
+    conn: MutexGuard<'a, Connection>,
+    head: Head,
+    /// The transaction is open: dropping rolls it back.
+    open: bool,
 }
 
-pub(super) fn append(
-    store: &SqliteStore,
-    expected: u64,
-    batch: &[SealedEvent],
-    new_head: &Head,
-) -> Result<()> {
-    check_batch(expected, batch, new_head)?;
+/// Begins an append under the write lock; the head is read inside the transaction.
+pub(super) fn begin(store: &SqliteStore) -> Result<SqliteAppend<'_>> {
     if store.options.read_only {
         return Err(Error::storage(
             "the database was opened read-only (SqliteOptions::read_only); open it with write access to record events",
         ));
     }
-    let mut conn = store.writer();
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(map_err)?;
-    let actual: i64 = tx
-        .prepare_cached("SELECT seq FROM auditkit_head WHERE id = 1")
-        .map_err(map_err)?
-        .query_row([], |r| r.get(0))
-        .map_err(map_err)?;
-    let conflict = || Error::Conflict {
-        expected,
-        actual: actual as u64,
+    let conn = store.writer();
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
+    let mut append = SqliteAppend {
+        conn,
+        head: Head::default(),
+        open: true,
     };
-    if actual as u64 != expected {
-        return Err(conflict());
+    append.head = read::head_on(&append.conn)?;
+    Ok(append)
+}
+
+impl Append for SqliteAppend<'_> {
+    fn head(&self) -> &Head {
+        &self.head
     }
-    let mut texts = Vec::with_capacity(batch.len());
-    for e in batch {
-        match insert_event(&tx, e) {
-            Ok(text) => texts.push(text),
-            Err(err) => {
-                return Err(match err {
-                    Error::Storage { .. } => {
-                        // Re-run the insert's first statement only to classify the failure.
-                        let dup = tx
-                            .query_row(
-                                "SELECT 1 FROM events WHERE id = ?1 OR idempotency_key = ?2",
-                                rusqlite::params![e.id.as_bytes().as_slice(), e.idempotency_key],
-                                |_| Ok(()),
-                            )
-                            .is_ok();
-                        if dup {
-                            conflict()
-                        } else {
-                            err
+
+    fn newest(&mut self) -> Result<Option<SealedEvent>> {
+        read::at_seq_on(&self.conn, self.head.seq)
+    }
+
+    fn purge_anchor(&mut self) -> Result<Option<Head>> {
+        lifecycle::anchor(&self.conn)
+    }
+
+    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
+        read::key_on(&self.conn, key)
+    }
+
+    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        check_batch(self.head.seq, batch, new_head)?;
+        let conn = &*self.conn;
+        let mut texts = Vec::with_capacity(batch.len());
+        for e in batch {
+            match insert_event(conn, e) {
+                Ok(text) => texts.push(text),
+                Err(err @ Error::Storage { .. }) => {
+                    // Re-run the insert's first statement only to classify the failure.
+                    let dup = conn
+                        .query_row(
+                            "SELECT 1 FROM events WHERE id = ?1 OR idempotency_key = ?2",
+                            rusqlite::params![e.id.as_bytes().as_slice(), e.idempotency_key],
+                            |_| Ok(()),
+                        )
+                        .is_ok();
+                    return Err(if dup {
+                        Error::Conflict {
+                            expected: self.head.seq,
+                            actual: self.head.seq,
                         }
-                    }
-                    other => other,
-                });
+                    } else {
+                        err
+                    });
+                }
+                Err(other) => return Err(other),
             }
         }
+        insert_search(conn, batch, &texts)?;
+        conn.prepare_cached(
+            // OR ROLLBACK, as for events: no statement journal for the head.
+            "UPDATE OR ROLLBACK auditkit_head SET seq = ?1, hash = ?2, frontier = ?3 WHERE id = 1",
+        )
+        .map_err(map_err)?
+        .execute(rusqlite::params![
+            new_head.seq as i64,
+            new_head.hash.as_slice(),
+            merkle::to_bytes(&new_head.frontier)
+        ])
+        .map_err(map_err)?;
+        self.head = new_head.clone();
+        Ok(())
     }
-    insert_search(&tx, batch, &texts)?;
-    tx.prepare_cached(
-        // OR ROLLBACK, as for events: no statement journal for the head.
-        "UPDATE OR ROLLBACK auditkit_head SET seq = ?1, hash = ?2, frontier = ?3 WHERE id = 1",
-    )
-    .map_err(map_err)?
-    .execute(rusqlite::params![
-        new_head.seq as i64,
-        new_head.hash.as_slice(),
-        merkle::to_bytes(&new_head.frontier)
-    ])
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            conflict()
-        } else {
-            map_err(e)
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.open = false;
+        self.conn.execute_batch("COMMIT").map_err(map_err)
+    }
+}
+
+impl Drop for SqliteAppend<'_> {
+    fn drop(&mut self) {
+        // A refused statement may already have rolled the transaction back (the guards raise
+        // ROLLBACK); then this finds none to roll back, which is fine.
+        if self.open || !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
-    })?;
-    tx.commit().map_err(map_err)
+    }
 }

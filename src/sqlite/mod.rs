@@ -36,7 +36,7 @@ pub use schema::SCHEMA_VERSION;
 use crate::query::summary::GroupBy;
 use crate::query::Query;
 use crate::store::sealed::{SealedEvent, SealedEventRef};
-use crate::store::{AuditStore, Head, PersonalPath};
+use crate::store::{Append, AuditStore, Head, PersonalPath};
 use crate::{Error, Result};
 
 /// An [`AuditStore`] in a SQLite database file.
@@ -74,7 +74,11 @@ impl AuditStore for SqliteStore {
     }
 
     fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
-        append::append(self, expected, batch, new_head)
+        crate::store::append_through(self, expected, batch, new_head)
+    }
+
+    fn begin_append(&self) -> Result<Box<dyn Append + '_>> {
+        Ok(Box::new(append::begin(self)?))
     }
 
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {

@@ -187,14 +187,35 @@ impl HeldValues {
 }
 
 pub(super) fn head(store: &SqliteStore) -> Result<Head> {
-    store.read_with(|conn| {
-        let (seq, hash, frontier): (i64, Vec<u8>, Vec<u8>) = conn
-            .prepare_cached("SELECT seq, hash, frontier FROM auditkit_head WHERE id = 1")
-            .map_err(map_err)?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(map_err)?;
-        codec::decode_head(seq, hash, frontier)
-    })
+    store.read_with(head_on)
+}
+
+/// The head as `conn` sees it (inside an append: the locked head).
+pub(super) fn head_on(conn: &Connection) -> Result<Head> {
+    let (seq, hash, frontier): (i64, Vec<u8>, Vec<u8>) = conn
+        .prepare_cached("SELECT seq, hash, frontier FROM auditkit_head WHERE id = 1")
+        .map_err(map_err)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(map_err)?;
+    codec::decode_head(seq, hash, frontier)
+}
+
+/// The event at `seq` as `conn` sees it.
+pub(super) fn at_seq_on(conn: &Connection, seq: u64) -> Result<Option<SealedEvent>> {
+    let sql = format!(
+        "SELECT {} FROM events e WHERE e.seq = ?1",
+        codec::select_list()
+    );
+    Ok(SqliteStore::select(conn, &sql, &[Param::Int(seq as i64)])?.pop())
+}
+
+/// The event recorded with idempotency key `key` as `conn` sees it.
+pub(super) fn key_on(conn: &Connection, key: &str) -> Result<Option<SealedEvent>> {
+    let sql = format!(
+        "SELECT {} FROM events e WHERE e.idempotency_key = ?1",
+        codec::select_list()
+    );
+    Ok(SqliteStore::select(conn, &sql, &[Param::Text(key.to_owned())])?.pop())
 }
 
 pub(super) fn read(store: &SqliteStore, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
@@ -276,13 +297,7 @@ pub(super) fn by_id(store: &SqliteStore, id: Uuid) -> Result<Option<SealedEvent>
 }
 
 pub(super) fn find_by_key(store: &SqliteStore, key: &str) -> Result<Option<SealedEvent>> {
-    let sql = format!(
-        "SELECT {} FROM events e WHERE e.idempotency_key = ?1",
-        codec::select_list()
-    );
-    store.read_with(|conn| {
-        Ok(SqliteStore::select(conn, &sql, &[Param::Text(key.to_owned())])?.pop())
-    })
+    store.read_with(|conn| key_on(conn, key))
 }
 
 pub(super) fn summarize(

@@ -8,9 +8,11 @@
 //! [`PersonalFieldRef`], [`PersonalValue`], [`PersonalPath`], [`PersonalPathRef`], and the
 //! helpers [`check_batch`] and [`check_purge`].
 
+pub(crate) mod append;
 pub(crate) mod personal_path;
 pub(crate) mod sealed;
 
+pub use append::{append_through, Append};
 pub use personal_path::{PersonalPath, PersonalPathRef};
 pub use sealed::{PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef};
 
@@ -54,9 +56,13 @@ impl Head {
 ///
 /// - A store holds one log, identified by [`AuditStore::log_id`], fixed when the store is
 ///   created.
-/// - Events are appended only through [`AuditStore::append`], in batches, and only if the
-///   store's head is still the one the batch was sealed against (compare-and-append on `seq`).
-///   A batch is stored whole or not at all, together with the new head.
+/// - Events are appended only through [`AuditStore::begin_append`], which hands the trail the
+///   head to seal against and takes the sealed events ([`Append`]): a store that can lock
+///   holds its write lock from the head read to the commit, so no writer ever seals against a
+///   stale head and no lock hand-off is wasted. A store that cannot lock keeps the provided
+///   one, a compare-and-append through [`AuditStore::append`] that reports a lost race as
+///   [`Error::Conflict`] (the trail then reseals). Either way a batch is stored whole or not at
+///   all, together with the new head.
 /// - Every field of a [`SealedEvent`] is given back exactly as it was appended: strings
 ///   byte for byte, times to the microsecond, hashes verbatim. The core recomputes every hash on
 ///   verify; a store that loses or alters anything fails verify and the testkit.
@@ -102,6 +108,23 @@ pub trait AuditStore: Send + Sync {
     /// written); others when the write fails. After any other error the trail reads the batch
     /// back to learn whether it was committed after all.
     fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()>;
+
+    /// Begins an append: the head to seal against, read under the store's write lock, and a
+    /// place to push the sealed events and commit them ([`Append`], whose contract says what a
+    /// store must guarantee). The trail records only through this.
+    ///
+    /// # Behavior
+    /// - A store that can lock overrides it to take its write lock here and hold it until the
+    ///   append commits or is dropped (other writers wait, up to the store's busy timeout).
+    /// - The provided implementation reads [`AuditStore::head`] without a lock and commits with
+    ///   one [`AuditStore::append`]: correct for any store, but concurrent writers may lose
+    ///   races and reseal.
+    ///
+    /// # Errors
+    /// [`Error::Busy`] when the lock stays taken past the timeout; storage errors.
+    fn begin_append(&self) -> Result<Box<dyn Append + '_>> {
+        Ok(Box::new(append::Optimistic::begin(self)?))
+    }
 
     /// Up to `limit` events with `seq >= from`, in ascending `seq` order.
     ///
@@ -332,6 +355,9 @@ macro_rules! forward {
             }
             fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
                 (**self).append(expected, batch, new_head)
+            }
+            fn begin_append(&self) -> Result<Box<dyn Append + '_>> {
+                (**self).begin_append()
             }
             fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
                 (**self).read(from, limit)

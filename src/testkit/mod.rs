@@ -43,12 +43,12 @@ use uuid::Uuid;
 
 use crate::query::Query;
 use crate::store::sealed::SealedEvent;
-use crate::store::{AuditStore, Head, PersonalPath};
+use crate::store::{Append, AuditStore, Head, PersonalPath};
 use crate::{AuditTrail, Error, Result};
 
 pub use checks::{
     append_and_head, concurrent_writers, count, erase, get_and_idempotency, paging, purge,
-    query_filters, query_order, read_ranges, round_trip, verify,
+    query_filters, query_order, read_ranges, round_trip, sealing_under_lock, verify,
 };
 
 /// Declares the suite from its one list of checks, `name: "property"` in the order they run
@@ -156,6 +156,9 @@ suite! { $
         read through it",
     concurrent_writers: "several trails appending at once keep one contiguous, verifiable \
         chain",
+    sealing_under_lock: "while one `begin_append` is open a second one waits for it (and \
+        starts from the head it committed) or loses with `Error::Conflict`: nothing is ever \
+        committed against a stale head",
     purge: "`AuditTrail::purge_before` removes exactly the events before the cutoff from \
         every read, query and count, keeps the rest verifiable from the purge anchor, and bad \
         anchors are `Error::Invalid`; passes when the store's `purge` is \
@@ -317,6 +320,49 @@ impl<T> Ctx<T> for Result<T> {
     }
 }
 
+/// The store's own append, remembering what was pushed and adding it to the record once the
+/// store committed it.
+struct Recording<'a> {
+    inner: Box<dyn Append + 'a>,
+    pushed: Vec<SealedEvent>,
+    appended: &'a Mutex<Vec<SealedEvent>>,
+}
+
+// Every method forwards, so the checks see the store's own append.
+#[deny(clippy::missing_trait_methods)]
+impl Append for Recording<'_> {
+    fn head(&self) -> &Head {
+        self.inner.head()
+    }
+    fn newest(&mut self) -> Result<Option<SealedEvent>> {
+        self.inner.newest()
+    }
+    fn purge_anchor(&mut self) -> Result<Option<Head>> {
+        self.inner.purge_anchor()
+    }
+    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
+        self.inner.find_by_key(key)
+    }
+    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        self.inner.push(batch, new_head)?;
+        self.pushed.extend_from_slice(batch);
+        Ok(())
+    }
+    fn commit(self: Box<Self>) -> Result<()> {
+        let Recording {
+            inner,
+            pushed,
+            appended,
+        } = *self;
+        inner.commit()?;
+        appended
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(pushed);
+        Ok(())
+    }
+}
+
 /// The store under test, seen through a recorder that remembers exactly what was appended:
 /// the ground truth every read is compared with.
 struct Recorder<S> {
@@ -340,6 +386,13 @@ impl<S: AuditStore> AuditStore for Recorder<S> {
         let mut log = self.appended.lock().unwrap_or_else(|p| p.into_inner());
         log.extend_from_slice(batch);
         Ok(())
+    }
+    fn begin_append(&self) -> Result<Box<dyn Append + '_>> {
+        Ok(Box::new(Recording {
+            inner: self.inner.begin_append()?,
+            pushed: Vec::new(),
+            appended: &self.appended,
+        }))
     }
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
         self.inner.read(from, limit)

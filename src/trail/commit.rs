@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{AuditTrail, Inner};
 use crate::integrity::{self, hashes, merkle};
 use crate::store::sealed::SealedEvent;
-use crate::store::{AuditStore, Head};
+use crate::store::{Append, AuditStore, Head};
 use crate::{model::time_util, Error, Result};
 
 /// How often a batch is resealed after losing a compare-and-append race before giving up.
@@ -125,11 +125,28 @@ impl<S: AuditStore> AuditTrail<S> {
         }
     }
 
+    /// The tip of the stored log, read outside any append (for checkpoints).
     pub(super) fn load_tip(&self) -> Result<Tip> {
         let store = &self.inner.store;
-        let mut head = store.head()?;
+        let head = store.head()?;
+        let newest = match head.seq {
+            0 => None,
+            seq => store.read(seq, 1)?.into_iter().next(),
+        };
+        self.tip_of(head, newest, || store.purge_anchor())
+    }
+
+    /// The tip from a stored head and the newest event read with it, checked: the head's
+    /// frontier fits its size and the event is the head's, intact.
+    fn tip_of(
+        &self,
+        mut head: Head,
+        newest: Option<SealedEvent>,
+        anchor: impl FnOnce() -> Result<Option<Head>>,
+    ) -> Result<Tip> {
+        let log_id = self.log_id()?;
         if head.seq == 0 {
-            head.hash = hashes::genesis(self.log_id()?);
+            head.hash = hashes::genesis(log_id);
             return Ok(Tip {
                 head,
                 last_recorded: OffsetDateTime::UNIX_EPOCH,
@@ -144,11 +161,10 @@ impl<S: AuditStore> AuditTrail<S> {
                 head.seq.count_ones()
             )));
         }
-        let last = store.read(head.seq, 1)?;
-        match last.first() {
+        match newest {
             // Decoded and re-hashed, not only compared: a file cut short or overwritten can
             // keep the stored hashes while the event's fields are damaged.
-            Some(e) if integrity::chain::is_tip(self.log_id()?, e, &head) => Ok(Tip {
+            Some(e) if integrity::chain::is_tip(log_id, &e, &head) => Ok(Tip {
                 last_recorded: e.recorded_at,
                 last_id: e.id,
                 head,
@@ -160,11 +176,13 @@ impl<S: AuditStore> AuditTrail<S> {
             ))),
             // Purged through the head (only a store-level purge does that): the next event
             // links to the anchor, which is the head.
-            None if store.purge_anchor()?.is_some_and(|a| a.seq == head.seq) => Ok(Tip {
-                head,
-                last_recorded: OffsetDateTime::UNIX_EPOCH,
-                last_id: Uuid::nil(),
-            }),
+            None if anchor()?.is_some_and(|a| a.seq == head.seq) => {
+                Ok(Tip {
+                    head,
+                    last_recorded: OffsetDateTime::UNIX_EPOCH,
+                    last_id: Uuid::nil(),
+                })
+            }
             _ => Err(Error::corrupt(format!(
                 "the head records seq {} but that event cannot be read; run verify",
                 head.seq
@@ -172,17 +190,34 @@ impl<S: AuditStore> AuditTrail<S> {
         }
     }
 
-    /// Seals every queued draft against the head and appends them in one store call,
-    /// resealing on conflicts. Returns each job's result and the new tip (if known).
+    /// The tip to seal against inside `append`: the one this trail left behind when the
+    /// locked head is still its head (nothing else appended since), else read under the lock.
+    fn tip_under(&self, append: &mut dyn Append, cached: Option<Tip>) -> Result<Tip> {
+        let head = append.head();
+        if let Some(t) = cached {
+            let same = t.head.seq == head.seq
+                && (head.seq == 0
+                    || (t.head.hash == head.hash && t.head.frontier == head.frontier));
+            if same {
+                return Ok(t);
+            }
+        }
+        let head = head.clone();
+        let newest = match head.seq {
+            0 => None,
+            _ => append.newest()?,
+        };
+        self.tip_of(head, newest, || append.purge_anchor())
+    }
+
+    /// Seals every queued draft against the head the store hands out under its lock and
+    /// appends them in one commit; an optimistic store that lost a race is retried. Returns
+    /// each job's result and the new tip (if known).
     fn commit_group(&self, jobs: Vec<Job>, tip: Option<Tip>) -> (JobResults, Option<Tip>) {
         let fail_all = |jobs: &[Job], e: &Error| {
             jobs.iter()
                 .map(|j| (j.ticket, Err(e.clone())))
                 .collect::<Vec<_>>()
-        };
-        let mut tip = match tip.map(Ok).unwrap_or_else(|| self.load_tip()) {
-            Ok(t) => t,
-            Err(e) => return (fail_all(&jobs, &e), None),
         };
         let log_id = self
             .inner
@@ -191,18 +226,15 @@ impl<S: AuditStore> AuditTrail<S> {
             .expect("log id is read before submit")
             .clone();
         let store = &self.inner.store;
+        let mut cached = tip;
         let mut attempt = 0;
         loop {
-            match self.seal_and_append(store, &log_id, &jobs, &tip) {
-                Ok((results, new_tip)) => return (results, Some(new_tip.unwrap_or(tip))),
+            match self.seal_and_append(store, &log_id, &jobs, cached.take()) {
+                Ok(done) => return done,
                 Err(e) if e.is_conflict() && attempt < MAX_CONFLICT_RETRIES => {
                     attempt += 1;
                     if attempt > 3 {
                         std::thread::sleep(Duration::from_micros(50 * u64::from(attempt.min(100))));
-                    }
-                    match self.load_tip() {
-                        Ok(t) => tip = t,
-                        Err(e) => return (fail_all(&jobs, &e), None),
                     }
                 }
                 Err(e) => return (fail_all(&jobs, &e), None),
@@ -215,8 +247,10 @@ impl<S: AuditStore> AuditTrail<S> {
         store: &S,
         log_id: &str,
         jobs: &[Job],
-        tip: &Tip,
+        cached: Option<Tip>,
     ) -> Result<(JobResults, Option<Tip>)> {
+        let mut append = store.begin_append()?;
+        let tip = self.tip_under(&mut *append, cached)?;
         enum Slot {
             Existing(Box<SealedEvent>),
             /// Sealed from this draft, at this index of the batch.
@@ -236,7 +270,7 @@ impl<S: AuditStore> AuditTrail<S> {
                         job_slots.push(Slot::Same(i));
                         continue;
                     }
-                    if let Some(existing) = store.find_by_key(k)? {
+                    if let Some(existing) = append.find_by_key(k)? {
                         job_slots.push(Slot::Existing(Box::new(existing)));
                         continue;
                     }
@@ -247,8 +281,12 @@ impl<S: AuditStore> AuditTrail<S> {
             }
             slots.push(job_slots);
         }
-        if !batch.is_empty() {
-            if let Err(e) = store.append(tip.head.seq, &batch, &next.head) {
+        if batch.is_empty() {
+            drop(append);
+        } else {
+            // A failed push committed nothing: the append is dropped, rolled back.
+            append.push(&batch, &next.head)?;
+            if let Err(e) = append.commit() {
                 if e.is_conflict() || e.is_invalid() || e.is_busy() {
                     return Err(e);
                 }
@@ -305,7 +343,7 @@ impl<S: AuditStore> AuditTrail<S> {
                 (job.ticket, Ok(events))
             })
             .collect();
-        Ok((results, (!batch.is_empty()).then_some(next)))
+        Ok((results, Some(if batch.is_empty() { tip } else { next })))
     }
 }
 

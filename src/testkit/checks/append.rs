@@ -317,3 +317,96 @@ pub fn concurrent_writers<S: AuditStore>(store: S) -> CheckResult {
     );
     Ok(())
 }
+
+/// Two appends begun at once never both commit against the same head.
+///
+/// Property: while one [`AuditStore::begin_append`] is open, a second one either waits for
+/// it (a store that locks, which then hands out the head the first one committed) or hands
+/// out the same head and its commit is [`Error::Conflict`] (the provided optimistic append).
+/// Either way the log stays one contiguous chain that verifies: a store that hands out a
+/// stale head and accepts an append sealed against it fails.
+///
+/// # Errors
+/// A [`Failure`] naming the broken property.
+pub fn sealing_under_lock<S: AuditStore>(store: S) -> CheckResult {
+    const C: &str = "sealing_under_lock";
+    let h = Harness::new(store);
+    let raw = h.raw();
+    let log_id = raw.log_id().ctx(C, "log_id()")?;
+    let genesis = raw.head().ctx(C, "head()")?;
+    let (first, head) = seal_batch(&log_id, &genesis, vec![NewEvent::new("booking.created")])
+        .ctx(C, "sealing the first event")?;
+    raw.append(0, &first, &head).ctx(C, "append(0, [seq 1])")?;
+
+    let mut a = raw.begin_append().ctx(C, "begin_append() (first)")?;
+    let a_head = a.head().clone();
+    let (b_head, b_commit, a_new) = std::thread::scope(|s| {
+        let b = s.spawn(|| -> crate::Result<(Head, crate::Result<()>)> {
+            let mut b = raw.begin_append()?;
+            let b_head = b.head().clone();
+            let (batch, next) = seal_batch(
+                &log_id,
+                &b_head,
+                vec![NewEvent::new("booking.confirmed").context("writer", "second")],
+            )?;
+            b.push(&batch, &next)?;
+            Ok((b_head, b.commit()))
+        });
+        // Give the second append time to reach its `begin_append` while the first is open.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let sealed = seal_batch(
+            &log_id,
+            &a_head,
+            vec![NewEvent::new("booking.confirmed").context("writer", "first")],
+        );
+        let a_new = sealed.and_then(|(batch, next)| {
+            a.push(&batch, &next)?;
+            a.commit()?;
+            Ok(next)
+        });
+        let b = b
+            .join()
+            .unwrap_or_else(|_| Err(Error::storage("the second appender panicked")));
+        b.map(|(head, commit)| (head, commit, a_new))
+    })
+    .ctx(C, "the second append")?;
+    if b_head.seq == a_head.seq {
+        // The second append did not wait: both sealed against the same head, so exactly one
+        // commit may win and the other must be a conflict.
+        let lost = |r: &crate::Result<()>| r.as_ref().is_err_and(is_conflict);
+        let a_commit = a_new.as_ref().map(|_| ()).map_err(Clone::clone);
+        ensure!(
+            C,
+            (a_commit.is_ok() && lost(&b_commit)) || (b_commit.is_ok() && lost(&a_commit)),
+            "two appends open at once both got the head at seq {}; exactly one may commit and the other, sealed against a stale head, must be Error::Conflict, got {:?} and {:?}",
+            a_head.seq,
+            a_commit,
+            b_commit
+        );
+    } else {
+        let a_new = a_new.ctx(C, "the first append (push and commit)")?;
+        ensure!(
+            C,
+            b_head.seq == a_new.seq && b_head.hash == a_new.hash,
+            "a second append that waited for the first must start from the head the first committed (seq {}), it got seq {}",
+            a_new.seq,
+            b_head.seq
+        );
+        b_commit.ctx(C, "the second append's commit, after waiting")?;
+    }
+    let stored = read_all(C, raw)?;
+    let expected: Vec<u64> = (1..=stored.len() as u64).collect();
+    ensure!(
+        C,
+        seqs(&stored) == expected && (stored.len() == 2 || stored.len() == 3),
+        "after two overlapping appends the store holds seqs {:?}: it must hold one contiguous chain",
+        seqs(&stored)
+    );
+    let report = AuditTrail::new(h.shared()).verify().ctx(C, "verify()")?;
+    ensure!(
+        C,
+        report.is_ok(),
+        "after two overlapping appends the chain does not verify: {report}"
+    );
+    Ok(())
+}

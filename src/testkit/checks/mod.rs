@@ -7,7 +7,7 @@ mod lifecycle;
 mod queries;
 mod reads;
 
-pub use append::{append_and_head, concurrent_writers};
+pub use append::{append_and_head, concurrent_writers, sealing_under_lock};
 pub use integrity::verify;
 pub use lifecycle::{erase, purge};
 pub use queries::{count, paging, query_filters, query_order};

@@ -1,0 +1,157 @@
+//! An append in progress: what a store hands the trail between taking its write lock and
+//! committing, so that events are sealed against the head as it is under that lock.
+
+use super::{check_batch, AuditStore, Head};
+use crate::store::sealed::SealedEvent;
+use crate::{Error, Result};
+
+/// An append in progress, from [`AuditStore::begin_append`] to [`Append::commit`].
+///
+/// The trail reads [`Append::head`] (and, when it does not know it yet, the newest event and
+/// any idempotency key it must honour) through the append, seals its events against that head
+/// in the core's integrity module, hands them over with [`Append::push`] (once, or several
+/// times as more callers arrive) and commits.
+///
+/// # Contract
+///
+/// - **Sealing never races.** From `begin_append` until `commit` returns or the append is
+///   dropped, no other append to the same log commits in between: a store that can lock takes
+///   its write lock in `begin_append` (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: the head row
+///   `FOR UPDATE`), so `head` is the head the batch will follow and no hand-off is wasted. A
+///   store that cannot lock uses the provided [`AuditStore::begin_append`], whose `commit` is a
+///   compare-and-append ([`AuditStore::append`]) that returns [`Error::Conflict`] when another
+///   writer got there first; the trail then begins again.
+/// - **All or nothing.** Everything pushed commits together with the last pushed head, or
+///   nothing does; dropping the append without `commit` writes nothing.
+/// - **Reads under the lock.** `newest` and `find_by_key` see the log as `head` describes it.
+/// - A store never hashes: the events arrive sealed.
+pub trait Append {
+    /// The head the next pushed event follows: the locked head at first, then the head of the
+    /// last push.
+    fn head(&self) -> &Head;
+
+    /// The stored event at the locked head's seq (`None` for an empty log, or one purged
+    /// through its head), read under the lock: the trail checks it against the head before
+    /// sealing onto it.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn newest(&mut self) -> Result<Option<SealedEvent>>;
+
+    /// The purge anchor, read under the lock (the trail asks when `newest` finds no event at
+    /// the head: a log purged through its head links on from the anchor).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn purge_anchor(&mut self) -> Result<Option<Head>>;
+
+    /// The stored event recorded with idempotency key `key`, read under the lock (so that two
+    /// writers with the same key never both append).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>>;
+
+    /// Adds `batch` (seqs `head().seq + 1 ..`, in order) with `new_head` as the head after it.
+    /// A store may write it at once (so the work overlaps with callers still arriving) or
+    /// keep it until `commit`.
+    ///
+    /// # Behavior
+    /// - Seqs that do not follow [`Append::head`], or a `new_head` that does not match the
+    ///   last event: [`Error::Invalid`], nothing added.
+    /// - An id or idempotency key already stored: [`Error::Conflict`].
+    ///
+    /// # Errors
+    /// As above; storage errors. After an error the append is dropped, not committed.
+    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()>;
+
+    /// Makes everything pushed durable, with the head, to the store's stated durability, and
+    /// releases the lock.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] from an optimistic append that lost the race (nothing written);
+    /// storage errors, after which the trail reads the events back to learn whether they were
+    /// committed after all.
+    fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// The provided [`AuditStore::begin_append`]: the head read without a lock, the pushed events
+/// kept, and one compare-and-append at commit.
+pub(crate) struct Optimistic<'a, S: ?Sized> {
+    store: &'a S,
+    /// The head read at the start: what the compare-and-append expects.
+    start: Head,
+    /// The head after the last push.
+    head: Head,
+    pending: Vec<SealedEvent>,
+}
+
+impl<'a, S: AuditStore + ?Sized> Optimistic<'a, S> {
+    pub(crate) fn begin(store: &'a S) -> Result<Self> {
+        let head = store.head()?;
+        Ok(Optimistic {
+            store,
+            start: head.clone(),
+            head,
+            pending: Vec::new(),
+        })
+    }
+}
+
+impl<S: AuditStore + ?Sized> Append for Optimistic<'_, S> {
+    fn head(&self) -> &Head {
+        &self.head
+    }
+
+    fn newest(&mut self) -> Result<Option<SealedEvent>> {
+        let seq = self.start.seq;
+        if seq == 0 {
+            return Ok(None);
+        }
+        Ok(self.store.read(seq, 1)?.into_iter().find(|e| e.seq == seq))
+    }
+
+    fn purge_anchor(&mut self) -> Result<Option<Head>> {
+        self.store.purge_anchor()
+    }
+
+    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
+        self.store.find_by_key(key)
+    }
+
+    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        check_batch(self.head.seq, batch, new_head)?;
+        self.pending.extend_from_slice(batch);
+        self.head = new_head.clone();
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.store.append(self.start.seq, &self.pending, &self.head)
+    }
+}
+
+/// [`AuditStore::append`] for a store whose own [`AuditStore::begin_append`] locks: the head
+/// compared under the lock, then one push and a commit.
+///
+/// # Errors
+/// [`Error::Conflict`] when the head is not at `expected`; as [`Append::push`] and
+/// [`Append::commit`] otherwise.
+pub fn append_through<S: AuditStore + ?Sized>(
+    store: &S,
+    expected: u64,
+    batch: &[SealedEvent],
+    new_head: &Head,
+) -> Result<()> {
+    check_batch(expected, batch, new_head)?;
+    let mut tx = store.begin_append()?;
+    let actual = tx.head().seq;
+    if actual != expected {
+        return Err(Error::Conflict { expected, actual });
+    }
+    tx.push(batch, new_head)?;
+    tx.commit()
+}
