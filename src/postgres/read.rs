@@ -208,9 +208,7 @@ pub(super) fn head(store: &PgStore) -> Result<Head> {
 }
 
 pub(super) fn read(store: &PgStore, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
-    let mut out = Vec::new();
-    read_each(store, from, limit, &mut |e| out.push(e.to_owned()))?;
-    Ok(out)
+    codec::read_owned(|visit| read_each(store, from, limit, visit))
 }
 
 /// Lends each event straight from the result rows, personal values from theirs.
@@ -220,10 +218,7 @@ pub(super) fn read_each(
     limit: usize,
     visit: &mut dyn FnMut(&SealedEventRef<'_>),
 ) -> Result<()> {
-    let sql = format!(
-        "SELECT {} FROM events e WHERE e.seq >= $1 ORDER BY e.seq LIMIT $2",
-        codec::select_list()
-    );
+    let sql = codec::read_sql(&POSTGRES);
     let ps = [
         Param::Int(from.min(i64::MAX as u64) as i64),
         Param::Int(limit.min(i64::MAX as usize) as i64),
@@ -236,7 +231,7 @@ pub(super) fn read_each(
             .iter()
             .map(codec::decode_ref)
             .collect::<Result<Vec<_>>>()?;
-        let values = personal_rows(statements, client, codec::personal_lookup_ref(&events))?;
+        let values = personal_rows(statements, client, codec::personal_lookup(&events))?;
         let values = values
             .iter()
             .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?)))

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use uuid::Uuid;
 
-use super::Param;
+use super::{Dialect, Param};
 use crate::integrity::Hash;
 use crate::model::event::ActorKind;
 use crate::store::personal_path::{PersonalPath, PersonalPathRef};
@@ -47,6 +47,26 @@ pub(crate) fn select_list() -> String {
         .map(|c| format!("e.{c}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// What `read` and `read_each` run in `dialect`: the events with `seq` at least the first
+/// parameter, in `seq` order, at most the second parameter of them.
+pub(crate) fn read_sql(dialect: &Dialect) -> String {
+    format!(
+        "SELECT {} FROM events e WHERE e.seq >= {} ORDER BY e.seq LIMIT {}",
+        select_list(),
+        (dialect.placeholder)(1),
+        (dialect.placeholder)(2)
+    )
+}
+
+/// `read` as the stores do it: what their `read_each` lends, owned.
+pub(crate) fn read_owned(
+    read_each: impl FnOnce(&mut dyn FnMut(&SealedEventRef<'_>)) -> Result<()>,
+) -> Result<Vec<SealedEvent>> {
+    let mut out = Vec::new();
+    read_each(&mut |e| out.push(e.to_owned()))?;
+    Ok(out)
 }
 
 /// Reads one column of a result row.
@@ -232,31 +252,39 @@ pub(crate) enum PersonalLookup {
     Points(Vec<u64>),
 }
 
+/// An event, owned or lent, as the personal-value lookup sees it.
+pub(crate) trait Personal {
+    /// Its seq.
+    fn seq(&self) -> u64;
+    /// Whether it has personal fields, erased or not.
+    fn has_personal(&self) -> bool;
+}
+
+impl Personal for SealedEvent {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn has_personal(&self) -> bool {
+        !self.personal.is_empty()
+    }
+}
+
+impl Personal for SealedEventRef<'_> {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn has_personal(&self) -> bool {
+        !self.personal.is_empty()
+    }
+}
+
 /// How to fetch the personal values of `events`, `None` when none has any.
-pub(crate) fn personal_lookup(events: &[SealedEvent]) -> Option<PersonalLookup> {
-    lookup_of(
-        events
-            .iter()
-            .filter(|e| !e.personal.is_empty())
-            .map(|e| e.seq)
-            .collect(),
-    )
-}
-
-/// [`personal_lookup`] for lent events.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-pub(crate) fn personal_lookup_ref(events: &[SealedEventRef<'_>]) -> Option<PersonalLookup> {
-    lookup_of(
-        events
-            .iter()
-            .filter(|e| !e.personal.is_empty())
-            .map(|e| e.seq)
-            .collect(),
-    )
-}
-
-/// How to fetch the personal values of the events `seqs`.
-fn lookup_of(seqs: Vec<u64>) -> Option<PersonalLookup> {
+pub(crate) fn personal_lookup(events: &[impl Personal]) -> Option<PersonalLookup> {
+    let seqs: Vec<u64> = events
+        .iter()
+        .filter(|e| e.has_personal())
+        .map(Personal::seq)
+        .collect();
     let (lo, hi) = (*seqs.iter().min()?, *seqs.iter().max()?);
     Some(if (hi - lo) as usize <= 4 * seqs.len() {
         PersonalLookup::Range(lo, hi)
@@ -271,8 +299,7 @@ pub(crate) fn attach_personal(
     events: &mut [SealedEvent],
     rows: impl IntoIterator<Item = (i64, String, String, Vec<u8>)>,
 ) -> Result<()> {
-    let at = positions(events.iter().map(|e| (e.seq, !e.personal.is_empty())));
-    attach_rows(at, rows, |i, path, text, salt| {
+    attach_rows(positions(events), rows, |i, path, text, salt| {
         // A row whose path is not one cannot belong to any field.
         let Ok(path) = path.parse::<PersonalPath>() else {
             return;
@@ -289,8 +316,7 @@ pub(crate) fn attach_personal_ref<'a>(
     events: &mut [SealedEventRef<'a>],
     rows: impl IntoIterator<Item = (i64, &'a str, &'a str, &'a [u8])>,
 ) -> Result<()> {
-    let at = positions(events.iter().map(|e| (e.seq, !e.personal.is_empty())));
-    attach_rows(at, rows, |i, path, text, salt| {
+    attach_rows(positions(events), rows, |i, path, text, salt| {
         if let Some(p) = events[i]
             .personal
             .iter_mut()
@@ -301,12 +327,13 @@ pub(crate) fn attach_personal_ref<'a>(
     })
 }
 
-/// Where each event that has personal fields sits, by seq, from `(seq, has personal)` pairs.
-fn positions(events: impl Iterator<Item = (u64, bool)>) -> std::collections::HashMap<u64, usize> {
+/// Where each event of `events` that has personal fields sits, by seq.
+fn positions(events: &[impl Personal]) -> std::collections::HashMap<u64, usize> {
     events
+        .iter()
         .enumerate()
-        .filter(|(_, (_, personal))| *personal)
-        .map(|(i, (seq, _))| (seq, i))
+        .filter(|(_, e)| e.has_personal())
+        .map(|(i, e)| (e.seq(), i))
         .collect()
 }
 

@@ -219,9 +219,7 @@ pub(super) fn key_on(conn: &Connection, key: &str) -> Result<Option<SealedEvent>
 }
 
 pub(super) fn read(store: &SqliteStore, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
-    let mut out = Vec::new();
-    read_each(store, from, limit, &mut |e| out.push(e.to_owned()))?;
-    Ok(out)
+    codec::read_owned(|visit| read_each(store, from, limit, visit))
 }
 
 pub(super) fn read_each(
@@ -230,10 +228,7 @@ pub(super) fn read_each(
     limit: usize,
     visit: &mut dyn FnMut(&SealedEventRef<'_>),
 ) -> Result<()> {
-    let sql = format!(
-        "SELECT {} FROM events e WHERE e.seq >= ?1 ORDER BY e.seq LIMIT ?2",
-        codec::select_list()
-    );
+    let sql = codec::read_sql(&SQLITE);
     let from = from.min(i64::MAX as u64) as i64;
     store.read_with(|conn| {
         // Both cursors step inside one read transaction, so they see one snapshot.

@@ -96,19 +96,22 @@ fn every_filter_runs_on_an_index() {
     for (name, q, index) in cases {
         let plan = plan(&store, &q);
         assert!(plan.contains(index), "{name}: expected {index}:\n{plan}");
-        assert!(
-            !plan.lines().any(|l| l.trim_start().starts_with("SCAN ")
-                && !l.contains("USING")
-                && !l.contains("VIRTUAL TABLE INDEX")),
-            "{name}: full table scan:\n{plan}"
-        );
-        assert!(
-            plan.contains("INDEX")
-                || plan.contains("PRIMARY KEY")
-                || plan.contains("VIRTUAL TABLE"),
-            "{name}: no index used:\n{plan}"
-        );
+        assert_on_index(name, &plan);
     }
+}
+
+/// Fails unless `plan` scans no table whole and uses an index.
+fn assert_on_index(name: &str, plan: &str) {
+    assert!(
+        !plan.lines().any(|l| l.trim_start().starts_with("SCAN ")
+            && !l.contains("USING")
+            && !l.contains("VIRTUAL TABLE INDEX")),
+        "{name}: full table scan:\n{plan}"
+    );
+    assert!(
+        plan.contains("INDEX") || plan.contains("PRIMARY KEY") || plan.contains("VIRTUAL TABLE"),
+        "{name}: no index used:\n{plan}"
+    );
 }
 
 /// The plans of every statement [`AuditStore::summarize`] runs for `q` and `by` (each is run
@@ -172,16 +175,7 @@ fn every_summary_runs_on_an_index() {
             let plans = summary_plans(store, q, &by);
             assert!(!plans.is_empty(), "{by:?} over {name}: no statement");
             for plan in plans {
-                assert!(
-                    !plan.lines().any(|l| l.trim_start().starts_with("SCAN ")
-                        && !l.contains("USING")
-                        && !l.contains("VIRTUAL TABLE INDEX")),
-                    "{by:?} over {name}: full table scan:\n{plan}"
-                );
-                assert!(
-                    plan.contains("INDEX") || plan.contains("PRIMARY KEY"),
-                    "{by:?} over {name}: no index used:\n{plan}"
-                );
+                assert_on_index(&format!("{by:?} over {name}"), &plan);
             }
         }
     }
