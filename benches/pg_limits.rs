@@ -1,124 +1,463 @@
-//! The PostgreSQL limit: how many events per second `AuditTrail<PgStore>` records with 1, 8 and
-//! 32 concurrent writers, next to raw INSERTs of the same rows on the same server (one row per
-//! transaction, into a table with only a primary key and the unique id index).
+//! PostgreSQL for many app servers: events per second that N separate writer processes record
+//! through `AuditTrail<PgStore>` (each its own trail with one connection, as N app servers
+//! would), next to N processes doing plain INSERTs into a hand-written audit table, on the same
+//! server in the same run.
 //!
 //! `cargo bench --bench pg_limits --features postgres`. It starts its own throwaway cluster
-//! (fsync on, as in production) or uses `AUDITKIT_PG_URL` (where it creates schemas and a
-//! `raw_events` table, and leaves them). Each cell runs for
-//! `AUDITKIT_BENCH_SECS` seconds (default 1).
+//! (fsync on, as in production; `max_connections = 300`) or uses `AUDITKIT_PG_URL`, where it
+//! creates a schema per run and drops it afterwards. Environment (all optional):
+//! - `AUDITKIT_BENCH_SECS`: seconds each run records for (default 3).
+//! - `AUDITKIT_PG_BENCH_WRITERS`: the writer counts, comma-separated (default `1,8,32`).
+//! - `AUDITKIT_PG_BENCH_ROUNDS`: runs of each side per writer count (default 3).
 //!
-//! Columns: `shared trail` is one process with N threads on one trail (group commit merges
-//! their events into shared transactions); `N app servers` is N trails, each with its own
-//! store, all appending to one chain (compare-and-append, retrying on conflicts) as separate
-//! app servers would; `raw` is N connections each committing single-row INSERTs.
+//! For each writer count N the two sides alternate, auditkit first (A B A B A B), each run in a
+//! fresh schema: the binary re-executes itself as N child processes (`AUDITKIT_PG_BENCH_CHILD`
+//! set, as `tests/crash.rs` does), each opens its connection, prints `ready` and waits for a
+//! line on stdin; once all are ready the parent sends it to all of them, they record for
+//! `AUDITKIT_BENCH_SECS` seconds, one event per call in a loop, and print their counts. A run's
+//! throughput is the sum of the children's events per second; the table shows the median of
+//! the rounds and the ratio of the medians against the targets.
+//!
+//! - **auditkit**: `AuditTrail<PgStore>` with `PgOptions::max_connections(1)`, one `record`
+//!   per event, so every committed batch is one event.
+//! - **raw**: one `postgres::Client` per process, a prepared single-row INSERT in autocommit
+//!   (one row per transaction) into `audit_log (tenant, actor, action, target_kind, target_id,
+//!   occurred_at timestamptz, body jsonb)` with four indexes: (tenant, occurred_at), (tenant,
+//!   actor, occurred_at), (tenant, action, occurred_at), (target_kind, target_id, occurred_at).
+//!   No hash chain, no primary key. The row carries the same values as auditkit's event
+//!   (tenant, actor, action, target); what has no column of its own (actor name and role,
+//!   source, target label, related customer, before, after, context) is the JSONB body.
+//!
+//! Conflicts are counted on the server, since the trail does not expose its retries: the
+//! delta of `pg_stat_database.xact_rollback` over a run (read once every child is connected and
+//! again after all of them have exited and their statistics are flushed) divided by the
+//! batches committed. Every append that loses the race for the head (a stale head, or a
+//! duplicate caught by a unique index) rolls its transaction back and is resealed by the trail,
+//! so for auditkit this is the wasted appends per committed batch; nothing else in a run rolls
+//! back (raw: always 0). Lock waits are sampled: every 50 ms the parent counts the run's
+//! backends (by `application_name`) whose `wait_event_type` is `Lock`, and the table shows
+//! the mean (out of N) over the run. On a shared `AUDITKIT_PG_URL` server other clients'
+//! rollbacks would count too.
 
 #[path = "../tests/pg_support/mod.rs"]
 mod pg_support;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
-use auditkit::postgres::PgStore;
-use auditkit::{Actor, AuditStore, AuditTrail, MemoryStore, NewEvent, SealedEvent, Source, Target};
+use auditkit::postgres::{PgOptions, PgStore};
+use auditkit::{Actor, AuditStore, AuditTrail, NewEvent, Source, Target};
+use postgres::{Client, Config, NoTls};
 use serde_json::json;
 
+const CHILD_ENV: &str = "AUDITKIT_PG_BENCH_CHILD";
+const URL_ENV: &str = "AUDITKIT_PG_BENCH_URL";
+const SCHEMA_ENV: &str = "AUDITKIT_PG_BENCH_SCHEMA";
+const WRITER_ENV: &str = "AUDITKIT_PG_BENCH_WRITER";
+const APP_ENV: &str = "AUDITKIT_PG_BENCH_APP";
+
+/// How often the parent counts the writers waiting on a lock.
+const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+
+// ---------------------------------------------------------------------------------------------
+// The events: the same values on both sides
+
+const ACTION: &str = "booking.rescheduled";
+
+fn tenant(i: u64) -> String {
+    format!("clinic-{}", i % 10)
+}
+
+fn actor_id(i: u64) -> String {
+    format!("u-{}", i % 50)
+}
+
+fn booking(i: u64) -> String {
+    format!("b-{i}")
+}
+
+fn customer(i: u64) -> String {
+    format!("c-{}", i % 500)
+}
+
 fn event(i: u64) -> NewEvent {
-    NewEvent::new("booking.rescheduled")
-        .tenant(format!("clinic-{}", i % 10))
-        .actor(
-            Actor::user(format!("u-{}", i % 50))
-                .name("Sarah")
-                .role("staff"),
-        )
+    NewEvent::new(ACTION)
+        .tenant(tenant(i))
+        .actor(Actor::user(actor_id(i)).name("Sarah").role("staff"))
         .source(Source::Web)
-        .target(Target::new("booking", format!("b-{i}")).label("Haircut with Sam"))
-        .related(Target::new("customer", format!("c-{}", i % 500)))
+        .target(Target::new("booking", booking(i)).label("Haircut with Sam"))
+        .related(Target::new("customer", customer(i)))
         .before(json!({"start": "2026-01-10T14:00:00Z", "staff": "Sam"}))
         .after(json!({"start": "2026-01-15T09:00:00Z", "staff": "Sam"}))
         .context("reason", "customer asked")
 }
 
-/// Runs `f` on `n` threads for `secs`; returns events per second.
-fn run_for(n: usize, secs: f64, f: impl Fn(usize, u64) + Sync) -> f64 {
-    let done = AtomicU64::new(0);
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(secs);
-    std::thread::scope(|s| {
-        for t in 0..n {
-            let (done, f) = (&done, &f);
-            s.spawn(move || {
-                let mut i = 0;
-                while Instant::now() < deadline {
-                    f(t, i);
-                    i += 1;
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            });
+/// The raw row's JSONB body: everything of [`event`] that has no column of its own.
+fn raw_body(i: u64) -> String {
+    json!({
+        "actor": {"kind": "user", "name": "Sarah", "role": "staff"},
+        "source": "web",
+        "target_label": "Haircut with Sam",
+        "related": [{"kind": "customer", "id": customer(i)}],
+        "before": {"start": "2026-01-10T14:00:00Z", "staff": "Sam"},
+        "after": {"start": "2026-01-15T09:00:00Z", "staff": "Sam"},
+        "context": {"reason": "customer asked"},
+    })
+    .to_string()
+}
+
+/// The hand-written audit table and its four indexes, in `schema`.
+fn raw_ddl(schema: &str) -> String {
+    format!(
+        "CREATE SCHEMA \"{schema}\";
+         CREATE TABLE \"{schema}\".audit_log (
+             tenant text NOT NULL, actor text NOT NULL, action text NOT NULL,
+             target_kind text NOT NULL, target_id text NOT NULL,
+             occurred_at timestamptz NOT NULL, body jsonb NOT NULL);
+         CREATE INDEX ON \"{schema}\".audit_log (tenant, occurred_at);
+         CREATE INDEX ON \"{schema}\".audit_log (tenant, actor, occurred_at);
+         CREATE INDEX ON \"{schema}\".audit_log (tenant, action, occurred_at);
+         CREATE INDEX ON \"{schema}\".audit_log (target_kind, target_id, occurred_at);"
+    )
+}
+
+fn raw_insert_sql(schema: &str) -> String {
+    format!(
+        "INSERT INTO \"{schema}\".audit_log
+             (tenant, actor, action, target_kind, target_id, occurred_at, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)"
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+fn secs() -> f64 {
+    env_or("AUDITKIT_BENCH_SECS", 3.0)
+}
+
+/// One writer process: connects, prints `ready`, waits for a line on stdin, records for
+/// [`secs`] and prints `done <committed> <failed> <elapsed secs>`.
+fn child(kind: &str) {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("child needs {name}"));
+    let (url, schema, app) = (var(URL_ENV), var(SCHEMA_ENV), var(APP_ENV));
+    let writer: u64 = var(WRITER_ENV).parse().expect("writer number");
+    let mut config: Config = url.parse().expect("url");
+    config
+        .application_name(&app)
+        .connect_timeout(Duration::from_secs(30));
+    let mut write: Box<dyn FnMut(u64) -> Result<(), String>> = match kind {
+        "auditkit" => {
+            let options = PgOptions::default().schema(&schema).max_connections(1);
+            let store = PgStore::connect_with(config, NoTls, options).expect("child store");
+            let trail = AuditTrail::new(store);
+            trail.log_id().expect("log id");
+            Box::new(move |i| trail.record(event(i)).map(drop).map_err(|e| e.to_string()))
         }
-    });
-    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+        "raw" => {
+            let mut client = config.connect(NoTls).expect("child raw connection");
+            let stmt = client.prepare(&raw_insert_sql(&schema)).expect("prepare");
+            Box::new(move |i| {
+                client
+                    .execute(
+                        &stmt,
+                        &[
+                            &tenant(i),
+                            &actor_id(i),
+                            &ACTION,
+                            &"booking",
+                            &booking(i),
+                            &SystemTime::now(),
+                            &raw_body(i),
+                        ],
+                    )
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+        }
+        other => panic!("unknown child kind {other:?}"),
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").expect("stdout");
+    out.flush().expect("stdout");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).expect("start line");
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs());
+    let (mut committed, mut failed) = (0u64, 0u64);
+    let first = writer * 1_000_000_000;
+    while Instant::now() < deadline {
+        match write(first + committed + failed) {
+            Ok(()) => committed += 1,
+            Err(e) => {
+                if failed == 0 {
+                    eprintln!("writer {writer} ({kind}): {e}");
+                }
+                failed += 1;
+            }
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    writeln!(out, "done {committed} {failed} {elapsed}").expect("stdout");
+    out.flush().expect("stdout");
 }
 
-const RAW_TABLE: &str = "CREATE TABLE IF NOT EXISTS raw_events (
-    seq bigserial PRIMARY KEY, id bytea NOT NULL UNIQUE, occurred_at bigint NOT NULL,
-    recorded_at bigint NOT NULL, tenant text, actor_kind text NOT NULL, actor_id text NOT NULL,
-    actor_role text, impersonator text, source text NOT NULL, request text, action text NOT NULL,
-    failure text, target_kind text, target_id text, related text, before text, after text,
-    context text, idempotency_key text, payload_version bigint, personal text,
-    prev_hash bytea NOT NULL, hash bytea NOT NULL)";
+// ---------------------------------------------------------------------------------------------
+// Parent
 
-const RAW_INSERT: &str = "INSERT INTO raw_events (id, occurred_at, recorded_at, tenant,
-    actor_kind, actor_id, actor_role, impersonator, source, request, action, failure,
-    target_kind, target_id, related, before, after, context, idempotency_key, payload_version,
-    personal, prev_hash, hash)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-    $19, $20, $21, $22, $23)";
-
-fn micros(t: time::OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1000) as i64
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Auditkit,
+    Raw,
 }
 
-/// One sealed row, inserted as a plain row would be (a fresh id each time).
-fn raw_insert(client: &mut postgres::Client, stmt: &postgres::Statement, e: &SealedEvent) {
-    let id = uuid::Uuid::now_v7();
-    let personal: Option<String> = (!e.personal.is_empty()).then(|| "actor.name".to_string());
-    client
-        .execute(
-            stmt,
-            &[
-                &id.as_bytes().as_slice(),
-                &micros(e.occurred_at),
-                &micros(e.recorded_at),
-                &e.tenant,
-                &e.actor_kind.as_str(),
-                &e.actor_id,
-                &e.actor_role,
-                &e.impersonator,
-                &e.source,
-                &e.request,
-                &e.action,
-                &e.failure,
-                &e.target_kind,
-                &e.target_id,
-                &e.related,
-                &e.before,
-                &e.after,
-                &e.context,
-                &e.idempotency_key,
-                &e.payload_version.map(i64::from),
-                &personal,
-                &e.prev_hash.as_slice(),
-                &e.hash.as_slice(),
-            ],
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Auditkit => "auditkit",
+            Side::Raw => "raw",
+        }
+    }
+}
+
+/// One run of one side.
+struct Run {
+    /// Sum of the writers' committed events per second.
+    rate: f64,
+    committed: u64,
+    failed: u64,
+    /// `xact_rollback` delta over the run.
+    rollbacks: i64,
+    /// Mean number of the run's backends waiting on a lock.
+    waiting: f64,
+}
+
+fn xact_rollback(monitor: &mut Client) -> i64 {
+    monitor
+        .batch_execute("SELECT pg_stat_clear_snapshot()")
+        .expect("clear stats snapshot");
+    monitor
+        .query_one(
+            "SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()",
+            &[],
         )
-        .expect("raw insert");
+        .expect("pg_stat_database")
+        .get(0)
+}
+
+fn backends(monitor: &mut Client, app: &str) -> i64 {
+    monitor
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .expect("pg_stat_activity")
+        .get(0)
+}
+
+/// Counts the backends of `app` waiting on a lock every [`SAMPLE_EVERY`] until `stop`;
+/// returns the mean.
+fn sample_lock_waits(
+    url: &str,
+    app: String,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<f64> {
+    let mut client = pg_support::raw_client(url);
+    std::thread::spawn(move || {
+        let stmt = client
+            .prepare(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND wait_event_type = 'Lock'",
+            )
+            .expect("prepare sample");
+        let (mut sum, mut samples) = (0i64, 0u32);
+        while !stop.load(Ordering::Relaxed) {
+            let n: i64 = client.query_one(&stmt, &[&app]).expect("sample").get(0);
+            sum += n;
+            samples += 1;
+            std::thread::sleep(SAMPLE_EVERY);
+        }
+        sum as f64 / f64::from(samples.max(1))
+    })
+}
+
+fn read_line(from: &mut BufReader<ChildStdout>, what: &str) -> String {
+    let mut line = String::new();
+    let n = from.read_line(&mut line).expect("child stdout");
+    assert!(n > 0, "a writer exited before printing {what:?}");
+    line.trim_end().to_owned()
+}
+
+/// One run: `n` writer processes of `side` in a fresh schema, then the checks.
+fn run(side: Side, n: usize, url: &str, monitor: &mut Client) -> Run {
+    let schema = pg_support::fresh_schema(side.name());
+    match side {
+        // Created here so that the writers do not all migrate it at once.
+        Side::Auditkit => drop(PgStore::connect_with_schema(url, &schema).expect("create schema")),
+        Side::Raw => monitor.batch_execute(&raw_ddl(&schema)).expect("raw table"),
+    }
+    let app = format!("auditkit-bench-{schema}");
+    let exe = std::env::current_exe().expect("own path");
+    let mut children: Vec<_> = (0..n)
+        .map(|w| {
+            let mut child = Command::new(&exe)
+                .env(CHILD_ENV, side.name())
+                .env(URL_ENV, url)
+                .env(SCHEMA_ENV, &schema)
+                .env(WRITER_ENV, w.to_string())
+                .env(APP_ENV, &app)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn writer");
+            let out = BufReader::new(child.stdout.take().expect("stdout"));
+            (child, out)
+        })
+        .collect();
+    for (_, out) in &mut children {
+        let line = read_line(out, "ready");
+        assert_eq!(line, "ready", "unexpected line from a writer");
+    }
+    let before = xact_rollback(monitor);
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_lock_waits(url, app.clone(), stop.clone());
+    for (child, _) in &mut children {
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"go\n").expect("start a writer");
+    }
+    let (mut rate, mut committed, mut failed) = (0.0, 0u64, 0u64);
+    for (mut child, mut out) in children {
+        let line = read_line(&mut out, "done");
+        let f: Vec<&str> = line.split(' ').collect();
+        assert!(f.len() == 4 && f[0] == "done", "unexpected line {line:?}");
+        let (c, x, secs): (u64, u64, f64) = (
+            f[1].parse().expect("committed"),
+            f[2].parse().expect("failed"),
+            f[3].parse().expect("elapsed"),
+        );
+        rate += c as f64 / secs;
+        committed += c;
+        failed += x;
+        assert!(child.wait().expect("wait").success(), "a writer failed");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let waiting = sampler.join().expect("sampler");
+    // A backend leaves pg_stat_activity just before it flushes its statistics: wait for all
+    // to be gone, then for the counter to settle.
+    let gone = pg_support::wait_until(30, || backends(monitor, &app) == 0);
+    assert!(gone, "the writers' backends did not exit");
+    let mut after = xact_rollback(monitor);
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let again = xact_rollback(monitor);
+        if again == after {
+            break;
+        }
+        after = again;
+    }
+    match side {
+        Side::Auditkit => {
+            let trail =
+                AuditTrail::new(PgStore::connect_with_schema(url, &schema).expect("reopen"));
+            let head = trail.store().head().expect("head").seq;
+            if failed == 0 {
+                assert_eq!(head, committed, "events stored against events acknowledged");
+            }
+            let report = trail.verify().expect("verify");
+            assert!(
+                report.is_ok(),
+                "the writers' chain does not verify: {report:?}"
+            );
+        }
+        Side::Raw => {
+            let rows: i64 = monitor
+                .query_one(&format!("SELECT count(*) FROM \"{schema}\".audit_log"), &[])
+                .expect("count")
+                .get(0);
+            if failed == 0 {
+                assert_eq!(
+                    rows as u64, committed,
+                    "rows stored against rows acknowledged"
+                );
+            }
+        }
+    }
+    monitor
+        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .expect("drop schema");
+    Run {
+        rate,
+        committed,
+        failed,
+        rollbacks: after - before,
+        waiting,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// The issue's bound for `n` writers, and its goal where it has one.
+fn target(n: usize) -> Option<(f64, Option<f64>)> {
+    match n {
+        1 => Some((0.8, None)),
+        8 => Some((0.6, None)),
+        32 => Some((0.5, Some(0.8))),
+        _ => None,
+    }
+}
+
+fn num(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn main() {
-    let secs: f64 = std::env::var("AUDITKIT_BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
+    if let Ok(kind) = std::env::var(CHILD_ENV) {
+        child(&kind);
+        return;
+    }
+    let started = Instant::now();
+    let secs = secs();
+    let rounds: usize = env_or("AUDITKIT_PG_BENCH_ROUNDS", 3).max(1);
+    let writers: Vec<usize> = std::env::var("AUDITKIT_PG_BENCH_WRITERS")
+        .unwrap_or_else(|_| "1,8,32".into())
+        .split(',')
+        .map(|w| {
+            w.trim()
+                .parse()
+                .expect("AUDITKIT_PG_BENCH_WRITERS: numbers")
+        })
+        .collect();
     let mut _cluster = None;
     let url = match std::env::var("AUDITKIT_PG_URL") {
         Ok(url) if !url.is_empty() => url,
@@ -134,60 +473,112 @@ fn main() {
             }
         },
     };
-
-    // The rows raw INSERTs write: the same sealed events auditkit stores.
-    let model = AuditTrail::new(MemoryStore::new());
-    for i in 0..256 {
-        model.record(event(i)).expect("model event");
-    }
-    let rows = model.store().read(1, 256).expect("model rows");
-
-    println!("PostgreSQL record throughput, {secs} s per cell (events/s; higher is better)\n");
-    println!(
-        "| writers | auditkit, shared trail | auditkit, N app servers | raw INSERT | shared / raw | servers / raw |"
+    let mut monitor = pg_support::raw_client(&url);
+    let max_conn: String = monitor
+        .query_one("SHOW max_connections", &[])
+        .expect("max_connections")
+        .get(0);
+    let most = writers.iter().copied().max().unwrap_or(1);
+    assert!(
+        max_conn.parse::<usize>().unwrap_or(0) >= most + 10,
+        "the server's max_connections ({max_conn}) is too low for {most} writers"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
-    for n in [1usize, 8, 32] {
-        let trail = AuditTrail::new(
-            PgStore::connect_with_schema(&url, &pg_support::fresh_schema("bench")).expect("store"),
-        );
-        let shared = run_for(n, secs, |_, i| {
-            trail.record(event(i)).expect("record");
-        });
+    let load_start = loadavg();
+    eprintln!(
+        "PostgreSQL, separate writer processes: {secs} s per run, {rounds} rounds per side, writers {writers:?}"
+    );
 
-        let schema = pg_support::fresh_schema("servers");
-        let servers: Vec<AuditTrail<PgStore>> = (0..n)
-            .map(|_| AuditTrail::new(PgStore::connect_with_schema(&url, &schema).expect("store")))
-            .collect();
-        let separate = run_for(n, secs, |t, i| {
-            servers[t].record(event(i)).expect("record");
-        });
-        let check = servers[0].verify().expect("verify");
-        assert!(
-            check.is_ok(),
-            "the app servers' chain does not verify: {check:?}"
+    let mut table = String::from(
+        "| writers | auditkit events/s | raw events/s | ratio | target | met | conflicts per committed batch | writers waiting on a lock (mean) |\n\
+         |---:|---:|---:|---:|---|---|---:|---:|\n",
+    );
+    let mut notes = Vec::new();
+    for &n in &writers {
+        let (mut ak, mut raw) = (Vec::new(), Vec::new());
+        for round in 1..=rounds {
+            for side in [Side::Auditkit, Side::Raw] {
+                let r = run(side, n, &url, &mut monitor);
+                eprintln!(
+                    "  {n} writers, round {round}, {}: {:.0} events/s ({} committed, {} failed), {} rollbacks, {:.2} waiting on a lock",
+                    side.name(),
+                    r.rate,
+                    r.committed,
+                    r.failed,
+                    r.rollbacks,
+                    r.waiting
+                );
+                if side == Side::Auditkit {
+                    ak.push(r);
+                } else {
+                    raw.push(r);
+                }
+            }
+        }
+        let (a, b) = (
+            median(ak.iter().map(|r| r.rate).collect()),
+            median(raw.iter().map(|r| r.rate).collect()),
         );
-
-        let mut setup = pg_support::raw_client(&url);
-        setup
-            .batch_execute(&format!("DROP TABLE IF EXISTS raw_events; {RAW_TABLE}"))
-            .expect("raw table");
-        let clients: Vec<std::sync::Mutex<(postgres::Client, postgres::Statement)>> = (0..n)
-            .map(|_| {
-                let mut c = pg_support::raw_client(&url);
-                let s = c.prepare(RAW_INSERT).expect("prepare");
-                std::sync::Mutex::new((c, s))
-            })
-            .collect();
-        let raw = run_for(n, secs, |t, i| {
-            let mut guard = clients[t].lock().expect("client");
-            let (c, s) = &mut *guard;
-            raw_insert(c, s, &rows[i as usize % rows.len()]);
-        });
-        println!(
-            "| {n} | {shared:.0} | {separate:.0} | {raw:.0} | {:.2} | {:.2} |",
-            shared / raw,
-            separate / raw
-        );
+        let ratio = a / b;
+        let per_batch = |runs: &[Run]| {
+            runs.iter().map(|r| r.rollbacks).sum::<i64>() as f64
+                / runs.iter().map(|r| r.committed).sum::<u64>().max(1) as f64
+        };
+        let mean_waiting =
+            |runs: &[Run]| runs.iter().map(|r| r.waiting).sum::<f64>() / runs.len() as f64;
+        let (target_text, met) = match target(n) {
+            None => ("—".to_owned(), "—".to_owned()),
+            Some((bound, goal)) => {
+                let yes = |ok: bool| if ok { "yes" } else { "**no**" };
+                match goal {
+                    None => (format!(">= {bound}"), yes(ratio >= bound).to_owned()),
+                    Some(g) => (
+                        format!(">= {bound} (goal {g})"),
+                        format!("{} (goal: {})", yes(ratio >= bound), yes(ratio >= g)),
+                    ),
+                }
+            }
+        };
+        table.push_str(&format!(
+            "| {n} | {} | {} | {ratio:.2} | {target_text} | {met} | {:.2} (raw {:.2}) | {:.2} (raw {:.2}) |\n",
+            num(a),
+            num(b),
+            per_batch(&ak),
+            per_batch(&raw),
+            mean_waiting(&ak),
+            mean_waiting(&raw),
+        ));
+        let list = |runs: &[Run]| {
+            runs.iter()
+                .map(|r| format!("{:.0}", r.rate))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let paired = ak
+            .iter()
+            .zip(&raw)
+            .map(|(a, b)| format!("{:.2}", a.rate / b.rate))
+            .collect::<Vec<_>>()
+            .join(", ");
+        notes.push(format!(
+            "{n} writers, each round: auditkit {} events/s; raw {} events/s; ratio within each round {paired}",
+            list(&ak),
+            list(&raw)
+        ));
+        let failed: u64 = ak.iter().chain(&raw).map(|r| r.failed).sum();
+        if failed > 0 {
+            notes.push(format!("{n} writers: {failed} calls failed (see stderr)"));
+        }
     }
+    println!("\n{table}");
+    for note in &notes {
+        println!("- {note}");
+    }
+    println!(
+        "- load average (1, 5, 15 min) at the start: {load_start}; at the end: {}",
+        loadavg()
+    );
+    println!(
+        "- {secs} s per run, {rounds} rounds per side; the bench took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
 }
