@@ -157,7 +157,7 @@ const LOCK_HEAD_SQL: &str = "SELECT seq, hash, frontier FROM auditkit_head WHERE
 pub(super) fn begin(store: &PgStore) -> Result<PgAppend<'_>> {
     let mut attempts = 0;
     loop {
-        let mut conn = store.checkout()?;
+        let mut conn = store.checkout_primary()?;
         let locked = (|| -> std::result::Result<Head, Fail> {
             let Conn { client, statements } = &mut conn;
             // READ COMMITTED: after waiting for the row lock, FOR UPDATE returns the row as
@@ -184,9 +184,11 @@ pub(super) fn begin(store: &PgStore) -> Result<PgAppend<'_>> {
                 if !closed {
                     let _ = conn.client.batch_execute("ROLLBACK");
                 }
-                store.checkin(conn);
+                store.checkin_primary(conn);
                 match f {
-                    Fail::Pg(e) if (closed || e.is_closed()) && store.may_reconnect(attempts) => {
+                    Fail::Pg(e)
+                        if (closed || e.is_closed()) && store.may_reconnect_primary(attempts) =>
+                    {
                         attempts += 1;
                     }
                     Fail::Pg(e) => return Err(map_err(e)),
@@ -267,7 +269,7 @@ impl Append for PgAppend<'_> {
         // Past this point the server may have committed even if we see an error, so the
         // commit is never retried here: the trail reads back to find out.
         let out = conn.client.batch_execute("COMMIT").map_err(map_err);
-        self.store.checkin(conn);
+        self.store.checkin_primary(conn);
         out
     }
 }
@@ -278,7 +280,7 @@ impl Drop for PgAppend<'_> {
             if !conn.client.is_closed() {
                 let _ = conn.client.batch_execute("ROLLBACK");
             }
-            self.store.checkin(conn);
+            self.store.checkin_primary(conn);
         }
     }
 }

@@ -18,6 +18,10 @@
 //! - Connections are pooled inside the store. One that the server dropped (a restart, a
 //!   failover) is replaced on the next call; a call that fails before anything was sent is
 //!   retried on a fresh connection, so callers see no error for an idle connection that died.
+//! - Reads can go to a hot standby ([`PgOptions::read_url`], a second pool): queries, counts,
+//!   summaries, `get`, history and exports. The head, appends, idempotency keys, what sealing
+//!   reads, checkpoints, purge, erasure and verify stay on the primary. [`PgOptions`] says
+//!   what a lagging standby means for a read.
 //!
 //! TLS is the caller's choice: [`PgStore::connect`] uses no TLS (for a loopback or a private
 //! network); [`PgStore::connect_with`] takes any `postgres` TLS connector.
@@ -36,7 +40,6 @@ mod schema;
 mod search;
 
 use std::fmt;
-use std::sync::{Condvar, Mutex};
 
 use uuid::Uuid;
 
@@ -48,15 +51,16 @@ use crate::query::Query;
 use crate::store::sealed::{SealedEvent, SealedEventRef};
 use crate::store::{Append, AuditStore, Head, PersonalPath};
 use crate::Result;
-use connect::{ConnectFn, Pool};
+use connect::Side;
 
 /// An [`AuditStore`] in a PostgreSQL database.
 pub struct PgStore {
     log_id: String,
     schema: String,
-    connect: Option<Box<ConnectFn>>,
-    pool: Mutex<Pool>,
-    returned: Condvar,
+    /// Appends, the head, and everything sealing reads.
+    primary: Side,
+    /// Where reads go when [`PgOptions::read_url`] names a standby.
+    replica: Option<Side>,
     options: PgOptions,
 }
 
@@ -65,7 +69,8 @@ impl fmt::Debug for PgStore {
         f.debug_struct("PgStore")
             .field("log_id", &self.log_id)
             .field("schema", &self.schema)
-            .field("reconnects", &self.connect.is_some())
+            .field("reconnects", &self.primary.reconnects())
+            .field("read_server", &self.replica.is_some())
             .field("options", &self.options)
             .finish()
     }

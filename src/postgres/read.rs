@@ -1,4 +1,10 @@
 //! Reads: events by seq lent from rows, queries, counts and summaries in SQL, personal values.
+//!
+//! With a read server ([`super::PgOptions::read_url`]) queries, counts, summaries and `get`
+//! run there. The head, `read` (the newest event sealing links to, an append's read-back,
+//! purge and erasure scans), `find_by_key` (idempotency while sealing) and `read_each`
+//! (verify's walk, compared with the head) stay on the primary: a standby behind it would
+//! make sealing wrong and a verify see a log shorter than its head.
 
 use std::collections::HashMap;
 
@@ -101,9 +107,10 @@ impl PgStore {
         Ok(plans.join("\n\n"))
     }
 
-    /// The plan of `sql` with sequential scans ruled out.
+    /// The plan of `sql` with sequential scans ruled out, where the query would run (the
+    /// read server if there is one).
     fn explain(&self, sql: &str, ps: &[Param]) -> Result<String> {
-        self.run(|conn| {
+        self.run_read(|conn| {
             let mut tx = conn.client.transaction()?;
             tx.batch_execute("SET LOCAL enable_seqscan = off")?;
             let rows = tx.query(&format!("EXPLAIN {sql}"), &params(ps))?;
@@ -115,9 +122,20 @@ impl PgStore {
         })
     }
 
-    /// Runs an event query and fills in personal values.
-    pub(super) fn select(&self, sql: &str, ps: &[Param]) -> Result<Vec<SealedEvent>> {
-        self.run(|conn| select_on(conn, sql, ps))
+    /// Runs an event query and fills in personal values, on the read server (if there is
+    /// one) when `on_reads`, else on the primary.
+    pub(super) fn select(
+        &self,
+        on_reads: bool,
+        sql: &str,
+        ps: &[Param],
+    ) -> Result<Vec<SealedEvent>> {
+        let op = |conn: &mut Conn| select_on(conn, sql, ps);
+        if on_reads {
+            self.run_read(op)
+        } else {
+            self.run(op)
+        }
     }
 }
 
@@ -247,14 +265,14 @@ pub(super) fn read_each(
 
 pub(super) fn query(store: &PgStore, query: &Query, limit: usize) -> Result<Vec<SealedEvent>> {
     let (sql, ps) = query_sql(query, limit);
-    store.select(&sql, &ps)
+    store.select(true, &sql, &ps)
 }
 
 pub(super) fn count(store: &PgStore, query: &Query) -> Result<u64> {
     let mut b = SqlBuilder::new(&POSTGRES);
     let filter = b.where_clause(query);
     let sql = format!("SELECT COUNT(*) FROM events e{filter}");
-    store.run(|conn| {
+    store.run_read(|conn| {
         let Conn { client, statements } = conn;
         let stmt = prepared(statements, client, &sql)?;
         let n: i64 = get(&client.query_one(&stmt, &params(&b.params))?, 0)?;
@@ -268,16 +286,19 @@ pub(super) fn by_id(store: &PgStore, id: Uuid) -> Result<Option<SealedEvent>> {
         codec::select_list()
     );
     Ok(store
-        .select(&sql, &[Param::Blob(id.as_bytes().to_vec())])?
+        .select(true, &sql, &[Param::Blob(id.as_bytes().to_vec())])?
         .pop())
 }
 
+/// On the primary: sealing asks it, and a standby behind would let a key be recorded twice.
 pub(super) fn find_by_key(store: &PgStore, key: &str) -> Result<Option<SealedEvent>> {
     let sql = format!(
         "SELECT {} FROM events e WHERE e.idempotency_key = $1",
         codec::select_list()
     );
-    Ok(store.select(&sql, &[Param::Text(key.to_owned())])?.pop())
+    Ok(store
+        .select(false, &sql, &[Param::Text(key.to_owned())])?
+        .pop())
 }
 
 pub(super) fn summarize(
@@ -298,7 +319,7 @@ fn each_row(
     ps: &[Param],
     each: &mut dyn FnMut(&dyn RowAccess) -> Result<()>,
 ) -> Result<()> {
-    let rows = store.run(|conn| {
+    let rows = store.run_read(|conn| {
         let Conn { client, statements } = conn;
         let stmt = prepared(statements, client, sql)?;
         Ok(client.query(&stmt, &params(ps))?)

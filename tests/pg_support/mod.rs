@@ -50,7 +50,7 @@ fn run(cmd: &mut Command) -> Result<String, String> {
 }
 
 /// The directory with `initdb` and `pg_ctl`: from PATH, else the newest Debian install.
-fn find_bin() -> Result<PathBuf, String> {
+pub fn find_bin() -> Result<PathBuf, String> {
     let from_path = std::env::var_os("PATH").and_then(|p| {
         std::env::split_paths(&p)
             .map(|d| d.join("initdb"))
@@ -112,28 +112,17 @@ fn free_port() -> Result<u16, String> {
 impl Cluster {
     /// A new cluster; `durable` keeps fsync on (benchmarks, crash-restart tests).
     pub fn start(durable: bool) -> Result<Cluster, String> {
-        let bin = find_bin()?;
-        let user = if is_root() {
-            Some(cluster_user()?)
-        } else {
-            None
-        };
-        let root = tempfile::Builder::new()
-            .prefix("auditkit-pg-")
-            .tempdir()
-            .map_err(|e| format!("no temporary directory: {e}"))?
-            .keep();
-        let mut cluster = Cluster {
-            root,
-            bin,
-            user,
-            port: 0,
-            options: String::new(),
-        };
-        cluster.watch();
-        if let Some(u) = &cluster.user {
-            run(Command::new("chown").arg("-R").arg(u).arg(&cluster.root))?;
-        }
+        Self::start_with(durable, false)
+    }
+
+    /// A new cluster a hot standby can stream from ([`Cluster::standby`]): WAL kept for
+    /// replication, WAL senders, and a `host replication` line for loopback in `pg_hba.conf`.
+    pub fn start_primary() -> Result<Cluster, String> {
+        Self::start_with(false, true)
+    }
+
+    fn start_with(durable: bool, replication: bool) -> Result<Cluster, String> {
+        let mut cluster = Self::empty(find_bin()?)?;
         cluster.pg(
             "initdb",
             &[
@@ -148,17 +137,96 @@ impl Cluster {
                 "--no-sync",
             ],
         )?;
+        if replication {
+            // initdb's sample has such lines today; stated here so a standby never depends on it.
+            let hba = cluster.data().join("pg_hba.conf");
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&hba)
+                .map_err(|e| format!("cannot open {}: {e}", hba.display()))?;
+            writeln!(f, "host replication postgres 127.0.0.1/32 trust")
+                .map_err(|e| format!("cannot write {}: {e}", hba.display()))?;
+        }
+        cluster.launch(&format!(
+            "-c fsync={}{}",
+            if durable { "on" } else { "off" },
+            if replication {
+                " -c wal_level=replica -c max_wal_senders=4"
+            } else {
+                ""
+            }
+        ))?;
+        Ok(cluster)
+    }
+
+    /// A hot standby of this cluster (started with [`Cluster::start_primary`]): a base backup
+    /// taken with `pg_basebackup -R -X stream`, so it streams from here, started on a port of
+    /// its own with `hot_standby = on`.
+    pub fn standby(&self) -> Result<Cluster, String> {
+        let mut standby = Self::empty(self.bin.clone())?;
+        standby.pg(
+            "pg_basebackup",
+            &[
+                "-D",
+                &standby.data().to_string_lossy(),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ],
+        )?;
+        // A standby needs at least the primary's max_connections (set in `launch`) and
+        // max_wal_senders.
+        standby.launch("-c fsync=off -c hot_standby=on -c max_wal_senders=4")?;
+        Ok(standby)
+    }
+
+    /// A cluster directory owned by the cluster's user, with nothing in it yet.
+    fn empty(bin: PathBuf) -> Result<Cluster, String> {
+        let user = if is_root() {
+            Some(cluster_user()?)
+        } else {
+            None
+        };
+        let root = tempfile::Builder::new()
+            .prefix("auditkit-pg-")
+            .tempdir()
+            .map_err(|e| format!("no temporary directory: {e}"))?
+            .keep();
+        let cluster = Cluster {
+            root,
+            bin,
+            user,
+            port: 0,
+            options: String::new(),
+        };
+        cluster.watch();
+        if let Some(u) = &cluster.user {
+            run(Command::new("chown").arg("-R").arg(u).arg(&cluster.root))?;
+        }
+        Ok(cluster)
+    }
+
+    /// Starts the server on a free loopback port with `extra` settings.
+    fn launch(&mut self, extra: &str) -> Result<(), String> {
         let mut last = String::new();
         for _ in 0..3 {
-            cluster.port = free_port()?;
-            cluster.options = format!(
-                "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=300 -c fsync={}",
-                cluster.port,
-                cluster.root.display(),
-                if durable { "on" } else { "off" }
+            self.port = free_port()?;
+            self.options = format!(
+                "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=300 {extra}",
+                self.port,
+                self.root.display(),
             );
-            match cluster.ctl("start") {
-                Ok(()) => return Ok(cluster),
+            match self.ctl("start") {
+                Ok(()) => return Ok(()),
                 Err(e) => last = e,
             }
         }
