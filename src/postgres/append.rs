@@ -149,6 +149,10 @@ pub(super) struct PgAppend<'a> {
     head: Head,
 }
 
+/// A transaction that writes one WAL record and commits synchronously: its commit returns once
+/// the WAL is flushed past every commit before it (see [`PgAppend::commit`](Append::commit)).
+const FLUSH_SQL: &str = "BEGIN; SELECT pg_logical_emit_message(true, 'auditkit', 'flush'); COMMIT";
+
 const LOCK_HEAD_SQL: &str = "SELECT seq, hash, frontier FROM auditkit_head WHERE id = 1 FOR UPDATE";
 
 /// Begins an append: takes the head row's lock (waiting for the writer holding it) and reads
@@ -162,7 +166,12 @@ pub(super) fn begin(store: &PgStore) -> Result<PgAppend<'_>> {
             let Conn { client, statements } = &mut conn;
             // READ COMMITTED: after waiting for the row lock, FOR UPDATE returns the row as
             // the previous writer committed it.
-            client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")?;
+            // The head row's lock is released at commit; with an asynchronous commit that is
+            // before the WAL flush, so the next writer seals while this one's flush is still
+            // under way (see `commit`).
+            client.batch_execute(
+                "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off",
+            )?;
             let stmt = prepared(statements, client, LOCK_HEAD_SQL)?;
             let row = client.query_one(&stmt, &[])?;
             Ok(codec::decode_head(
@@ -264,11 +273,25 @@ impl Append for PgAppend<'_> {
         Ok(())
     }
 
+    /// Commits, releases the head row's lock, and only then waits for durability.
+    ///
+    /// Holding the lock across each commit's WAL flush would put every writer's flush in one
+    /// line, one after the other (PostgreSQL could not group them). So the append commits
+    /// asynchronously, which releases the lock at once, and then commits a tiny transaction
+    /// of its own that writes one WAL record (a logical message, which any role may emit and
+    /// nothing stores) under the session's `synchronous_commit`, on by default: it returns
+    /// once the WAL is flushed up to that commit record, which lies after this append's, and
+    /// the flushes of many writers are grouped. The WAL is flushed in order, so a crash can
+    /// only lose a suffix of the chain, never an acknowledged event or one it links to.
     fn commit(mut self: Box<Self>) -> Result<()> {
         let mut conn = self.conn.take().expect("an append commits once");
         // Past this point the server may have committed even if we see an error, so the
         // commit is never retried here: the trail reads back to find out.
-        let out = conn.client.batch_execute("COMMIT").map_err(map_err);
+        let out = conn
+            .client
+            .batch_execute("COMMIT")
+            .and_then(|()| conn.client.batch_execute(FLUSH_SQL))
+            .map_err(map_err);
         self.store.checkin_primary(conn);
         out
     }
