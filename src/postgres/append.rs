@@ -151,7 +151,8 @@ pub(super) struct PgAppend<'a> {
 
 /// A transaction that writes one WAL record and commits synchronously: its commit returns once
 /// the WAL is flushed past every commit before it (see [`PgAppend::commit`](Append::commit)).
-const FLUSH_SQL: &str = "BEGIN; SELECT pg_logical_emit_message(true, 'auditkit', 'flush'); COMMIT";
+pub(super) const FLUSH_SQL: &str =
+    "BEGIN; SELECT pg_logical_emit_message(true, 'auditkit', 'flush'); COMMIT";
 
 const LOCK_HEAD_SQL: &str = "SELECT seq, hash, frontier FROM auditkit_head WHERE id = 1 FOR UPDATE";
 

@@ -215,12 +215,20 @@ pub(super) fn head(store: &PgStore) -> Result<Head> {
         let stmt = prepared(
             statements,
             client,
-            "SELECT seq, hash, frontier FROM auditkit_head WHERE id = 1",
+            "SELECT seq, hash, frontier, pg_is_in_recovery() FROM auditkit_head WHERE id = 1",
         )?;
         let row = client.query_one(&stmt, &[])?;
         let seq: i64 = get(&row, 0)?;
         let hash: Vec<u8> = get(&row, 1)?;
         let frontier: Vec<u8> = get(&row, 2)?;
+        let standby: bool = get(&row, 3)?;
+        // Appends commit asynchronously and wait for their own flush; a head read for a
+        // checkpoint or a verify must not run ahead of what is durable, so on the primary it
+        // waits for the WAL past what it read before it answers (a standby only holds what
+        // it replayed).
+        if !standby {
+            client.batch_execute(super::append::FLUSH_SQL)?;
+        }
         Ok(codec::decode_head(seq, hash, frontier)?)
     })
 }
