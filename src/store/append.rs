@@ -66,7 +66,8 @@ pub trait Append {
     fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()>;
 
     /// Makes everything pushed durable, with the head, to the store's stated durability, and
-    /// releases the lock.
+    /// releases the lock. Committing an append with nothing pushed also makes durable what it
+    /// read (the trail commits one whose drafts were all found by their idempotency keys).
     ///
     /// # Errors
     /// [`Error::Conflict`] from an optimistic append that lost the race (nothing written);

@@ -88,6 +88,10 @@ pub trait AuditStore: Send + Sync {
     ///
     /// # Behavior
     /// - An empty log has `seq` 0 and an empty frontier.
+    /// - The head returned is durable: a store whose commits can be visible before they are
+    ///   durable (PostgreSQL's asynchronous commit) waits until what it read is durable. The
+    ///   trail relies on it before a checkpoint and when it reads a batch back after a failed
+    ///   commit.
     ///
     /// # Errors
     /// When the store cannot be read.

@@ -282,7 +282,10 @@ impl<S: AuditStore> AuditTrail<S> {
             slots.push(job_slots);
         }
         if batch.is_empty() {
-            drop(append);
+            // Every draft was found by its key. Committing the empty append still makes what
+            // it read durable: the events found may be another writer's, visible before they
+            // are durable on a store that commits asynchronously.
+            append.commit()?;
         } else {
             // A failed push committed nothing: the append is dropped, rolled back.
             append.push(&batch, &next.head)?;
@@ -299,7 +302,13 @@ impl<S: AuditStore> AuditTrail<S> {
                         .take_while(|(a, b)| a.seq == b.seq && a.id == b.id)
                         .count()
                 };
-                match store.read(batch[0].seq, batch.len()) {
+                // The head first: a store whose commits can be visible before they are
+                // durable answers `head` only once what it shows is durable, so a batch found
+                // below is one that survives a crash.
+                match store
+                    .head()
+                    .and_then(|_| store.read(batch[0].seq, batch.len()))
+                {
                     Ok(found) if ours(&found) == batch.len() => {}
                     Ok(found) if ours(&found) == 0 => return Err(e),
                     Ok(found) => {
