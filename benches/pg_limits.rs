@@ -1,14 +1,22 @@
-//! PostgreSQL for many app servers: events per second that N separate writer processes record
-//! through `AuditTrail<PgStore>` (each its own trail with one connection, as N app servers
-//! would), next to N processes doing plain INSERTs into a hand-written audit table, on the same
-//! server in the same run.
+//! PostgreSQL for many app servers, in two parts:
+//! - **writes**: events per second that N separate writer processes record through
+//!   `AuditTrail<PgStore>` (each its own trail with one connection, as N app servers would),
+//!   next to N processes doing plain INSERTs into a hand-written audit table, on the same
+//!   server in the same run;
+//! - **reads**: `verify` and `export_jsonl` over one log, next to a raw read of the same rows
+//!   that re-hashes or serialises them (see `pg_limits/reads.rs`).
 //!
 //! `cargo bench --bench pg_limits --features postgres`. It starts its own throwaway cluster
 //! (fsync on, as in production; `max_connections = 300`) or uses `AUDITKIT_PG_URL`, where it
 //! creates a schema per run and drops it afterwards. Environment (all optional):
-//! - `AUDITKIT_BENCH_SECS`: seconds each run records for (default 3).
+//! - `AUDITKIT_PG_BENCH_PARTS`: `writes`, `reads` or both, comma-separated (default both).
+//! - `AUDITKIT_BENCH_SECS`: seconds each writes run records for (default 3).
 //! - `AUDITKIT_PG_BENCH_WRITERS`: the writer counts, comma-separated (default `1,8,32`).
-//! - `AUDITKIT_PG_BENCH_ROUNDS`: runs of each side per writer count (default 3).
+//! - `AUDITKIT_PG_BENCH_ROUNDS`: runs of each side per writer count, and rounds of the reads
+//!   (default 3).
+//! - `AUDITKIT_PG_BENCH_EVENTS`: events in the log the reads part reads (default 100,000).
+//!
+//! The rest of this comment is about the writes part.
 //!
 //! For each writer count N the two sides alternate, auditkit first (A B A B A B), each run in a
 //! fresh schema: the binary re-executes itself as N child processes (`AUDITKIT_PG_BENCH_CHILD`
@@ -41,6 +49,8 @@
 
 #[path = "../tests/pg_support/mod.rs"]
 mod pg_support;
+#[path = "pg_limits/reads.rs"]
+mod reads;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{ChildStdout, Command, Stdio};
@@ -447,17 +457,14 @@ fn main() {
         return;
     }
     let started = Instant::now();
-    let secs = secs();
-    let rounds: usize = env_or("AUDITKIT_PG_BENCH_ROUNDS", 3).max(1);
-    let writers: Vec<usize> = std::env::var("AUDITKIT_PG_BENCH_WRITERS")
-        .unwrap_or_else(|_| "1,8,32".into())
-        .split(',')
-        .map(|w| {
-            w.trim()
-                .parse()
-                .expect("AUDITKIT_PG_BENCH_WRITERS: numbers")
-        })
-        .collect();
+    let parts = std::env::var("AUDITKIT_PG_BENCH_PARTS").unwrap_or_else(|_| "writes,reads".into());
+    let parts: Vec<&str> = parts.split(',').map(str::trim).collect();
+    for p in &parts {
+        assert!(
+            matches!(*p, "writes" | "reads"),
+            "AUDITKIT_PG_BENCH_PARTS: `writes` and/or `reads`, not {p:?}"
+        );
+    }
     let mut _cluster = None;
     let url = match std::env::var("AUDITKIT_PG_URL") {
         Ok(url) if !url.is_empty() => url,
@@ -474,6 +481,36 @@ fn main() {
         },
     };
     let mut monitor = pg_support::raw_client(&url);
+    let load_start = loadavg();
+    let mut out = String::new();
+    if parts.contains(&"writes") {
+        out.push_str(&writes(&url, &mut monitor));
+    }
+    if parts.contains(&"reads") {
+        out.push_str(&reads::reads(&url, &mut monitor));
+    }
+    println!("{out}");
+    println!(
+        "- load average (1, 5, 15 min) at the start: {load_start}; at the end: {}",
+        loadavg()
+    );
+    println!("- the bench took {:.0} s", started.elapsed().as_secs_f64());
+}
+
+/// The writes part: the table and its notes.
+fn writes(url: &str, monitor: &mut Client) -> String {
+    let secs = secs();
+    let rounds: usize = env_or("AUDITKIT_PG_BENCH_ROUNDS", 3).max(1);
+    let writers: Vec<usize> = std::env::var("AUDITKIT_PG_BENCH_WRITERS")
+        .unwrap_or_else(|_| "1,8,32".into())
+        .split(',')
+        .map(|w| {
+            w.trim()
+                .parse()
+                .expect("AUDITKIT_PG_BENCH_WRITERS: numbers")
+        })
+        .collect();
+    let started = Instant::now();
     let max_conn: String = monitor
         .query_one("SHOW max_connections", &[])
         .expect("max_connections")
@@ -483,7 +520,6 @@ fn main() {
         max_conn.parse::<usize>().unwrap_or(0) >= most + 10,
         "the server's max_connections ({max_conn}) is too low for {most} writers"
     );
-    let load_start = loadavg();
     eprintln!(
         "PostgreSQL, separate writer processes: {secs} s per run, {rounds} rounds per side, writers {writers:?}"
     );
@@ -497,7 +533,7 @@ fn main() {
         let (mut ak, mut raw) = (Vec::new(), Vec::new());
         for round in 1..=rounds {
             for side in [Side::Auditkit, Side::Raw] {
-                let r = run(side, n, &url, &mut monitor);
+                let r = run(side, n, url, monitor);
                 eprintln!(
                     "  {n} writers, round {round}, {}: {:.0} events/s ({} committed, {} failed), {} rollbacks, {:.2} waiting on a lock",
                     side.name(),
@@ -569,16 +605,13 @@ fn main() {
             notes.push(format!("{n} writers: {failed} calls failed (see stderr)"));
         }
     }
-    println!("\n{table}");
+    let mut out = format!("\nWrites: separate writer processes\n\n{table}\n");
     for note in &notes {
-        println!("- {note}");
+        out.push_str(&format!("- {note}\n"));
     }
-    println!(
-        "- load average (1, 5, 15 min) at the start: {load_start}; at the end: {}",
-        loadavg()
-    );
-    println!(
-        "- {secs} s per run, {rounds} rounds per side; the bench took {:.0} s",
+    out.push_str(&format!(
+        "- {secs} s per run, {rounds} rounds per side; the writes took {:.0} s\n",
         started.elapsed().as_secs_f64()
-    );
+    ));
+    out
 }
