@@ -13,6 +13,9 @@
 //! It runs without the libtest harness (`harness = false` in Cargo.toml) so that a child's
 //! stdout is exactly what the child prints.
 
+#[path = "support/crash_rng.rs"]
+mod crash_rng;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -20,6 +23,8 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crash_rng::{env_u64, seed, Rng};
 
 use auditkit::sqlite::SqliteStore;
 use auditkit::{Actor, AuditStore, AuditTrail, NewEvent, Query, Target};
@@ -51,16 +56,7 @@ fn main() {
         ("crash_many_writers", crash_many_writers),
         ("busy_processes_never_fail", busy_processes_never_fail),
     ];
-    let seed = std::env::var("AUDITKIT_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-                | 1
-        });
+    let seed = seed("AUDITKIT_CRASH_SEED");
     println!("crash tests, seed {seed} (AUDITKIT_CRASH_SEED={seed} replays the delays)");
     let mut rng = Rng(seed);
     for (name, test) in tests {
@@ -78,26 +74,8 @@ fn main() {
 
 type CrashTest = fn(&mut Rng);
 
-/// xorshift64*: enough randomness for delays, and replayable from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 fn runs() -> u64 {
-    std::env::var("AUDITKIT_CRASH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200)
+    env_u64("AUDITKIT_CRASH_RUNS", 200)
 }
 
 // ---------------------------------------------------------------------------------------------

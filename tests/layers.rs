@@ -801,7 +801,7 @@ pub use trail::{AuditTrail, TrailBuilder as Builder};
             "use super::{canonical, hashes};\n\
              use super::super::trail::retention;\n\
              use crate::store::AuditStore;\n\
-             pub fn verify(t: &crate::AuditTrail<M>) -> crate::Result<()> { todo!() }\n\
+             pub fn verify(t: &crate::AuditTrail<M>) -> crate::Result<()> { Ok(()) }\n\
              pub fn seal(e: &crate::SealedEvent, p: &crate::PersonalField) {}\n",
         ),
         // Inline modules: `super` counts them; a chain out of the file reaches the root.

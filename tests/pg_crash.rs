@@ -28,6 +28,9 @@
 
 mod pg_support;
 
+#[path = "support/crash_rng.rs"]
+mod crash_rng;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -35,6 +38,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crash_rng::{env_u64, seed, Rng};
 
 use auditkit::postgres::{PgOptions, PgStore};
 use auditkit::{Actor, AuditStore, AuditTrail, Error, NewEvent, Target};
@@ -62,16 +67,7 @@ fn main() {
     if !selected(std::env::args().skip(1)) {
         return;
     }
-    let seed = std::env::var("AUDITKIT_PG_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-                | 1
-        });
+    let seed = seed("AUDITKIT_PG_CRASH_SEED");
     println!("pg crash test, seed {seed} (AUDITKIT_PG_CRASH_SEED={seed} replays the delays)");
     let start = Instant::now();
     if crash_many_writers(&mut Rng(seed)) {
@@ -106,26 +102,8 @@ fn selected(mut args: impl Iterator<Item = String>) -> bool {
     (filters.is_empty() || filters.iter().any(matches)) && !skips.iter().any(matches)
 }
 
-/// xorshift64*: enough randomness for delays, and replayable from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 fn crashes() -> u64 {
-    std::env::var("AUDITKIT_PG_CRASH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2)
+    env_u64("AUDITKIT_PG_CRASH_RUNS", 2)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -449,12 +427,8 @@ fn check(url: &str, schema: &str, acks: &[Ack], quiet: bool, k: u64) -> (u64, Ac
 
 /// Returns false when skipped.
 fn crash_many_writers(rng: &mut Rng) -> bool {
-    let cluster = match pg_support::Cluster::start(true) {
-        Ok(c) => c,
-        Err(e) => {
-            pg_support::skipped(&e);
-            return false;
-        }
+    let Some(cluster) = pg_support::own_durable_cluster() else {
+        return false;
     };
     let url = cluster.url();
     let schema = "crash";

@@ -73,27 +73,14 @@ fn proxy_with(port: u16, hold: Arc<AtomicBool>, cut: bool) -> u16 {
     me
 }
 
-#[test]
-fn idempotent_hit_on_an_unflushed_event_survives_a_crash() {
-    let cluster = match pg_support::Cluster::start(true) {
-        Ok(c) => c,
-        Err(e) => {
-            pg_support::skipped(&e);
-            return;
-        }
-    };
-    let url = cluster.url();
-    let mut raw = pg_support::raw_client(&url);
-    drop(PgStore::connect_with_schema(&url, "durability").unwrap());
-
-    // App server A, through the proxy.
-    let hold = Arc::new(AtomicBool::new(false));
-    let pport = proxy(cluster.port, hold.clone());
-    let mut config: Config = format!("postgres://postgres@127.0.0.1:{pport}/postgres")
+/// An app server whose one connection goes through the proxy on `port`, with a few events
+/// recorded (so the connection and its statements are warm before anything is held).
+fn app_server_behind(port: u16) -> AuditTrail<PgStore> {
+    let mut config: Config = format!("postgres://postgres@127.0.0.1:{port}/postgres")
         .parse()
         .unwrap();
     config.connect_timeout(Duration::from_secs(5));
-    let a = AuditTrail::new(
+    let trail = AuditTrail::new(
         PgStore::connect_with(
             config,
             NoTls,
@@ -102,9 +89,25 @@ fn idempotent_hit_on_an_unflushed_event_survives_a_crash() {
         .unwrap(),
     );
     for i in 0..5 {
-        a.record(NewEvent::new("probe.warmup").context("i", i))
+        trail
+            .record(NewEvent::new("probe.warmup").context("i", i))
             .unwrap();
     }
+    trail
+}
+
+#[test]
+fn idempotent_hit_on_an_unflushed_event_survives_a_crash() {
+    let Some(cluster) = pg_support::own_durable_cluster() else {
+        return;
+    };
+    let url = cluster.url();
+    let mut raw = pg_support::raw_client(&url);
+    drop(PgStore::connect_with_schema(&url, "durability").unwrap());
+
+    // App server A, through the proxy.
+    let hold = Arc::new(AtomicBool::new(false));
+    let a = app_server_behind(proxy(cluster.port, hold.clone()));
     // App server B, direct, default (durable) settings.
     let b = AuditTrail::new(PgStore::connect_with_schema(&url, "durability").unwrap());
     b.record(NewEvent::new("probe.warmup.b")).unwrap();
@@ -157,33 +160,13 @@ fn idempotent_hit_on_an_unflushed_event_survives_a_crash() {
 
 #[test]
 fn read_back_after_a_lost_flush_survives_a_crash() {
-    let cluster = match pg_support::Cluster::start(true) {
-        Ok(c) => c,
-        Err(e) => {
-            pg_support::skipped(&e);
-            return;
-        }
+    let Some(cluster) = pg_support::own_durable_cluster() else {
+        return;
     };
     let url = cluster.url();
     drop(PgStore::connect_with_schema(&url, "durability").unwrap());
     let hold = Arc::new(AtomicBool::new(false));
-    let pport = proxy_with(cluster.port, hold.clone(), true);
-    let mut config: Config = format!("postgres://postgres@127.0.0.1:{pport}/postgres")
-        .parse()
-        .unwrap();
-    config.connect_timeout(Duration::from_secs(5));
-    let a = AuditTrail::new(
-        PgStore::connect_with(
-            config,
-            NoTls,
-            PgOptions::default().schema("durability").max_connections(1),
-        )
-        .unwrap(),
-    );
-    for i in 0..5 {
-        a.record(NewEvent::new("probe.warmup").context("i", i))
-            .unwrap();
-    }
+    let a = app_server_behind(proxy_with(cluster.port, hold.clone(), true));
     hold.store(true, Ordering::SeqCst);
     let r = a.record(NewEvent::new("probe.after_cut"));
     eprintln!(

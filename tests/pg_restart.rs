@@ -11,12 +11,8 @@ use auditkit::{AuditStore, AuditTrail, NewEvent, Query};
 
 #[test]
 fn acknowledged_events_survive_a_server_crash_and_the_trail_reconnects() {
-    let cluster = match pg_support::Cluster::start(true) {
-        Ok(c) => c,
-        Err(e) => {
-            pg_support::skipped(&e);
-            return;
-        }
+    let Some(cluster) = pg_support::own_durable_cluster() else {
+        return;
     };
     let url = cluster.url();
     let trail = AuditTrail::new(PgStore::connect(&url).expect("connect"));

@@ -13,7 +13,7 @@ use super::PgStore;
 use crate::integrity::merkle;
 use crate::sql::codec;
 use crate::sql::index_rows::IndexRows;
-use crate::sql::Param;
+use crate::sql::{EventKey, Param};
 use crate::store::sealed::SealedEvent;
 use crate::store::{check_batch, Append, Head};
 use crate::{Error, Result};
@@ -227,10 +227,7 @@ impl Append for PgAppend<'_> {
     }
 
     fn newest(&mut self) -> Result<Option<SealedEvent>> {
-        let sql = format!(
-            "SELECT {} FROM events e WHERE e.seq = $1",
-            codec::select_list()
-        );
+        let sql = POSTGRES.select_event_by(EventKey::Seq);
         let seq = Param::Int(self.head.seq as i64);
         Ok(self.select(&sql, &[seq])?.pop())
     }
@@ -240,10 +237,7 @@ impl Append for PgAppend<'_> {
     }
 
     fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
-        let sql = format!(
-            "SELECT {} FROM events e WHERE e.idempotency_key = $1",
-            codec::select_list()
-        );
+        let sql = POSTGRES.select_event_by(EventKey::IdempotencyKey);
         Ok(self.select(&sql, &[Param::Text(key.to_owned())])?.pop())
     }
 

@@ -10,7 +10,7 @@ use super::search::POSTGRES;
 use super::PgStore;
 use crate::integrity::merkle;
 use crate::sql::index_rows::IndexRows;
-use crate::sql::{codec, lifecycle};
+use crate::sql::{codec, lifecycle, EventKey};
 use crate::store::sealed::SealedEvent;
 use crate::store::{Head, PersonalPath};
 use crate::Result;
@@ -82,10 +82,7 @@ impl PgStore {
             let mut ops = PgEraser {
                 tx,
                 statements,
-                load_sql: format!(
-                    "SELECT {} FROM events e WHERE e.seq = $1",
-                    codec::select_list()
-                ),
+                load_sql: POSTGRES.select_event_by(EventKey::Seq),
             };
             lifecycle::erase(&mut ops, &POSTGRES, fields)?;
             commit(ops.tx)

@@ -20,7 +20,7 @@ use crate::query::summary::GroupBy;
 use crate::query::Query;
 use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
-use crate::sql::{summary, Param};
+use crate::sql::{summary, EventKey, Param};
 use crate::store::sealed::{SealedEvent, SealedEventRef};
 #[cfg(doc)]
 use crate::store::AuditStore;
@@ -289,10 +289,7 @@ pub(super) fn count(store: &PgStore, query: &Query) -> Result<u64> {
 }
 
 pub(super) fn by_id(store: &PgStore, id: Uuid) -> Result<Option<SealedEvent>> {
-    let sql = format!(
-        "SELECT {} FROM events e WHERE e.id = $1",
-        codec::select_list()
-    );
+    let sql = POSTGRES.select_event_by(EventKey::Id);
     Ok(store
         .select(true, &sql, &[Param::Blob(id.as_bytes().to_vec())])?
         .pop())
@@ -300,10 +297,7 @@ pub(super) fn by_id(store: &PgStore, id: Uuid) -> Result<Option<SealedEvent>> {
 
 /// On the primary: sealing asks it, and a standby behind would let a key be recorded twice.
 pub(super) fn find_by_key(store: &PgStore, key: &str) -> Result<Option<SealedEvent>> {
-    let sql = format!(
-        "SELECT {} FROM events e WHERE e.idempotency_key = $1",
-        codec::select_list()
-    );
+    let sql = POSTGRES.select_event_by(EventKey::IdempotencyKey);
     Ok(store
         .select(false, &sql, &[Param::Text(key.to_owned())])?
         .pop())

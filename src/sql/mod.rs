@@ -31,6 +31,31 @@ impl From<Option<&str>> for Param {
     }
 }
 
+/// The columns one event is looked up by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EventKey {
+    Seq,
+    Id,
+    IdempotencyKey,
+}
+
+impl Dialect {
+    /// `SELECT` every codec column of the event whose `by` column equals the first parameter:
+    /// the one statement every single-event lookup of both backends runs.
+    pub(crate) fn select_event_by(&self, by: EventKey) -> String {
+        let column = match by {
+            EventKey::Seq => "seq",
+            EventKey::Id => "id",
+            EventKey::IdempotencyKey => "idempotency_key",
+        };
+        format!(
+            "SELECT {} FROM events e WHERE e.{column} = {}",
+            codec::select_list(),
+            (self.placeholder)(1)
+        )
+    }
+}
+
 /// How one SQL backend spells what differs between engines.
 pub(crate) struct Dialect {
     /// The `n`-th (1-based) parameter placeholder.

@@ -7,7 +7,7 @@ use super::search::SQLITE;
 use super::SqliteStore;
 use crate::integrity::merkle;
 use crate::sql::index_rows::IndexRows;
-use crate::sql::{codec, lifecycle, Param};
+use crate::sql::{lifecycle, EventKey, Param};
 use crate::store::sealed::SealedEvent;
 use crate::store::{Head, PersonalPath};
 use crate::Result;
@@ -108,10 +108,7 @@ pub(super) fn erase(conn: &mut Connection, fields: &[(u64, PersonalPath)]) -> Re
         .map_err(map_err)?;
     let mut ops = SqliteEraser {
         tx: &tx,
-        load_sql: format!(
-            "SELECT {} FROM events e WHERE e.seq = ?1",
-            codec::select_list()
-        ),
+        load_sql: SQLITE.select_event_by(EventKey::Seq),
     };
     if lifecycle::erase(&mut ops, &SQLITE, fields)? > 0 {
         optimize_search(&tx)?;

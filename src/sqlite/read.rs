@@ -13,7 +13,7 @@ use crate::query::summary::GroupBy;
 use crate::query::Query;
 use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
-use crate::sql::Param;
+use crate::sql::{EventKey, Param};
 use crate::store::sealed::{SealedEvent, SealedEventRef};
 use crate::store::Head;
 use crate::{Error, Result};
@@ -202,19 +202,13 @@ pub(super) fn head_on(conn: &Connection) -> Result<Head> {
 
 /// The event at `seq` as `conn` sees it.
 pub(super) fn at_seq_on(conn: &Connection, seq: u64) -> Result<Option<SealedEvent>> {
-    let sql = format!(
-        "SELECT {} FROM events e WHERE e.seq = ?1",
-        codec::select_list()
-    );
+    let sql = SQLITE.select_event_by(EventKey::Seq);
     Ok(SqliteStore::select(conn, &sql, &[Param::Int(seq as i64)])?.pop())
 }
 
 /// The event recorded with idempotency key `key` as `conn` sees it.
 pub(super) fn key_on(conn: &Connection, key: &str) -> Result<Option<SealedEvent>> {
-    let sql = format!(
-        "SELECT {} FROM events e WHERE e.idempotency_key = ?1",
-        codec::select_list()
-    );
+    let sql = SQLITE.select_event_by(EventKey::IdempotencyKey);
     Ok(SqliteStore::select(conn, &sql, &[Param::Text(key.to_owned())])?.pop())
 }
 
@@ -282,10 +276,7 @@ pub(super) fn count(store: &SqliteStore, query: &Query) -> Result<u64> {
 }
 
 pub(super) fn by_id(store: &SqliteStore, id: Uuid) -> Result<Option<SealedEvent>> {
-    let sql = format!(
-        "SELECT {} FROM events e WHERE e.id = ?1",
-        codec::select_list()
-    );
+    let sql = SQLITE.select_event_by(EventKey::Id);
     store.read_with(|conn| {
         Ok(SqliteStore::select(conn, &sql, &[Param::Blob(id.as_bytes().to_vec())])?.pop())
     })

@@ -352,6 +352,18 @@ pub fn skipped(why: &str) {
     );
 }
 
+/// A durable cluster of the test's own (one it may crash), or `None` after [`skipped`] said
+/// why there is none.
+pub fn own_durable_cluster() -> Option<Cluster> {
+    match Cluster::start(true) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            skipped(&e);
+            None
+        }
+    }
+}
+
 /// The shared server's URL, or `None` after printing why there is none.
 pub fn url() -> Option<String> {
     match server() {
