@@ -157,7 +157,8 @@ fn secs() -> f64 {
 }
 
 /// One writer process: connects, prints `ready`, waits for a line on stdin, records for
-/// [`secs`] and prints `done <committed> <failed> <elapsed secs>`.
+/// [`secs`] and prints `done <committed> <failed> <elapsed secs> <cpu secs>` (its own CPU
+/// time while recording; 0 where `/proc/self/schedstat` is missing).
 fn child(kind: &str) {
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("child needs {name}"));
     let (url, schema, app) = (var(URL_ENV), var(SCHEMA_ENV), var(APP_ENV));
@@ -203,6 +204,7 @@ fn child(kind: &str) {
     let mut go = String::new();
     std::io::stdin().read_line(&mut go).expect("start line");
     let start = Instant::now();
+    let cpu_start = cpu_secs();
     let deadline = start + Duration::from_secs_f64(secs());
     let (mut committed, mut failed) = (0u64, 0u64);
     let first = writer * 1_000_000_000;
@@ -218,8 +220,17 @@ fn child(kind: &str) {
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
-    writeln!(out, "done {committed} {failed} {elapsed}").expect("stdout");
+    let cpu = cpu_secs() - cpu_start;
+    writeln!(out, "done {committed} {failed} {elapsed} {cpu}").expect("stdout");
     out.flush().expect("stdout");
+}
+
+/// This process's CPU time so far (all threads), 0 where the kernel does not say.
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split(' ').next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -250,6 +261,9 @@ struct Run {
     rollbacks: i64,
     /// Mean number of the run's backends waiting on a lock.
     waiting: f64,
+    /// The writer processes' CPU time per committed event, microseconds (the server's is
+    /// not in it).
+    cpu_per_event_us: f64,
 }
 
 fn xact_rollback(monitor: &mut Client) -> i64 {
@@ -346,17 +360,19 @@ fn run(side: Side, n: usize, url: &str, monitor: &mut Client) -> Run {
         let mut stdin = child.stdin.take().expect("stdin");
         stdin.write_all(b"go\n").expect("start a writer");
     }
-    let (mut rate, mut committed, mut failed) = (0.0, 0u64, 0u64);
+    let (mut rate, mut committed, mut failed, mut cpu_total) = (0.0, 0u64, 0u64, 0.0);
     for (mut child, mut out) in children {
         let line = read_line(&mut out, "done");
         let f: Vec<&str> = line.split(' ').collect();
-        assert!(f.len() == 4 && f[0] == "done", "unexpected line {line:?}");
-        let (c, x, secs): (u64, u64, f64) = (
+        assert!(f.len() == 5 && f[0] == "done", "unexpected line {line:?}");
+        let (c, x, secs, cpu): (u64, u64, f64, f64) = (
             f[1].parse().expect("committed"),
             f[2].parse().expect("failed"),
             f[3].parse().expect("elapsed"),
+            f[4].parse().expect("cpu"),
         );
         rate += c as f64 / secs;
+        cpu_total += cpu;
         committed += c;
         failed += x;
         assert!(child.wait().expect("wait").success(), "a writer failed");
@@ -412,6 +428,7 @@ fn run(side: Side, n: usize, url: &str, monitor: &mut Client) -> Run {
         failed,
         rollbacks: after - before,
         waiting,
+        cpu_per_event_us: cpu_total * 1e6 / committed.max(1) as f64,
     }
 }
 
@@ -535,13 +552,14 @@ fn writes(url: &str, monitor: &mut Client) -> String {
             for side in [Side::Auditkit, Side::Raw] {
                 let r = run(side, n, url, monitor);
                 eprintln!(
-                    "  {n} writers, round {round}, {}: {:.0} events/s ({} committed, {} failed), {} rollbacks, {:.2} waiting on a lock",
+                    "  {n} writers, round {round}, {}: {:.0} events/s ({} committed, {} failed), {} rollbacks, {:.2} waiting on a lock, writers' CPU {:.0} us per event",
                     side.name(),
                     r.rate,
                     r.committed,
                     r.failed,
                     r.rollbacks,
-                    r.waiting
+                    r.waiting,
+                    r.cpu_per_event_us
                 );
                 if side == Side::Auditkit {
                     ak.push(r);

@@ -890,7 +890,9 @@ fn grants_narrow_the_app_role_to_insert_and_select() {
          GRANT SELECT ON ALL TABLES IN SCHEMA \"{schema}\" TO \"{role}\";
          GRANT INSERT ON \"{schema}\".events, \"{schema}\".event_targets,
              \"{schema}\".event_changes, \"{schema}\".personal_values TO \"{role}\";
-         GRANT UPDATE ON \"{schema}\".auditkit_head TO \"{role}\";"
+         GRANT UPDATE ON \"{schema}\".auditkit_head TO \"{role}\";
+         GRANT INSERT, UPDATE, DELETE ON \"{schema}\".auditkit_queue TO \"{role}\";
+         GRANT USAGE ON SEQUENCE \"{schema}\".auditkit_queue_id_seq TO \"{role}\";"
     );
     if let Err(e) = raw.batch_execute(&setup) {
         pg_support::skipped(&format!(
@@ -1093,4 +1095,94 @@ fn app_servers_in_separate_processes_keep_one_chain() {
 fn passes_the_conformance_suite() {
     let url = server!();
     auditkit::testkit::run(|| fresh_pg_store(&url));
+}
+
+#[test]
+fn a_queued_row_that_does_not_decode_is_refused_not_a_roadblock() {
+    let url = server!();
+    let store = fresh_pg_store(&url);
+    let schema = store.schema().to_owned();
+    let trail = AuditTrail::new(store);
+    trail
+        .record(NewEvent::new("booking.created"))
+        .expect("first");
+    let mut raw = pg_support::raw_client(&url);
+    raw.batch_execute(&format!(
+        "INSERT INTO \"{schema}\".auditkit_queue (draft) VALUES ('not an event')"
+    ))
+    .expect("plant a bad queued row");
+    // The next writer to take the lock seals the queue first: the bad row is refused and
+    // removed, and its own event goes in.
+    let e = trail
+        .record(NewEvent::new("booking.rescheduled"))
+        .expect("record past the bad row");
+    assert_eq!(e.seq, 2);
+    let left: i64 = raw
+        .query_one(
+            &format!("SELECT count(*) FROM \"{schema}\".auditkit_queue"),
+            &[],
+        )
+        .expect("count")
+        .get(0);
+    assert_eq!(left, 0, "the refused row stays in the queue");
+    assert!(trail.verify().expect("verify").is_ok());
+}
+
+#[test]
+fn many_app_servers_at_once_share_one_contiguous_chain() {
+    let url = server!();
+    let schema = pg_support::fresh_schema("many");
+    drop(PgStore::connect_with_schema(&url, &schema).expect("create"));
+    let writers = 12;
+    let per_writer = 40;
+    let acked: Vec<Vec<auditkit::Event>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                let (url, schema) = (url.clone(), schema.clone());
+                s.spawn(move || {
+                    // Each its own store and one connection, as separate app servers.
+                    let store = PgStore::connect_with(
+                        url.parse().expect("url"),
+                        postgres::NoTls,
+                        PgOptions::default().schema(&schema).max_connections(1),
+                    )
+                    .expect("store");
+                    let trail = AuditTrail::new(store);
+                    (0..per_writer)
+                        .map(|i| {
+                            let mut ev = NewEvent::new("booking.rescheduled")
+                                .target(Target::new("booking", format!("b-{w}-{i}")));
+                            if i % 5 == 0 {
+                                ev = ev.idempotency_key(format!("k-{w}-{i}"));
+                            }
+                            trail.record(ev).expect("record")
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writer"))
+            .collect()
+    });
+    let trail = AuditTrail::new(PgStore::connect_with_schema(&url, &schema).expect("reopen"));
+    let stored = trail
+        .store()
+        .read(1, writers * per_writer + 1)
+        .expect("read");
+    assert_eq!(stored.len(), writers * per_writer, "one event per record");
+    for (seq, e) in (1..).zip(&stored) {
+        assert_eq!(e.seq, seq, "the chain has a gap");
+    }
+    for e in acked.iter().flatten() {
+        let s = &stored[e.seq as usize - 1];
+        assert_eq!(
+            (s.id, s.hash),
+            (e.id, e.hash),
+            "acknowledged event {} differs from the stored one",
+            e.seq
+        );
+    }
+    assert!(trail.verify().expect("verify").is_ok());
 }

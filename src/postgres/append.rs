@@ -7,75 +7,142 @@ use postgres::types::ToSql;
 use postgres::{GenericClient, Statement};
 
 use super::connect::{final_err, map_err, prepared, Conn, Fail};
-use super::read::{get, params, select_on};
+use super::queue;
+use super::read::{get, select_on};
 use super::search::POSTGRES;
 use super::PgStore;
 use crate::integrity::merkle;
 use crate::sql::codec;
 use crate::sql::index_rows::IndexRows;
 use crate::sql::{EventKey, Param};
+use crate::store::queue::{QueueId, Settled};
 use crate::store::sealed::SealedEvent;
-use crate::store::{check_batch, Append, Head};
+use crate::store::{check_batch, Append, AuditStore, Head};
 use crate::{Error, Result};
 
-/// Rows per multi-row INSERT; keeps a statement well under PostgreSQL's 65,535 parameters.
-const INSERT_CHUNK: usize = 256;
+/// The PostgreSQL element type of each of [`codec::COLUMNS`], in order: the events go in as
+/// one array per column.
+const COLUMN_TYPES: [&str; 25] = [
+    "bigint", "bytea", "bigint", "bigint", "text", "text", "text", "text", "text", "text", "text",
+    "text", "text", "text", "text", "text", "text", "text", "text", "text", "bigint", "text",
+    "bytea", "bytea", "bigint",
+];
 
-/// The multi-row INSERT of `n` events (the codec's columns plus the search words), with
-/// placeholders from `$first`.
-fn insert_events_sql(n: usize, first: usize) -> String {
-    let per_row = codec::COLUMNS.len() + 1;
-    let rows: Vec<String> = (0..n)
-        .map(|r| {
-            let at = first + r * per_row;
-            let mut cols: Vec<String> = (0..per_row - 1).map(|c| format!("${}", at + c)).collect();
-            cols.push(format!("string_to_array(${}::text, ' ')", at + per_row - 1));
-            format!("({})", cols.join(", "))
-        })
+/// One statement that inserts a batch of events with every derived row and moves the head,
+/// whatever the batch's size (every row set is an array, so one prepared statement serves
+/// all): the append's round trips stay few however rich the events are. Placeholders: $1..$9
+/// the derived rows, $10..$12 the new head, $13 the head seq expected, then one array per
+/// event column and the search words (space-joined).
+///
+/// `Guard::Locked`: inside an append that holds the head row's lock ($13 unused, compared
+/// when the lock was taken). `Guard::Compare`: a whole compare-and-append on its own, in
+/// autocommit, so the commit (and its WAL flush) rides in the same round trip: it writes
+/// only if it can lock the head row at once (`SKIP LOCKED`: a writer holding the lock is
+/// never waited for), the head is still at $13 and no drafts are queued, and it moves the
+/// head only then, so the head row's update count says whether it appended.
+fn insert_sql(guard: Guard) -> String {
+    let n = codec::COLUMNS.len();
+    let arrays: Vec<String> = COLUMN_TYPES
+        .iter()
+        .enumerate()
+        .map(|(c, ty)| format!("${}::{ty}[]", 14 + c))
+        .chain([format!("${}::text[]", 14 + n)])
         .collect();
+    let names: Vec<String> = (0..n).map(|c| format!("c{c}")).collect();
+    let (go, when) = match guard {
+        Guard::Locked => ("", ""),
+        Guard::Compare => (
+            "go AS (SELECT 1 FROM auditkit_head WHERE id = 1 AND seq = $13 \
+             AND NOT EXISTS (SELECT 1 FROM auditkit_queue) FOR UPDATE SKIP LOCKED), ",
+            " WHERE EXISTS (SELECT 1 FROM go)",
+        ),
+    };
     format!(
-        "INSERT INTO events ({}, search_words) VALUES {}",
-        codec::COLUMNS.join(", "),
-        rows.join(", ")
-    )
-}
-
-/// One statement that inserts the last `n` events with every derived row and moves the head:
-/// the append's round trips stay few however rich the events are. Placeholders: $1..$9 the
-/// derived rows as arrays, $10..$12 the new head, then the events.
-fn insert_tail_sql(n: usize) -> String {
-    format!(
-        "WITH ev AS ({}), \
+        "WITH {go}ev AS (INSERT INTO events ({cols}, search_words) \
+                SELECT {names}, string_to_array(w, ' ') \
+                FROM unnest({arrays}) AS u({names}, w){when}), \
          tg AS (INSERT INTO event_targets (kind, id, seq) \
-                SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])), \
+                SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]){when}), \
          ch AS (INSERT INTO event_changes (path, seq) \
-                SELECT * FROM unnest($4::text[], $5::bigint[])), \
+                SELECT * FROM unnest($4::text[], $5::bigint[]){when}), \
          pv AS (INSERT INTO personal_values (seq, path, value, salt) \
-                SELECT * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::bytea[])) \
-         UPDATE auditkit_head SET seq = $10, hash = $11, frontier = $12 WHERE id = 1",
-        insert_events_sql(n, 13)
+                SELECT * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::bytea[]){when}) \
+         UPDATE auditkit_head SET seq = $10, hash = $11, frontier = $12 \
+         WHERE id = 1 AND $13::bigint IS NOT NULL{}",
+        match guard {
+            Guard::Locked => "",
+            Guard::Compare => " AND EXISTS (SELECT 1 FROM go)",
+        },
+        cols = codec::COLUMNS.join(", "),
+        names = names.join(", "),
+        arrays = arrays.join(", "),
     )
 }
 
-/// The event rows of `chunk` with their search words (from `rows`, one per event) as
-/// parameters, in [`insert_events_sql`] order.
-fn event_params(chunk: &[SealedEvent], rows: &[IndexRows<'_>]) -> Vec<Param> {
-    let mut ps = Vec::with_capacity(chunk.len() * (codec::COLUMNS.len() + 1));
-    for (e, r) in chunk.iter().zip(rows) {
-        ps.extend(codec::encode(e));
-        ps.push(Param::Text(r.search.clone()));
-    }
-    ps
+/// How [`insert_sql`] knows the head is the one the events follow.
+#[derive(Clone, Copy, PartialEq)]
+enum Guard {
+    /// The append holds the head row's lock.
+    Locked,
+    /// It compares and locks in the same statement, or writes nothing.
+    Compare,
 }
 
-/// Inserts `batch` and its index rows and sets the head to `new_head`, in the open
-/// transaction.
+/// One event column as an array parameter.
+enum Column<'a> {
+    Int(Vec<Option<i64>>),
+    Text(Vec<Option<std::borrow::Cow<'a, str>>>),
+    Blob(Vec<Option<&'a [u8]>>),
+}
+
+impl<'a> Column<'a> {
+    fn of_type(ty: &str, n: usize) -> Self {
+        match ty {
+            "bigint" => Column::Int(Vec::with_capacity(n)),
+            "bytea" => Column::Blob(Vec::with_capacity(n)),
+            _ => Column::Text(Vec::with_capacity(n)),
+        }
+    }
+
+    fn push(&mut self, v: codec::ColumnValue<'a>, name: &str) -> Result<()> {
+        use codec::ColumnValue as V;
+        match (self, v) {
+            (Column::Int(c), V::Int(i)) => c.push(Some(i)),
+            (Column::Int(c), V::Null) => c.push(None),
+            (Column::Text(c), V::Text(t)) => c.push(Some(t)),
+            (Column::Text(c), V::Null) => c.push(None),
+            (Column::Blob(c), V::Blob(b)) => c.push(Some(b)),
+            (Column::Blob(c), V::Null) => c.push(None),
+            _ => {
+                return Err(Error::corrupt(format!(
+                    "the row codec gave column {name} a value of another type"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Column::Int(c) => c,
+            Column::Text(c) => c,
+            Column::Blob(c) => c,
+        }
+    }
+}
+
+/// Inserts `batch` and its index rows and sets the head to `new_head`; returns how many head
+/// rows moved (0 only when a `Guard::Compare` found the head locked or moved, or drafts
+/// queued). `Guard::Locked` runs in the open transaction; `Guard::Compare` is one statement
+/// in autocommit.
 fn insert_batch(
     statements: &mut HashMap<String, Statement>,
     tx: &mut impl GenericClient,
     batch: &[SealedEvent],
     new_head: &Head,
-) -> std::result::Result<(), Fail> {
+    expected: u64,
+    guard: Guard,
+) -> std::result::Result<u64, Fail> {
     let rows = batch
         .iter()
         .map(|e| IndexRows::of(e, &POSTGRES))
@@ -89,7 +156,20 @@ fn insert_batch(
         Vec::<&str>::new(),
         Vec::<&[u8]>::new(),
     );
+    let mut columns: Vec<Column<'_>> = COLUMN_TYPES
+        .iter()
+        .map(|ty| Column::of_type(ty, batch.len()))
+        .collect();
+    let mut words = Vec::<&str>::with_capacity(batch.len());
     for (e, r) in batch.iter().zip(&rows) {
+        for ((column, value), name) in columns
+            .iter_mut()
+            .zip(codec::encode_ref(e))
+            .zip(codec::COLUMNS)
+        {
+            column.push(value, name)?;
+        }
+        words.push(&r.search);
         let seq = e.seq as i64;
         for (kind, id) in &r.involved {
             t_kind.push(kind);
@@ -107,46 +187,139 @@ fn insert_batch(
             p_salt.push(p.salt);
         }
     }
-    // Batches longer than one statement can carry go in chunks; the last chunk rides with
-    // the derived rows and the head.
-    let tail_len = match batch.len() % INSERT_CHUNK {
-        0 => INSERT_CHUNK.min(batch.len()),
-        r => r,
-    };
-    let (body, tail) = batch.split_at(batch.len() - tail_len);
-    let (body_rows, tail_rows) = rows.split_at(body.len());
-    for (chunk, chunk_rows) in body
-        .chunks(INSERT_CHUNK)
-        .zip(body_rows.chunks(INSERT_CHUNK))
-    {
-        let ps = event_params(chunk, chunk_rows);
-        let stmt = prepared(statements, tx, &insert_events_sql(chunk.len(), 1))?;
-        tx.execute(&stmt, &params(&ps))?;
-    }
-    let events = event_params(tail, tail_rows);
-    let (head_seq, head_hash, frontier) = (
+    let (head_seq, head_hash, frontier, expected) = (
         new_head.seq as i64,
         new_head.hash.to_vec(),
         merkle::to_bytes(&new_head.frontier),
+        expected as i64,
     );
     let mut ps: Vec<&(dyn ToSql + Sync)> = vec![
         &t_kind, &t_id, &t_seq, &c_path, &c_seq, &p_seq, &p_path, &p_value, &p_salt, &head_seq,
-        &head_hash, &frontier,
+        &head_hash, &frontier, &expected,
     ];
-    ps.extend(params(&events));
-    let stmt = prepared(statements, tx, &insert_tail_sql(tail.len()))?;
-    tx.execute(&stmt, &ps)?;
-    Ok(())
+    ps.extend(columns.iter().map(Column::as_sql));
+    ps.push(&words);
+    let stmt = prepared(statements, tx, &insert_sql(guard))?;
+    Ok(tx.execute(&stmt, &ps)?)
+}
+
+/// Whether `e` is a duplicate id or idempotency key, or a lost race: [`Error::Conflict`],
+/// which the trail resolves by reading again.
+fn is_conflict(e: &postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|d| {
+        *d.code() == SqlState::UNIQUE_VIOLATION
+            || *d.code() == SqlState::T_R_SERIALIZATION_FAILURE
+            || *d.code() == SqlState::T_R_DEADLOCK_DETECTED
+    })
+}
+
+/// [`AuditStore::append`]: compared and appended in a single autocommit statement (one
+/// round trip, the commit's WAL flush included, never waiting for a writer that holds the
+/// lock).
+pub(super) fn compare_and_append(
+    store: &PgStore,
+    expected: u64,
+    batch: &[SealedEvent],
+    new_head: &Head,
+) -> Result<()> {
+    check_batch(expected, batch, new_head)?;
+    if batch.is_empty() {
+        return crate::store::append_through(store, expected, batch, new_head);
+    }
+    let conflict = Error::Conflict {
+        expected,
+        actual: expected,
+    };
+    let mut conn = store.checkout_primary()?;
+    let Conn { client, statements } = &mut conn;
+    let out = insert_batch(
+        statements,
+        client,
+        batch,
+        new_head,
+        expected,
+        Guard::Compare,
+    );
+    let closed = conn.client.is_closed();
+    store.checkin_primary(conn);
+    match out {
+        Ok(1) => Ok(()),
+        // Moved, locked, or drafts queued: where the head is now, for the error.
+        Ok(_) => match store.run(|c| {
+            Ok(c.client
+                .query_one("SELECT seq FROM auditkit_head WHERE id = 1", &[])?)
+        }) {
+            Ok(row) => Err(Error::Conflict {
+                expected,
+                actual: get::<i64>(&row, 0)? as u64,
+            }),
+            Err(_) => Err(conflict),
+        },
+        Err(Fail::Pg(e)) if is_conflict(&e) => Err(conflict),
+        // A connection found dead (the server restarted since it was last used) may or may
+        // not have carried the statement. Under the lock on a fresh connection, which waits
+        // out a statement still running, the log shows which: the batch in place, the head
+        // still where it was (then the batch goes in now), or another writer's events.
+        Err(Fail::Pg(e)) if closed || e.is_closed() => {
+            let mut tx = begin(store)?;
+            let head = tx.head.clone();
+            if head.seq == expected {
+                tx.push(batch, new_head)?;
+                return Box::new(tx).commit();
+            }
+            drop(tx);
+            let found = store.read(batch[0].seq, batch.len())?;
+            let ours = found.len() == batch.len()
+                && found
+                    .iter()
+                    .zip(batch)
+                    .all(|(a, b)| a.seq == b.seq && a.id == b.id);
+            match ours {
+                true => Ok(()),
+                false => Err(Error::Conflict {
+                    expected,
+                    actual: head.seq,
+                }),
+            }
+        }
+        Err(f) => Err(final_err(f)),
+    }
+}
+
+/// The connection an append holds: its own from the pool, or a queued writer's
+/// ([`super::queue`]), which it gives back to that writer.
+pub(super) enum Held<'a> {
+    Pooled(Box<Conn>),
+    Lent(&'a mut Conn),
+}
+
+impl Held<'_> {
+    fn conn(&mut self) -> &mut Conn {
+        match self {
+            Held::Pooled(c) => c,
+            Held::Lent(c) => c,
+        }
+    }
 }
 
 /// An append on one pooled connection: a READ COMMITTED transaction that holds the head
 /// row's lock (`FOR UPDATE`) from the head read to the commit, so writers on every app server
-/// queue on the lock before they seal, never after, and no sealed batch is thrown away.
+/// queue on the lock (or in the queue table) before they seal, never after, and no sealed
+/// batch is thrown away.
 pub(super) struct PgAppend<'a> {
     store: &'a PgStore,
-    /// `None` once handed back to the pool.
-    conn: Option<Conn>,
+    /// `None` once handed back.
+    conn: Option<Held<'a>>,
     head: Head,
+    /// Whether the queue table had drafts in it when the lock was taken.
+    queue_waiting: bool,
+    /// Outcomes to tell the queued writers at commit.
+    settled: Vec<(QueueId, Settled)>,
+    /// Ids [`Append::queued`] handed out.
+    handed_out: Vec<QueueId>,
+    /// Run after the commit: an `UNLISTEN` for a transaction that listened in case it would
+    /// be queued.
+    after_commit: Option<String>,
 }
 
 /// A transaction that writes one WAL record and commits synchronously: its commit returns once
@@ -154,7 +327,16 @@ pub(super) struct PgAppend<'a> {
 pub(super) const FLUSH_SQL: &str =
     "BEGIN; SELECT pg_logical_emit_message(true, 'auditkit', 'flush'); COMMIT";
 
-const LOCK_HEAD_SQL: &str = "SELECT seq, hash, frontier FROM auditkit_head WHERE id = 1 FOR UPDATE";
+/// Opens the append's transaction. READ COMMITTED: after waiting for the row lock, `FOR
+/// UPDATE` returns the row as the previous writer committed it. Asynchronous commit: the
+/// head row's lock is released at commit, before the WAL flush, so the next writer seals
+/// while this one's flush is still under way (see `commit`).
+pub(super) const BEGIN_SQL: &str =
+    "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off";
+
+/// The head under its lock, and whether drafts wait in the queue.
+const LOCK_HEAD_SQL: &str = "SELECT seq, hash, frontier, EXISTS (SELECT 1 FROM auditkit_queue) \
+     FROM auditkit_head WHERE id = 1 FOR UPDATE";
 
 /// Begins an append: takes the head row's lock (waiting for the writer holding it) and reads
 /// the head as that writer committed it. A connection found dead before anything was written
@@ -163,31 +345,22 @@ pub(super) fn begin(store: &PgStore) -> Result<PgAppend<'_>> {
     let mut attempts = 0;
     loop {
         let mut conn = store.checkout_primary()?;
-        let locked = (|| -> std::result::Result<Head, Fail> {
+        let locked = (|| -> std::result::Result<(Head, bool), Fail> {
             let Conn { client, statements } = &mut conn;
-            // READ COMMITTED: after waiting for the row lock, FOR UPDATE returns the row as
-            // the previous writer committed it.
-            // The head row's lock is released at commit; with an asynchronous commit that is
-            // before the WAL flush, so the next writer seals while this one's flush is still
-            // under way (see `commit`).
-            client.batch_execute(
-                "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off",
-            )?;
+            client.batch_execute(BEGIN_SQL)?;
             let stmt = prepared(statements, client, LOCK_HEAD_SQL)?;
             let row = client.query_one(&stmt, &[])?;
-            Ok(codec::decode_head(
-                get(&row, 0)?,
-                get(&row, 1)?,
-                get(&row, 2)?,
-            )?)
+            let head = codec::decode_head(get(&row, 0)?, get(&row, 1)?, get(&row, 2)?)?;
+            Ok((head, get(&row, 3)?))
         })();
         match locked {
-            Ok(head) => {
-                return Ok(PgAppend {
+            Ok((head, queue_waiting)) => {
+                return Ok(PgAppend::new(
                     store,
-                    conn: Some(conn),
+                    Held::Pooled(Box::new(conn)),
                     head,
-                })
+                    queue_waiting,
+                ))
             }
             Err(f) => {
                 let closed = conn.client.is_closed();
@@ -209,15 +382,50 @@ pub(super) fn begin(store: &PgStore) -> Result<PgAppend<'_>> {
     }
 }
 
-impl PgAppend<'_> {
+impl<'a> PgAppend<'a> {
+    pub(super) fn new(store: &'a PgStore, conn: Held<'a>, head: Head, queue_waiting: bool) -> Self {
+        PgAppend {
+            store,
+            conn: Some(conn),
+            head,
+            queue_waiting,
+            settled: Vec::new(),
+            handed_out: Vec::new(),
+            after_commit: None,
+        }
+    }
+
+    /// Runs `sql` in the commit's round trip, after the commit.
+    pub(super) fn then_unlisten(mut self, sql: String) -> Self {
+        self.after_commit = Some(sql);
+        self
+    }
+
     fn conn(&mut self) -> &mut Conn {
         self.conn
             .as_mut()
             .expect("an append holds its connection until it ends")
+            .conn()
     }
 
     fn select(&mut self, sql: &str, ps: &[Param]) -> Result<Vec<SealedEvent>> {
         select_on(self.conn(), sql, ps).map_err(final_err)
+    }
+
+    /// Ends the append: the pooled connection back to the pool, a lent one to its writer.
+    fn release(&mut self, rollback: bool) {
+        match self.conn.take() {
+            Some(Held::Pooled(mut conn)) => {
+                if rollback && !conn.client.is_closed() {
+                    let _ = conn.client.batch_execute("ROLLBACK");
+                }
+                self.store.checkin_primary(*conn);
+            }
+            Some(Held::Lent(conn)) if rollback && !conn.client.is_closed() => {
+                let _ = conn.client.batch_execute("ROLLBACK");
+            }
+            Some(Held::Lent(_)) | None => {}
+        }
     }
 }
 
@@ -248,23 +456,42 @@ impl Append for PgAppend<'_> {
         }
         let at = self.head.seq;
         let Conn { client, statements } = self.conn();
-        insert_batch(statements, client, batch, new_head).map_err(|f| match f {
-            // A duplicate id or idempotency key: the trail re-reads and resolves it.
-            Fail::Pg(e)
-                if e.as_db_error().is_some_and(|d| {
-                    *d.code() == SqlState::UNIQUE_VIOLATION
-                        || *d.code() == SqlState::T_R_SERIALIZATION_FAILURE
-                        || *d.code() == SqlState::T_R_DEADLOCK_DETECTED
-                }) =>
-            {
-                Error::Conflict {
+        insert_batch(statements, client, batch, new_head, at, Guard::Locked).map_err(
+            |f| match f {
+                // A duplicate id or idempotency key: the trail re-reads and resolves it.
+                Fail::Pg(e) if is_conflict(&e) => Error::Conflict {
                     expected: at,
                     actual: at,
-                }
-            }
-            other => final_err(other),
-        })?;
+                },
+                other => final_err(other),
+            },
+        )?;
         self.head = new_head.clone();
+        Ok(())
+    }
+
+    fn queued(&mut self) -> Result<Vec<(QueueId, SealedEvent)>> {
+        if !self.queue_waiting || !self.handed_out.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (drafts, refused) = queue::take(self.conn()).map_err(final_err)?;
+        self.handed_out = drafts.iter().map(|(id, _)| *id).collect();
+        self.handed_out.extend(refused.iter().map(|(id, _)| *id));
+        self.settled.extend(refused);
+        Ok(drafts)
+    }
+
+    fn settle(&mut self, outcomes: &[(QueueId, Settled)]) -> Result<()> {
+        if let Some((id, _)) = outcomes
+            .iter()
+            .find(|(id, _)| !self.handed_out.contains(id))
+        {
+            return Err(Error::invalid(
+                "settle",
+                format!("queue id {} was not handed out by this append", id.0),
+            ));
+        }
+        self.settled.extend_from_slice(outcomes);
         Ok(())
     }
 
@@ -278,27 +505,39 @@ impl Append for PgAppend<'_> {
     /// once the WAL is flushed up to that commit record, which lies after this append's, and
     /// the flushes of many writers are grouped. The WAL is flushed in order, so a crash can
     /// only lose a suffix of the chain, never an acknowledged event or one it links to.
+    ///
+    /// An append that settled queued drafts commits synchronously instead, in the same round
+    /// trip as their removal from the queue and the notices to their writers: PostgreSQL
+    /// delivers a notice only once its transaction is durable, so a queued writer that hears
+    /// of its events can acknowledge them. Its own events are then durable too.
     fn commit(mut self: Box<Self>) -> Result<()> {
-        let mut conn = self.conn.take().expect("an append commits once");
+        let settled = !self.settled.is_empty();
+        let mut sql = match settled {
+            true => queue::settle_and_commit_sql(&self.store.log_id, &self.settled),
+            false => "COMMIT".to_owned(),
+        };
+        if let Some(after) = &self.after_commit {
+            sql = format!("{sql}; {after}");
+        }
         // Past this point the server may have committed even if we see an error, so the
-        // commit is never retried here: the trail reads back to find out.
-        let out = conn
-            .client
-            .batch_execute("COMMIT")
-            .and_then(|()| conn.client.batch_execute(FLUSH_SQL))
+        // commit is never retried here: the trail reads back to find out. The flush goes in
+        // a round trip of its own: until it returns, the commit is visible to other writers
+        // but may not be durable, and tests/pg_durability.rs holds it there.
+        let client = &mut self.conn().client;
+        let out = client
+            .batch_execute(&sql)
+            .and_then(|()| match settled {
+                true => Ok(()),
+                false => client.batch_execute(FLUSH_SQL),
+            })
             .map_err(map_err);
-        self.store.checkin_primary(conn);
+        self.release(false);
         out
     }
 }
 
 impl Drop for PgAppend<'_> {
     fn drop(&mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            if !conn.client.is_closed() {
-                let _ = conn.client.batch_execute("ROLLBACK");
-            }
-            self.store.checkin_primary(conn);
-        }
+        self.release(true);
     }
 }

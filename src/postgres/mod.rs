@@ -35,6 +35,7 @@ mod append;
 mod connect;
 mod lifecycle;
 mod options;
+mod queue;
 mod read;
 mod schema;
 mod search;
@@ -96,11 +97,15 @@ impl AuditStore for PgStore {
     }
 
     fn append(&self, expected: u64, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
-        crate::store::append_through(self, expected, batch, new_head)
+        append::compare_and_append(self, expected, batch, new_head)
     }
 
     fn begin_append(&self) -> Result<Box<dyn Append + '_>> {
         Ok(Box::new(append::begin(self)?))
+    }
+
+    fn begin_or_queue(&self, drafts: &[SealedEvent]) -> Result<crate::store::queue::Turn<'_>> {
+        queue::begin_or_queue(self, drafts)
     }
 
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {

@@ -6,7 +6,7 @@ use super::connect::map_err;
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The tables auditkit owns in its schema; creating the schema refuses to run over any of them
 /// that something else already put there.
@@ -210,9 +210,16 @@ $guard$;
 const V3: &str =
     "ALTER TABLE {s}.events ADD COLUMN IF NOT EXISTS encoding bigint NOT NULL DEFAULT 1;";
 
+/// Version 4: the append queue (`postgres/queue.rs`): drafts of writers that found the head
+/// locked, as their serde JSON, for the writer holding the lock to seal.
+const V4: &str = "CREATE TABLE IF NOT EXISTS {s}.auditkit_queue (
+    id    bigserial PRIMARY KEY,
+    draft text NOT NULL
+);";
+
 /// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2), with `{s}` for
 /// the quoted schema name. A new schema is created as version 1 and then runs them all.
-const MIGRATIONS: &[&str] = &[V2, V3];
+const MIGRATIONS: &[&str] = &[V2, V3, V4];
 
 /// `name` quoted as an SQL identifier.
 pub(crate) fn quote_ident(name: &str) -> String {

@@ -158,14 +158,8 @@ impl From<ColumnValue<'_>> for Param {
     }
 }
 
-/// The parameters that insert `e` into the events table, in [`COLUMNS`] order.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-pub(crate) fn encode(e: &SealedEvent) -> Vec<Param> {
-    encode_ref(e).into_iter().map(Param::from).collect()
-}
-
-/// [`encode`] without copying the event's text and bytes (a store binding each append
-/// directly saves a copy of every column).
+/// The values that insert `e` into the events table, in [`COLUMNS`] order, without copying
+/// the event's text and bytes.
 pub(crate) fn encode_ref(e: &SealedEvent) -> [ColumnValue<'_>; 25] {
     use ColumnValue::{Blob, Int, Null, Text};
     [

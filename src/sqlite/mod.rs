@@ -35,6 +35,7 @@ pub use schema::SCHEMA_VERSION;
 
 use crate::query::summary::GroupBy;
 use crate::query::Query;
+use crate::store::queue::Turn;
 use crate::store::sealed::{SealedEvent, SealedEventRef};
 use crate::store::{Append, AuditStore, Head, PersonalPath};
 use crate::{Error, Result};
@@ -79,6 +80,11 @@ impl AuditStore for SqliteStore {
 
     fn begin_append(&self) -> Result<Box<dyn Append + '_>> {
         Ok(Box::new(append::begin(self)?))
+    }
+
+    fn begin_or_queue(&self, _drafts: &[SealedEvent]) -> Result<Turn<'_>> {
+        // One file, one writer at a time: waiting for the lock is all there is.
+        Ok(Turn::Append(self.begin_append()?))
     }
 
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {

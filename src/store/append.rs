@@ -1,6 +1,7 @@
 //! An append in progress: what a store hands the trail between taking its write lock and
 //! committing, so that events are sealed against the head as it is under that lock.
 
+use super::queue::{QueueId, Settled};
 use super::{check_batch, AuditStore, Head};
 use crate::store::sealed::SealedEvent;
 use crate::{Error, Result};
@@ -74,6 +75,40 @@ pub trait Append {
     /// storage errors, after which the trail reads the events back to learn whether they were
     /// committed after all.
     fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Drafts other writers queued while this append's lock was taken
+    /// ([`AuditStore::begin_or_queue`]), oldest first and at most a batch's worth, with their
+    /// places in the queue: the trail seals them ahead of its own and settles each.
+    ///
+    /// # Behavior
+    /// - A store without a queue has none (the provided implementation).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn queued(&mut self) -> Result<Vec<(QueueId, SealedEvent)>> {
+        Ok(Vec::new())
+    }
+
+    /// Records what became of queued drafts (from [`Append::queued`]): taken out of the queue
+    /// when this append commits, and told to their writers only once it is durable.
+    ///
+    /// # Behavior
+    /// - The provided implementation, for a store without a queue, refuses any outcome.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for drafts this append did not hand out.
+    fn settle(&mut self, outcomes: &[(QueueId, Settled)]) -> Result<()> {
+        match outcomes.first() {
+            None => Ok(()),
+            Some((id, _)) => Err(Error::invalid(
+                "settle",
+                format!(
+                    "queue id {} was not handed out by this append, which has no queue",
+                    id.0
+                ),
+            )),
+        }
+    }
 }
 
 /// The provided [`AuditStore::begin_append`]: the head read without a lock, the pushed events
@@ -89,13 +124,18 @@ pub(crate) struct Optimistic<'a, S: ?Sized> {
 
 impl<'a, S: AuditStore + ?Sized> Optimistic<'a, S> {
     pub(crate) fn begin(store: &'a S) -> Result<Self> {
-        let head = store.head()?;
-        Ok(Optimistic {
+        Ok(Self::expecting(store, store.head()?))
+    }
+
+    /// An append that expects the head to be `head`, without reading it: for a writer that
+    /// knows the head it left behind and expects nobody else to have appended since.
+    pub(crate) fn expecting(store: &'a S, head: Head) -> Self {
+        Optimistic {
             store,
             start: head.clone(),
             head,
             pending: Vec::new(),
-        })
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub(crate) mod append;
 pub(crate) mod personal_path;
+pub mod queue;
 pub(crate) mod sealed;
 
 pub use append::{append_through, Append};
@@ -128,6 +129,24 @@ pub trait AuditStore: Send + Sync {
     /// [`Error::Busy`] when the lock stays taken past the timeout; storage errors.
     fn begin_append(&self) -> Result<Box<dyn Append + '_>> {
         Ok(Box::new(append::Optimistic::begin(self)?))
+    }
+
+    /// Takes the write lock if it is free, as [`AuditStore::begin_append`] does; if another
+    /// writer holds it, queues `drafts` (prepared, not sealed) for that writer to seal in its
+    /// own append instead of waiting for the lock ([`queue`] says how). This is how the trail
+    /// begins every append.
+    ///
+    /// # Behavior
+    /// - The provided implementation waits for the lock: `begin_append`.
+    /// - A store shared by many processes overrides it: a writer then never waits on the lock
+    ///   behind others that each hold it for one event.
+    ///
+    /// # Errors
+    /// As [`AuditStore::begin_append`]; [`Error::Invalid`] for a draft the store could not
+    /// keep (nothing is queued then).
+    fn begin_or_queue(&self, drafts: &[SealedEvent]) -> Result<queue::Turn<'_>> {
+        let _ = drafts;
+        Ok(queue::Turn::Append(self.begin_append()?))
     }
 
     /// Up to `limit` events with `seq >= from`, in ascending `seq` order.
@@ -362,6 +381,9 @@ macro_rules! forward {
             }
             fn begin_append(&self) -> Result<Box<dyn Append + '_>> {
                 (**self).begin_append()
+            }
+            fn begin_or_queue(&self, drafts: &[SealedEvent]) -> Result<queue::Turn<'_>> {
+                (**self).begin_or_queue(drafts)
             }
             fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
                 (**self).read(from, limit)

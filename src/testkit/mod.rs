@@ -42,6 +42,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::query::Query;
+use crate::store::queue::{QueueId, Settled, Turn};
 use crate::store::sealed::SealedEvent;
 use crate::store::{Append, AuditStore, Head, PersonalPath};
 use crate::{AuditTrail, Error, Result};
@@ -348,6 +349,12 @@ impl Append for Recording<'_> {
         self.pushed.extend_from_slice(batch);
         Ok(())
     }
+    fn queued(&mut self) -> Result<Vec<(QueueId, SealedEvent)>> {
+        self.inner.queued()
+    }
+    fn settle(&mut self, outcomes: &[(QueueId, Settled)]) -> Result<()> {
+        self.inner.settle(outcomes)
+    }
     fn commit(self: Box<Self>) -> Result<()> {
         let Recording {
             inner,
@@ -393,6 +400,17 @@ impl<S: AuditStore> AuditStore for Recorder<S> {
             pushed: Vec::new(),
             appended: &self.appended,
         }))
+    }
+    fn begin_or_queue(&self, drafts: &[SealedEvent]) -> Result<Turn<'_>> {
+        // Queued drafts are recorded by the append that seals them, which pushes them.
+        Ok(match self.inner.begin_or_queue(drafts)? {
+            Turn::Append(inner) => Turn::Append(Box::new(Recording {
+                inner,
+                pushed: Vec::new(),
+                appended: &self.appended,
+            })),
+            queued => queued,
+        })
     }
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
         self.inner.read(from, limit)

@@ -10,12 +10,26 @@ use uuid::Uuid;
 
 use super::{AuditTrail, Inner};
 use crate::integrity::{self, hashes, merkle};
+use crate::store::append::Optimistic;
+use crate::store::queue::{Queue, QueueId, Settled, Stamp, Turn};
 use crate::store::sealed::SealedEvent;
 use crate::store::{Append, AuditStore, Head};
 use crate::{model::time_util, Error, Result};
 
 /// How often a batch is resealed after losing a compare-and-append race before giving up.
 const MAX_CONFLICT_RETRIES: u32 = 1_000;
+
+/// How long a writer whose drafts are queued behind another's append waits for them before
+/// it reports the outcome as unknown (a live writer seals a queue within milliseconds).
+const QUEUE_PATIENCE: Duration = Duration::from_secs(30);
+
+/// How long a queued writer waits with no word of the queue being sealed before it tries the
+/// lock itself (the writer that held it has gone), and the longest it waits between tries.
+const QUEUE_FIRST_WAIT: Duration = Duration::from_millis(20);
+const QUEUE_MAX_WAIT: Duration = Duration::from_millis(200);
+
+/// How many more appends a writer that sealed queued drafts makes while the queue has more.
+const QUEUE_DRAIN_ROUNDS: usize = 4;
 
 /// How long a group-commit leader waits for the callers of the previous group to queue
 /// again: far below one durable commit, so waiting costs less than the sync it saves.
@@ -35,6 +49,9 @@ pub(super) struct State {
 /// Each job's result, by ticket.
 type JobResults = Vec<(u64, Result<Vec<Stored>>)>;
 
+/// What one append did: each job's result, each queued draft's outcome, the new tip.
+type Integrated = (JobResults, Vec<(QueueId, Settled)>, Option<Tip>);
+
 /// One event of a job's result.
 pub(super) enum Stored {
     /// Sealed from the job's own draft at this position: what sealing stamped on it.
@@ -42,15 +59,6 @@ pub(super) enum Stored {
     /// Recorded earlier with the same idempotency key (before this group, or from an
     /// earlier draft of it).
     Other(Box<SealedEvent>),
-}
-
-/// The fields sealing stamps on a draft.
-pub(super) struct Stamp {
-    pub(super) seq: u64,
-    pub(super) id: Uuid,
-    pub(super) recorded_at: OffsetDateTime,
-    pub(super) prev_hash: integrity::Hash,
-    pub(super) hash: integrity::Hash,
 }
 
 struct Job {
@@ -64,6 +72,10 @@ pub(super) struct Tip {
     pub(super) head: Head,
     last_recorded: OffsetDateTime,
     last_id: Uuid,
+    /// This trail appended the head and found nobody else appending before it: the next
+    /// group is appended with [`AuditStore::append`] expecting this head, no lock taken
+    /// first (one round trip on a server). Cleared when that loses to another writer.
+    alone: bool,
 }
 
 impl<S: AuditStore> AuditTrail<S> {
@@ -151,6 +163,7 @@ impl<S: AuditStore> AuditTrail<S> {
                 head,
                 last_recorded: OffsetDateTime::UNIX_EPOCH,
                 last_id: Uuid::nil(),
+                alone: false,
             });
         }
         if !merkle::fits(&head.frontier, head.seq) {
@@ -168,6 +181,7 @@ impl<S: AuditStore> AuditTrail<S> {
                 last_recorded: e.recorded_at,
                 last_id: e.id,
                 head,
+                alone: false,
             }),
             // Sealing on would extend a chain whose head does not match its newest event.
             Some(e) if e.seq == head.seq => Err(Error::corrupt(format!(
@@ -181,6 +195,7 @@ impl<S: AuditStore> AuditTrail<S> {
                     head,
                     last_recorded: OffsetDateTime::UNIX_EPOCH,
                     last_id: Uuid::nil(),
+                    alone: false,
                 })
             }
             _ => Err(Error::corrupt(format!(
@@ -199,7 +214,7 @@ impl<S: AuditStore> AuditTrail<S> {
                 && (head.seq == 0
                     || (t.head.hash == head.hash && t.head.frontier == head.frontier));
             if same {
-                return Ok(t);
+                return Ok(Tip { alone: true, ..t });
             }
         }
         let head = head.clone();
@@ -249,84 +264,215 @@ impl<S: AuditStore> AuditTrail<S> {
         jobs: &[Job],
         cached: Option<Tip>,
     ) -> Result<(JobResults, Option<Tip>)> {
-        let mut append = store.begin_append()?;
-        let tip = self.tip_under(&mut *append, cached)?;
-        enum Slot {
-            Existing(Box<SealedEvent>),
-            /// Sealed from this draft, at this index of the batch.
-            Own(usize),
-            /// Another draft with the same key was sealed at this index of the batch.
-            Same(usize),
+        // A trail that appended the head itself, with nobody else appending before it, expects
+        // to be alone and skips the lock; losing that bet costs one conflict, then the lock.
+        // Not with idempotency keys: a key found outside the lock may be another writer's
+        // event that is visible but not yet durable.
+        let fast = cached.as_ref().filter(|t| {
+            t.alone
+                && jobs
+                    .iter()
+                    .all(|j| j.drafts.iter().all(|d| d.idempotency_key.is_none()))
+        });
+        let append: Box<dyn Append + '_> = match fast {
+            Some(t) => Box::new(Optimistic::expecting(store, t.head.clone())),
+            None => {
+                let all: Vec<SealedEvent>;
+                let drafts = match jobs {
+                    [one] => &one.drafts[..],
+                    _ => {
+                        all = jobs.iter().flat_map(|j| j.drafts.iter().cloned()).collect();
+                        &all[..]
+                    }
+                };
+                match store.begin_or_queue(drafts)? {
+                    Turn::Append(a) => a,
+                    Turn::Queued(q) => return self.wait_queued(store, log_id, q, jobs),
+                }
+            }
+        };
+        let (results, outcomes, tip) = self.integrate(store, log_id, append, jobs, cached)?;
+        let tip = self.drain_queue(store, log_id, !outcomes.is_empty(), tip);
+        Ok((results, tip))
+    }
+
+    /// After an append that sealed queued drafts, seals the queue again while it has more and
+    /// the lock is free: writers queue while an append holds the lock, and without this the
+    /// last of them would wait until the next writer arrives or their patience runs out.
+    /// Bounded, so this trail's own callers are answered soon. Errors end it quietly: the
+    /// queued writers' own patience covers them.
+    fn drain_queue(
+        &self,
+        store: &S,
+        log_id: &str,
+        sealed_queue: bool,
+        tip: Option<Tip>,
+    ) -> Option<Tip> {
+        let mut tip = tip;
+        let mut more = sealed_queue;
+        for _ in 0..QUEUE_DRAIN_ROUNDS {
+            if !more {
+                break;
+            }
+            let append = match store.begin_or_queue(&[]) {
+                Ok(Turn::Append(a)) => a,
+                Ok(Turn::Queued(_)) => break,
+                Err(_) => return None,
+            };
+            match self.integrate(store, log_id, append, &[], tip.take()) {
+                Ok((_, outcomes, t)) => {
+                    more = !outcomes.is_empty();
+                    tip = t;
+                }
+                Err(_) => return None,
+            }
         }
-        let mut next = tip.clone();
-        let mut batch: Vec<SealedEvent> = Vec::new();
-        let mut keys: HashMap<&str, usize> = HashMap::new();
+        tip
+    }
+
+    /// Waits for drafts queued behind another writer's append to be sealed; seals the queue
+    /// itself when the lock comes free with them still in it.
+    fn wait_queued(
+        &self,
+        store: &S,
+        log_id: &str,
+        mut queue: Box<dyn Queue + '_>,
+        jobs: &[Job],
+    ) -> Result<(JobResults, Option<Tip>)> {
+        let ids = queue.ids().to_vec();
+        let deadline = std::time::Instant::now() + QUEUE_PATIENCE;
+        let mut patience = QUEUE_FIRST_WAIT;
+        let mut tip = None;
+        let settled = loop {
+            if let Some(s) = queue.wait(patience)? {
+                break s;
+            }
+            if let Some(append) = queue.try_append()? {
+                let (_, outcomes, t) = self.integrate(store, log_id, append, &[], None)?;
+                tip = t;
+                let mine: HashMap<QueueId, Settled> = outcomes
+                    .into_iter()
+                    .filter(|(id, _)| ids.contains(id))
+                    .collect();
+                if mine.len() == ids.len() {
+                    let mut mine = mine;
+                    break ids
+                        .iter()
+                        .map(|id| mine.remove(id).expect("every id was settled"))
+                        .collect();
+                }
+                // The rest were settled by the writer before, whose word is on its way.
+                patience = Duration::ZERO;
+                continue;
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::outcome_unknown(format!(
+                    "{} queued events were not sealed within {} s; another writer may still seal them, so read them back (by idempotency key) before retrying",
+                    ids.len(),
+                    QUEUE_PATIENCE.as_secs()
+                )));
+            }
+            patience = (patience * 2).clamp(QUEUE_FIRST_WAIT, QUEUE_MAX_WAIT);
+        };
+        drop(queue);
+        if settled.len() != ids.len() {
+            return Err(Error::corrupt(format!(
+                "the store settled {} of {} queued events",
+                settled.len(),
+                ids.len()
+            )));
+        }
+        let mut settled = settled.into_iter();
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let mut events = Vec::with_capacity(job.drafts.len());
+            let mut refused = None;
+            for s in settled.by_ref().take(job.drafts.len()) {
+                match s {
+                    Settled::Sealed(stamp) => events.push(Stored::Own(stamp)),
+                    Settled::Found(seq) => match store.read(seq, 1)?.into_iter().next() {
+                        Some(e) if e.seq == seq => events.push(Stored::Other(Box::new(e))),
+                        _ => {
+                            return Err(Error::corrupt(format!(
+                                "a queued event was settled as recorded at seq {seq}, which cannot be read"
+                            )))
+                        }
+                    },
+                    Settled::Refused(why) => refused = Some(why),
+                }
+            }
+            results.push((
+                job.ticket,
+                match refused {
+                    None => Ok(events),
+                    Some(why) => Err(Error::storage(format!(
+                        "the store refused to seal a queued event: {why}; nothing of this call was recorded unless other events of it were"
+                    ))),
+                },
+            ));
+        }
+        Ok((results, tip))
+    }
+
+    /// Seals the store's queue (when it has one) and then `jobs`' drafts against the head
+    /// `append` holds, pushes, settles and commits. Returns each job's result, the queued
+    /// drafts' outcomes, and the new tip.
+    fn integrate(
+        &self,
+        store: &S,
+        log_id: &str,
+        mut append: Box<dyn Append + '_>,
+        jobs: &[Job],
+        cached: Option<Tip>,
+    ) -> Result<Integrated> {
+        let queued = append.queued()?;
+        if queued.is_empty() && jobs.is_empty() {
+            // Nothing to seal: dropped, the append writes nothing.
+            return Ok((Vec::new(), Vec::new(), cached));
+        }
+        let tip = self.tip_under(&mut *append, cached)?;
+        let mut sealing = Sealing {
+            next: tip.clone(),
+            batch: Vec::new(),
+            keys: HashMap::new(),
+        };
+        let mut queued_slots = Vec::with_capacity(queued.len());
+        for (id, draft) in &queued {
+            queued_slots.push((*id, sealing.place(log_id, &mut *append, draft)?));
+        }
         let mut slots: Vec<Vec<Slot>> = Vec::with_capacity(jobs.len());
         for job in jobs {
             let mut job_slots = Vec::with_capacity(job.drafts.len());
             for draft in &job.drafts {
-                if let Some(k) = draft.idempotency_key.as_deref() {
-                    if let Some(&i) = keys.get(k) {
-                        job_slots.push(Slot::Same(i));
-                        continue;
-                    }
-                    if let Some(existing) = append.find_by_key(k)? {
-                        job_slots.push(Slot::Existing(Box::new(existing)));
-                        continue;
-                    }
-                    keys.insert(k, batch.len());
-                }
-                job_slots.push(Slot::Own(batch.len()));
-                batch.push(seal(log_id, draft, &mut next));
+                job_slots.push(sealing.place(log_id, &mut *append, draft)?);
             }
             slots.push(job_slots);
         }
-        if batch.is_empty() {
-            // Every draft was found by its key. Committing the empty append still makes what
-            // it read durable: the events found may be another writer's, visible before they
-            // are durable on a store that commits asynchronously.
-            append.commit()?;
-        } else {
+        let Sealing { next, batch, .. } = sealing;
+        let outcomes: Vec<(QueueId, Settled)> = queued_slots
+            .iter()
+            .map(|(id, slot)| {
+                let settled = match slot {
+                    Slot::Existing(e) => Settled::Found(e.seq),
+                    Slot::Same(i) => Settled::Found(batch[*i].seq),
+                    Slot::Own(i) => Settled::Sealed(stamp(&batch[*i])),
+                };
+                (*id, settled)
+            })
+            .collect();
+        if !batch.is_empty() {
             // A failed push committed nothing: the append is dropped, rolled back.
             append.push(&batch, &next.head)?;
-            if let Err(e) = append.commit() {
-                if e.is_conflict() || e.is_invalid() || e.is_busy() {
-                    return Err(e);
-                }
-                // The write may have been committed before the error surfaced (a connection
-                // lost during COMMIT): look, and report only what the store shows.
-                let ours = |found: &[SealedEvent]| {
-                    found
-                        .iter()
-                        .zip(&batch)
-                        .take_while(|(a, b)| a.seq == b.seq && a.id == b.id)
-                        .count()
-                };
-                // The head first: a store whose commits can be visible before they are
-                // durable answers `head` only once what it shows is durable, so a batch found
-                // below is one that survives a crash.
-                match store
-                    .head()
-                    .and_then(|_| store.read(batch[0].seq, batch.len()))
-                {
-                    Ok(found) if ours(&found) == batch.len() => {}
-                    Ok(found) if ours(&found) == 0 => return Err(e),
-                    Ok(found) => {
-                        return Err(Error::corrupt(format!(
-                            "the store kept {} of the {} events of one batch after an append error ({e}); it breaks the all-or-nothing contract",
-                            ours(&found),
-                            batch.len()
-                        )))
-                    }
-                    Err(read_err) => {
-                        let last = &batch[batch.len() - 1];
-                        return Err(Error::outcome_unknown(format!(
-                            "appending seq {}..={} (ids {} to {}) failed with \"{e}\" and reading them back failed with \"{read_err}\"",
-                            batch[0].seq, last.seq, batch[0].id, last.id
-                        )));
-                    }
-                }
+        }
+        append.settle(&outcomes)?;
+        // With nothing pushed (every draft found by its key), committing still makes what the
+        // append read durable: the events found may be another writer's, visible before they
+        // are durable on a store that commits asynchronously.
+        if let Err(e) = append.commit() {
+            if batch.is_empty() || e.is_conflict() || e.is_invalid() || e.is_busy() {
+                return Err(e);
             }
+            self.read_back(store, &batch, e)?;
         }
         let results = jobs
             .iter()
@@ -336,23 +482,100 @@ impl<S: AuditStore> AuditTrail<S> {
                     .into_iter()
                     .map(|s| match s {
                         Slot::Existing(e) => Stored::Other(e),
-                        Slot::Own(i) => {
-                            let e = &batch[i];
-                            Stored::Own(Stamp {
-                                seq: e.seq,
-                                id: e.id,
-                                recorded_at: e.recorded_at,
-                                prev_hash: e.prev_hash,
-                                hash: e.hash,
-                            })
-                        }
+                        Slot::Own(i) => Stored::Own(stamp(&batch[i])),
                         Slot::Same(i) => Stored::Other(Box::new(batch[i].clone())),
                     })
                     .collect();
                 (job.ticket, Ok(events))
             })
             .collect();
-        Ok((results, Some(if batch.is_empty() { tip } else { next })))
+        let tip = if batch.is_empty() { tip } else { next };
+        Ok((results, outcomes, Some(tip)))
+    }
+
+    /// After a commit error, whether `batch` was committed after all: `Ok` when the store
+    /// shows all of it, the error when none of it.
+    fn read_back(&self, store: &S, batch: &[SealedEvent], e: Error) -> Result<()> {
+        // The write may have been committed before the error surfaced (a connection lost
+        // during COMMIT): look, and report only what the store shows.
+        let ours = |found: &[SealedEvent]| {
+            found
+                .iter()
+                .zip(batch)
+                .take_while(|(a, b)| a.seq == b.seq && a.id == b.id)
+                .count()
+        };
+        // The head first: a store whose commits can be visible before they are durable
+        // answers `head` only once what it shows is durable, so a batch found below is one
+        // that survives a crash.
+        match store
+            .head()
+            .and_then(|_| store.read(batch[0].seq, batch.len()))
+        {
+            Ok(found) if ours(&found) == batch.len() => Ok(()),
+            Ok(found) if ours(&found) == 0 => Err(e),
+            Ok(found) => Err(Error::corrupt(format!(
+                "the store kept {} of the {} events of one batch after an append error ({e}); it breaks the all-or-nothing contract",
+                ours(&found),
+                batch.len()
+            ))),
+            Err(read_err) => {
+                let last = &batch[batch.len() - 1];
+                Err(Error::outcome_unknown(format!(
+                    "appending seq {}..={} (ids {} to {}) failed with \"{e}\" and reading them back failed with \"{read_err}\"",
+                    batch[0].seq, last.seq, batch[0].id, last.id
+                )))
+            }
+        }
+    }
+}
+
+/// Where a draft went in the batch being sealed.
+enum Slot {
+    Existing(Box<SealedEvent>),
+    /// Sealed from this draft, at this index of the batch.
+    Own(usize),
+    /// Another draft with the same key was sealed at this index of the batch.
+    Same(usize),
+}
+
+/// A batch being sealed: the tip it has reached and the idempotency keys it holds.
+struct Sealing<'d> {
+    next: Tip,
+    batch: Vec<SealedEvent>,
+    keys: HashMap<&'d str, usize>,
+}
+
+impl<'d> Sealing<'d> {
+    /// Seals `draft` onto the batch, unless its idempotency key is already recorded (under
+    /// the append's lock) or earlier in the batch.
+    fn place(
+        &mut self,
+        log_id: &str,
+        append: &mut dyn Append,
+        draft: &'d SealedEvent,
+    ) -> Result<Slot> {
+        if let Some(k) = draft.idempotency_key.as_deref() {
+            if let Some(&i) = self.keys.get(k) {
+                return Ok(Slot::Same(i));
+            }
+            if let Some(existing) = append.find_by_key(k)? {
+                return Ok(Slot::Existing(Box::new(existing)));
+            }
+            self.keys.insert(k, self.batch.len());
+        }
+        self.batch.push(seal(log_id, draft, &mut self.next));
+        Ok(Slot::Own(self.batch.len() - 1))
+    }
+}
+
+fn stamp(e: &SealedEvent) -> Stamp {
+    Stamp {
+        seq: e.seq,
+        id: e.id,
+        recorded_at: e.recorded_at,
+        prev_hash: e.prev_hash,
+        hash: e.hash,
     }
 }
 

@@ -1,0 +1,544 @@
+//! The append queue ([`crate::store::queue`]) on PostgreSQL: the `auditkit_queue` table and
+//! `LISTEN`/`NOTIFY`.
+//!
+//! A writer that finds the head row locked (`FOR UPDATE SKIP LOCKED`, in the same statement
+//! that would queue its drafts) inserts them into `auditkit_queue` as their serde JSON and
+//! listens on the log's channel. The writer holding the lock takes the queue
+//! ([`take`]), seals it with its own drafts, deletes the rows and notifies the channel with
+//! each draft's stamp, in its commit ([`settle_and_commit_sql`]), which is synchronous:
+//! PostgreSQL delivers a notice only after its transaction committed, and a synchronous commit
+//! only once it is flushed, so a writer that hears of its drafts has durable events.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::SimpleQueryMessage;
+
+use super::append::{Held, PgAppend, BEGIN_SQL};
+use super::connect::{map_err, prepared, Conn, Fail};
+use super::read::get;
+use super::search::POSTGRES;
+use super::PgStore;
+use crate::sql::codec;
+use crate::sql::index_rows::IndexRows;
+use crate::store::queue::{Queue, QueueId, Settled, Stamp, Turn};
+use crate::store::sealed::SealedEvent;
+use crate::store::{Append, Head};
+use crate::{model::time_util, Error, Result};
+
+/// Drafts one append takes from the queue at most: a few notices' worth, and a batch that
+/// stays one statement.
+const TAKE: usize = 256;
+
+/// PostgreSQL refuses a notice payload of 8,000 bytes or more.
+const NOTICE_BYTES: usize = 7_800;
+
+/// The channel a log's writers listen on: named by the log id, so stores in other schemas of
+/// the same database never hear each other.
+fn channel(log_id: &str) -> String {
+    format!("auditkit {log_id}")
+}
+
+/// `text` as an SQL string literal. Only for what [`sanitize`] or this module produced
+/// (no backslashes, so the literal means the same whatever `standard_conforming_strings`).
+fn literal(text: &str) -> String {
+    debug_assert!(!text.contains('\\'));
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `text` as a dollar-quoted SQL literal, with a tag that does not occur in it.
+fn dollar_quoted(text: &str) -> String {
+    let mut tag = String::from("$ak$");
+    let mut n = 0;
+    while text.contains(&tag) {
+        n += 1;
+        tag = format!("$ak{n}$");
+    }
+    format!("{tag}{text}{tag}")
+}
+
+/// A refusal's reason as it can travel in a notice: printable ASCII without the separators.
+fn sanitize(why: &str) -> String {
+    why.chars()
+        .map(|c| match c {
+            ' '..='~' if !matches!(c, '|' | '\\' | '\'') => c,
+            _ => '?',
+        })
+        .take(500)
+        .collect()
+}
+
+/// Takes the first entry of `line` off, up to a space.
+fn field<'a>(rest: &mut &'a str) -> Option<&'a str> {
+    let (f, r) = rest.split_once(' ').unwrap_or((rest, ""));
+    *rest = r;
+    (!f.is_empty()).then_some(f)
+}
+
+/// One settled draft as a notice entry.
+fn entry((id, settled): &(QueueId, Settled)) -> String {
+    match settled {
+        Settled::Sealed(s) => format!(
+            "{} S {} {} {} {} {}",
+            id.0,
+            s.seq,
+            s.id.simple(),
+            time_util::to_micros(s.recorded_at),
+            hex::encode(s.prev_hash),
+            hex::encode(s.hash)
+        ),
+        Settled::Found(seq) => format!("{} F {seq}", id.0),
+        Settled::Refused(why) => format!("{} R {}", id.0, sanitize(why)),
+    }
+}
+
+/// An entry back, `None` when it is not one.
+fn parse_entry(line: &str) -> Option<(QueueId, Settled)> {
+    let mut rest = line;
+    let id = QueueId(field(&mut rest)?.parse().ok()?);
+    let settled = match field(&mut rest)? {
+        "S" => {
+            let seq = field(&mut rest)?.parse().ok()?;
+            let uid = uuid::Uuid::try_parse(field(&mut rest)?).ok()?;
+            let micros = field(&mut rest)?.parse().ok()?;
+            let mut prev_hash = [0; 32];
+            hex::decode_to_slice(field(&mut rest)?, &mut prev_hash).ok()?;
+            let mut hash = [0; 32];
+            hex::decode_to_slice(field(&mut rest)?, &mut hash).ok()?;
+            Settled::Sealed(Stamp {
+                seq,
+                id: uid,
+                recorded_at: time_util::from_micros(micros).ok()?,
+                prev_hash,
+                hash,
+            })
+        }
+        "F" => Settled::Found(field(&mut rest)?.parse().ok()?),
+        "R" => Settled::Refused(rest.to_owned()),
+        _ => return None,
+    };
+    Some((id, settled))
+}
+
+/// What an append that settled queued drafts sends to commit: the rows deleted, one notice
+/// per few hundred drafts, and a synchronous commit (see the module documentation).
+pub(super) fn settle_and_commit_sql(log_id: &str, settled: &[(QueueId, Settled)]) -> String {
+    let ids: Vec<String> = settled.iter().map(|(id, _)| id.0.to_string()).collect();
+    let mut sql = format!(
+        "DELETE FROM auditkit_queue WHERE id IN ({}); ",
+        ids.join(", ")
+    );
+    let channel = literal(&channel(log_id));
+    let mut notice = String::new();
+    let flush = |notice: &mut String, sql: &mut String| {
+        if !notice.is_empty() {
+            sql.push_str(&format!(
+                "SELECT pg_notify({channel}, {}); ",
+                literal(notice)
+            ));
+            notice.clear();
+        }
+    };
+    for s in settled {
+        let e = entry(s);
+        if notice.len() + e.len() + 1 > NOTICE_BYTES {
+            flush(&mut notice, &mut sql);
+        }
+        if !notice.is_empty() {
+            notice.push('|');
+        }
+        notice.push_str(&e);
+    }
+    flush(&mut notice, &mut sql);
+    sql.push_str("SET LOCAL synchronous_commit = on; COMMIT");
+    sql
+}
+
+/// The oldest queued drafts, for the append holding the lock to seal; a row that does not
+/// decode is refused (its writer hears why) rather than holding up the queue.
+pub(super) type Taken = (Vec<(QueueId, SealedEvent)>, Vec<(QueueId, Settled)>);
+
+pub(super) fn take(conn: &mut Conn) -> std::result::Result<Taken, Fail> {
+    let Conn { client, statements } = conn;
+    let stmt = prepared(
+        statements,
+        client,
+        // Rows a writer is taking back (see `PgQueue::withdraw`) are locked, and skipped.
+        &format!(
+            "SELECT id, draft FROM auditkit_queue ORDER BY id LIMIT {TAKE} FOR UPDATE SKIP LOCKED"
+        ),
+    )?;
+    let (mut drafts, mut refused) = (Vec::new(), Vec::new());
+    for row in client.query(&stmt, &[])? {
+        let id = QueueId(get::<i64>(&row, 0)? as u64);
+        match serde_json::from_str::<SealedEvent>(get(&row, 1)?) {
+            Ok(d) => drafts.push((id, d)),
+            Err(e) => refused.push((
+                id,
+                Settled::Refused(format!("its queued form does not decode: {e}")),
+            )),
+        }
+    }
+    Ok((drafts, refused))
+}
+
+/// The head from its text form (`encode(.., 'hex')` of the hashes).
+fn head_from_text(seq: Option<&str>, hash: Option<&str>, frontier: Option<&str>) -> Result<Head> {
+    let bad = |what: &str| Error::corrupt(format!("the head row's {what} is not readable"));
+    let seq: i64 = seq.and_then(|s| s.parse().ok()).ok_or_else(|| bad("seq"))?;
+    let hash = hash
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or_else(|| bad("hash"))?;
+    let frontier = frontier
+        .and_then(|f| hex::decode(f).ok())
+        .ok_or_else(|| bad("frontier"))?;
+    codec::decode_head(seq, hash, frontier)
+}
+
+/// The head row, locked if nobody holds it (`SKIP LOCKED`), with whether drafts are queued,
+/// as text: `h` is the locked row.
+const HEAD_TEXT: &str = "SELECT seq::text, encode(hash, 'hex'), encode(frontier, 'hex'), \
+     (EXISTS (SELECT 1 FROM auditkit_queue))::text FROM h";
+const HEAD_IF_FREE: &str =
+    "h AS (SELECT seq, hash, frontier FROM auditkit_head WHERE id = 1 FOR UPDATE SKIP LOCKED)";
+
+/// The rows of a simple query's results.
+fn rows(messages: Vec<SimpleQueryMessage>) -> Vec<postgres::SimpleQueryRow> {
+    messages
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The locked head from a [`HEAD_TEXT`] row, with whether drafts are queued.
+fn locked_head(row: &postgres::SimpleQueryRow) -> Result<(Head, bool)> {
+    let head = head_from_text(row.get(0), row.get(1), row.get(2))?;
+    Ok((head, row.get(3) == Some("true")))
+}
+
+/// [`crate::AuditStore::begin_or_queue`]: one round trip that either locks the head row or,
+/// when another writer holds it, queues `drafts` and listens for them; a queued writer then
+/// commits its rows (a second round trip) and waits ([`PgQueue`]).
+pub(super) fn begin_or_queue<'a>(store: &'a PgStore, drafts: &[SealedEvent]) -> Result<Turn<'a>> {
+    let mut texts = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        // What the writer holding the lock will need to insert it: refused here, not there.
+        IndexRows::of(d, &POSTGRES)?;
+        texts.push(dollar_quoted(&serde_json::to_string(d).map_err(|e| {
+            Error::invalid("event", format!("it cannot be queued as JSON: {e}"))
+        })?));
+    }
+    let channel = channel(&store.log_id);
+    let listen = super::schema::quote_ident(&channel);
+    // LISTEN inside the transaction takes effect as it commits, before its rows are visible
+    // to the writer that will settle them: no notice can be missed.
+    let sql = format!(
+        "{BEGIN_SQL}; LISTEN {listen}; \
+         WITH {HEAD_IF_FREE}, \
+         q AS (INSERT INTO auditkit_queue (draft) \
+               SELECT d FROM unnest(ARRAY[{}]::text[]) WITH ORDINALITY AS u(d, n) \
+               WHERE NOT EXISTS (SELECT 1 FROM h) ORDER BY n RETURNING id) \
+         {HEAD_TEXT} UNION ALL SELECT id::text, NULL, NULL, NULL FROM q",
+        texts.join(", "),
+    );
+    let mut attempts = 0;
+    loop {
+        let mut conn = store.checkout_primary()?;
+        match conn.client.simple_query(&sql) {
+            Ok(messages) => {
+                let rows = rows(messages);
+                if let Some(row) = rows.first().filter(|r| r.get(1).is_some()) {
+                    let (head, waiting) = match locked_head(row) {
+                        Ok(h) => h,
+                        Err(e) => {
+                            let _ = conn.client.batch_execute("ROLLBACK");
+                            store.checkin_primary(conn);
+                            return Err(e);
+                        }
+                    };
+                    let append = PgAppend::new(store, Held::Pooled(Box::new(conn)), head, waiting)
+                        .then_unlisten(format!("UNLISTEN {listen}"));
+                    return Ok(Turn::Append(Box::new(append)));
+                }
+                if drafts.is_empty() {
+                    // Nothing to queue, and the lock is taken: nothing to wait for either.
+                    let out = conn.client.batch_execute("ROLLBACK").map_err(map_err);
+                    store.checkin_primary(conn);
+                    out?;
+                    return Ok(Turn::Queued(Box::new(PgQueue {
+                        store,
+                        conn: None,
+                        ids: Vec::new(),
+                        heard: HashMap::new(),
+                        channel,
+                        listen,
+                        give_up: Instant::now(),
+                    })));
+                }
+                let mut ids: Vec<QueueId> = rows
+                    .iter()
+                    .filter_map(|r| r.get(0)?.parse().ok().map(QueueId))
+                    .collect();
+                ids.sort();
+                if ids.len() != drafts.len() {
+                    let _ = conn.client.batch_execute("ROLLBACK");
+                    store.checkin_primary(conn);
+                    return Err(Error::corrupt(format!(
+                        "queueing {} events returned {} ids",
+                        drafts.len(),
+                        ids.len()
+                    )));
+                }
+                let committed = conn.client.batch_execute("COMMIT");
+                let queue = PgQueue {
+                    store,
+                    conn: Some(conn),
+                    ids,
+                    heard: HashMap::new(),
+                    channel,
+                    listen,
+                    give_up: Instant::now() + store.options.lock_timeout,
+                };
+                return match committed {
+                    Ok(()) => Ok(Turn::Queued(Box::new(queue))),
+                    Err(e) => Err(Error::outcome_unknown(format!(
+                        "queueing {} events for the writer holding the lock failed at commit ({}); they may still be recorded, so read them back (by idempotency key) before retrying",
+                        drafts.len(),
+                        map_err(e)
+                    ))),
+                };
+            }
+            Err(e) => {
+                // Nothing commits before the COMMIT above: safe to repeat on a new connection.
+                let closed = conn.client.is_closed() || e.is_closed();
+                if !conn.client.is_closed() {
+                    let _ = conn.client.batch_execute("ROLLBACK");
+                }
+                store.checkin_primary(conn);
+                if closed && store.may_reconnect_primary(attempts) {
+                    attempts += 1;
+                    continue;
+                }
+                return Err(map_err(e));
+            }
+        }
+    }
+}
+
+/// Drafts queued in `auditkit_queue`, waited for on the connection that listens.
+pub(super) struct PgQueue<'a> {
+    store: &'a PgStore,
+    /// `None` once given back.
+    conn: Option<Conn>,
+    ids: Vec<QueueId>,
+    /// Outcomes heard for these drafts so far.
+    heard: HashMap<QueueId, Settled>,
+    channel: String,
+    /// The channel as an identifier.
+    listen: String,
+    /// When a writer that still finds the lock held by someone who seals nothing (the lock
+    /// timeout after queueing) takes its drafts back and reports [`Error::Busy`].
+    give_up: Instant,
+}
+
+impl PgQueue<'_> {
+    fn conn(&mut self) -> &mut Conn {
+        self.conn
+            .as_mut()
+            .expect("a queue holds its connection until dropped")
+    }
+
+    /// Takes in a notice: the entries about these drafts. Whether it was one of the log's.
+    fn hear(&mut self, n: &postgres::Notification) -> bool {
+        if n.channel() != self.channel {
+            return false;
+        }
+        // Every writer hears every notice: only its own entries are decoded.
+        let ours = |line: &&str| {
+            line.split(' ')
+                .next()
+                .and_then(|id| id.parse().ok())
+                .is_some_and(|id| self.ids.binary_search(&QueueId(id)).is_ok())
+        };
+        let heard: Vec<_> = n
+            .payload()
+            .split('|')
+            .filter(ours)
+            .filter_map(parse_entry)
+            .collect();
+        self.heard.extend(heard);
+        true
+    }
+}
+
+impl PgQueue<'_> {
+    /// Takes the drafts back out of the queue, all or none: `true` when they were all still
+    /// there and free (nothing of them will be recorded), `false` when a writer holds some of
+    /// them to seal or has settled them.
+    fn withdraw(&mut self) -> Result<bool> {
+        let ids: Vec<i64> = self.ids.iter().map(|id| id.0 as i64).collect();
+        let n = ids.len() as i64;
+        let row = self
+            .conn()
+            .client
+            .query_one(
+                "WITH l AS (SELECT id FROM auditkit_queue WHERE id = ANY($1) FOR UPDATE SKIP LOCKED), \
+                 d AS (DELETE FROM auditkit_queue WHERE id IN (SELECT id FROM l) \
+                       AND (SELECT count(*) FROM l) = $2 RETURNING id) \
+                 SELECT count(*) FROM d",
+                &[&ids, &n],
+            )
+            .map_err(map_err)?;
+        Ok(get::<i64>(&row, 0)? == n)
+    }
+}
+
+impl Queue for PgQueue<'_> {
+    fn wait(&mut self, quiet: Duration) -> Result<Option<Vec<Settled>>> {
+        if self.ids.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let latest = Instant::now() + Duration::from_secs(1);
+        let mut deadline = (Instant::now() + quiet).min(latest);
+        loop {
+            let buffered: Vec<_> = self
+                .conn()
+                .client
+                .notifications()
+                .iter()
+                .collect()
+                .map_err(map_err)?;
+            for n in &buffered {
+                self.hear(n);
+            }
+            if self.heard.len() == self.ids.len() {
+                let mut heard = std::mem::take(&mut self.heard);
+                return Ok(Some(
+                    self.ids
+                        .iter()
+                        .map(|id| heard.remove(id).expect("every id was heard"))
+                        .collect(),
+                ));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                if Instant::now() >= self.give_up && self.withdraw()? {
+                    return Err(Error::busy(format!(
+                        "the head row stayed locked past the lock timeout ({} ms) by a session that seals nothing (a long transaction holding it?); nothing was recorded",
+                        self.store.options.lock_timeout.as_millis()
+                    )));
+                }
+                return Ok(None);
+            }
+            let next = self.conn().client.notifications().timeout_iter(left).next();
+            match next.map_err(map_err)? {
+                // Someone is sealing the queue: ours may be next.
+                Some(n) if self.hear(&n) => deadline = (Instant::now() + quiet).min(latest),
+                Some(_) | None => {}
+            }
+        }
+    }
+
+    fn try_append(&mut self) -> Result<Option<Box<dyn Append + '_>>> {
+        if self.conn.is_none() {
+            return Ok(None);
+        }
+        let sql = format!("{BEGIN_SQL}; WITH {HEAD_IF_FREE} {HEAD_TEXT}");
+        let store = self.store;
+        let conn = self
+            .conn
+            .as_mut()
+            .expect("a queue holds its connection until dropped");
+        let rows = rows(conn.client.simple_query(&sql).map_err(map_err)?);
+        match rows.first() {
+            Some(row) => {
+                let locked = locked_head(row);
+                match locked {
+                    Ok((head, waiting)) => Ok(Some(Box::new(PgAppend::new(
+                        store,
+                        Held::Lent(conn),
+                        head,
+                        waiting,
+                    )))),
+                    Err(e) => {
+                        let _ = conn.client.batch_execute("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            }
+            None => {
+                conn.client.batch_execute("ROLLBACK").map_err(map_err)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn ids(&self) -> &[QueueId] {
+        &self.ids
+    }
+}
+
+impl Drop for PgQueue<'_> {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            // A pooled connection left listening would buffer every notice of the log.
+            if !conn.client.is_closed() {
+                let _ = conn
+                    .client
+                    .batch_execute(&format!("UNLISTEN {}", self.listen));
+            }
+            self.store.checkin_primary(conn);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notice_entries_round_trip() {
+        let stamp = Stamp {
+            seq: 42,
+            id: uuid::Uuid::now_v7(),
+            recorded_at: time_util::from_micros(1_796_169_060_496_596).unwrap(),
+            prev_hash: [7; 32],
+            hash: [9; 32],
+        };
+        let settled = vec![
+            (QueueId(1), Settled::Sealed(stamp)),
+            (QueueId(2), Settled::Found(41)),
+            (QueueId(3), Settled::Refused("bad | row's \\ json".into())),
+        ];
+        let sql = settle_and_commit_sql("log", &settled);
+        assert!(sql.starts_with("DELETE FROM auditkit_queue WHERE id IN (1, 2, 3); "));
+        assert!(sql.ends_with("SET LOCAL synchronous_commit = on; COMMIT"));
+        let back: Vec<_> = settled
+            .iter()
+            .map(|s| parse_entry(&entry(s)).unwrap())
+            .collect();
+        assert_eq!(back[..2], settled[..2]);
+        assert_eq!(back[2].1, Settled::Refused("bad ? row?s ? json".into()));
+    }
+
+    #[test]
+    fn many_outcomes_split_into_notices_under_the_limit() {
+        let settled: Vec<_> = (0..300)
+            .map(|i| (QueueId(i), Settled::Refused("x".repeat(100))))
+            .collect();
+        let sql = settle_and_commit_sql("log", &settled);
+        let notices: Vec<&str> = sql.split("SELECT pg_notify(").skip(1).collect();
+        assert!(notices.len() > 1);
+        assert!(notices.iter().all(|n| n.len() < 8_000));
+    }
+
+    #[test]
+    fn dollar_quotes_never_end_early() {
+        assert_eq!(dollar_quoted("a"), "$ak$a$ak$");
+        assert_eq!(dollar_quoted("x$ak$y"), "$ak1$x$ak$y$ak1$");
+    }
+}
