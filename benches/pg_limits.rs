@@ -18,7 +18,7 @@
 //!
 //! The rest of this comment is about the writes part.
 //!
-//! For each writer count N the two sides alternate, auditkit first (A B A B A B), each run in a
+//! For each writer count N the three sides alternate, auditkit first (A B C A B C ...), each run in a
 //! fresh schema: the binary re-executes itself as N child processes (`AUDITKIT_PG_BENCH_CHILD`
 //! set, as `tests/crash.rs` does), each opens its connection, prints `ready` and waits for a
 //! line on stdin; once all are ready the parent sends it to all of them, they record for
@@ -27,7 +27,8 @@
 //! the rounds and the ratio of the medians against the targets.
 //!
 //! - **auditkit**: `AuditTrail<PgStore>` with `PgOptions::max_connections(1)`, one `record`
-//!   per event, so every committed batch is one event.
+//!   per event (a process's batches hold one event; an append seals every server's queued
+//!   events with its own).
 //! - **raw**: one `postgres::Client` per process, a prepared single-row INSERT in autocommit
 //!   (one row per transaction) into `audit_log (tenant, actor, action, target_kind, target_id,
 //!   occurred_at timestamptz, body jsonb)` with four indexes: (tenant, occurred_at), (tenant,
@@ -36,14 +37,19 @@
 //!   (tenant, actor, action, target); what has no column of its own (actor name and role,
 //!   source, target label, related customer, before, after, context) is the JSONB body.
 //!
-//! Conflicts are counted on the server, since the trail does not expose its retries: the
-//! delta of `pg_stat_database.xact_rollback` over a run (read once every child is connected and
-//! again after all of them have exited and their statistics are flushed) divided by the
-//! batches committed. Every append that loses the race for the head (a stale head, or a
-//! duplicate caught by a unique index) rolls its transaction back and is resealed by the trail,
-//! so for auditkit this is the wasted appends per committed batch; nothing else in a run rolls
-//! back (raw: always 0). Lock waits are sampled: every 50 ms the parent counts the run's
-//! backends (by `application_name`) whose `wait_event_type` is `Lock`, and the table shows
+//! - **raw2**: raw plus a prepared `SELECT 1` after each INSERT, so two round trips per
+//!   event: what any design costs whose writer hands its event over in one round trip and
+//!   hears how it was sealed in another, with no sealing at all.
+//!
+//! Rollbacks are counted on the server: the delta of `pg_stat_database.xact_rollback` over a
+//! run (read once every child is connected and again after all of them have exited and their
+//! statistics are flushed) divided by the events committed. For auditkit they are lock
+//! attempts that found nothing to do (a queued writer told the lock was free that lost it to
+//! another, a writer sealing the queue again that found it empty), and any append that lost a
+//! race (a duplicate caught by a unique index) and was resealed; a compare-and-append that
+//! finds the head moved writes nothing and commits. Raw: always 0. Lock waits are sampled:
+//! every 50 ms the parent counts the run's backends (by `application_name`) whose
+//! `wait_event_type` is `Lock`, and the table shows
 //! the mean (out of N) over the run. On a shared `AUDITKIT_PG_URL` server other clients'
 //! rollbacks would count too.
 
@@ -175,9 +181,11 @@ fn child(kind: &str) {
             trail.log_id().expect("log id");
             Box::new(move |i| trail.record(event(i)).map(drop).map_err(|e| e.to_string()))
         }
-        "raw" => {
+        "raw" | "raw2" => {
             let mut client = config.connect(NoTls).expect("child raw connection");
             let stmt = client.prepare(&raw_insert_sql(&schema)).expect("prepare");
+            let second = client.prepare("SELECT 1").expect("prepare");
+            let two = kind == "raw2";
             Box::new(move |i| {
                 client
                     .execute(
@@ -192,7 +200,10 @@ fn child(kind: &str) {
                             &raw_body(i),
                         ],
                     )
-                    .map(drop)
+                    .and_then(|_| match two {
+                        true => client.execute(&second, &[]).map(drop),
+                        false => Ok(()),
+                    })
                     .map_err(|e| e.to_string())
             })
         }
@@ -240,6 +251,9 @@ fn cpu_secs() -> f64 {
 enum Side {
     Auditkit,
     Raw,
+    /// Raw plus a second, empty round trip per event: what any design costs whose writer
+    /// hands its event over in one round trip and learns how it was sealed in another.
+    RawTwo,
 }
 
 impl Side {
@@ -247,6 +261,7 @@ impl Side {
         match self {
             Side::Auditkit => "auditkit",
             Side::Raw => "raw",
+            Side::RawTwo => "raw2",
         }
     }
 }
@@ -328,7 +343,7 @@ fn run(side: Side, n: usize, url: &str, monitor: &mut Client) -> Run {
     match side {
         // Created here so that the writers do not all migrate it at once.
         Side::Auditkit => drop(PgStore::connect_with_schema(url, &schema).expect("create schema")),
-        Side::Raw => monitor.batch_execute(&raw_ddl(&schema)).expect("raw table"),
+        Side::Raw | Side::RawTwo => monitor.batch_execute(&raw_ddl(&schema)).expect("raw table"),
     }
     let app = format!("auditkit-bench-{schema}");
     let exe = std::env::current_exe().expect("own path");
@@ -406,7 +421,7 @@ fn run(side: Side, n: usize, url: &str, monitor: &mut Client) -> Run {
                 "the writers' chain does not verify: {report:?}"
             );
         }
-        Side::Raw => {
+        Side::Raw | Side::RawTwo => {
             let rows: i64 = monitor
                 .query_one(&format!("SELECT count(*) FROM \"{schema}\".audit_log"), &[])
                 .expect("count")
@@ -542,14 +557,14 @@ fn writes(url: &str, monitor: &mut Client) -> String {
     );
 
     let mut table = String::from(
-        "| writers | auditkit events/s | raw events/s | ratio | target | met | conflicts per committed batch | writers waiting on a lock (mean) |\n\
-         |---:|---:|---:|---:|---|---|---:|---:|\n",
+        "| writers | auditkit events/s | raw events/s | ratio | target | met | rollbacks per committed batch | writers waiting on a lock (mean) | raw, two round trips per event, events/s |\n\
+         |---:|---:|---:|---:|---|---|---:|---:|---:|\n",
     );
     let mut notes = Vec::new();
     for &n in &writers {
-        let (mut ak, mut raw) = (Vec::new(), Vec::new());
+        let (mut ak, mut raw, mut raw2) = (Vec::new(), Vec::new(), Vec::new());
         for round in 1..=rounds {
-            for side in [Side::Auditkit, Side::Raw] {
+            for side in [Side::Auditkit, Side::Raw, Side::RawTwo] {
                 let r = run(side, n, url, monitor);
                 eprintln!(
                     "  {n} writers, round {round}, {}: {:.0} events/s ({} committed, {} failed), {} rollbacks, {:.2} waiting on a lock, writers' CPU {:.0} us per event",
@@ -561,10 +576,10 @@ fn writes(url: &str, monitor: &mut Client) -> String {
                     r.waiting,
                     r.cpu_per_event_us
                 );
-                if side == Side::Auditkit {
-                    ak.push(r);
-                } else {
-                    raw.push(r);
+                match side {
+                    Side::Auditkit => ak.push(r),
+                    Side::Raw => raw.push(r),
+                    Side::RawTwo => raw2.push(r),
                 }
             }
         }
@@ -573,6 +588,7 @@ fn writes(url: &str, monitor: &mut Client) -> String {
             median(raw.iter().map(|r| r.rate).collect()),
         );
         let ratio = a / b;
+        let two = median(raw2.iter().map(|r| r.rate).collect());
         let per_batch = |runs: &[Run]| {
             runs.iter().map(|r| r.rollbacks).sum::<i64>() as f64
                 / runs.iter().map(|r| r.committed).sum::<u64>().max(1) as f64
@@ -593,13 +609,15 @@ fn writes(url: &str, monitor: &mut Client) -> String {
             }
         };
         table.push_str(&format!(
-            "| {n} | {} | {} | {ratio:.2} | {target_text} | {met} | {:.2} (raw {:.2}) | {:.2} (raw {:.2}) |\n",
+            "| {n} | {} | {} | {ratio:.2} | {target_text} | {met} | {:.2} (raw {:.2}) | {:.2} (raw {:.2}) | {} ({:.2} of raw) |\n",
             num(a),
             num(b),
             per_batch(&ak),
             per_batch(&raw),
             mean_waiting(&ak),
             mean_waiting(&raw),
+            num(two),
+            two / b,
         ));
         let list = |runs: &[Run]| {
             runs.iter()
@@ -614,11 +632,12 @@ fn writes(url: &str, monitor: &mut Client) -> String {
             .collect::<Vec<_>>()
             .join(", ");
         notes.push(format!(
-            "{n} writers, each round: auditkit {} events/s; raw {} events/s; ratio within each round {paired}",
+            "{n} writers, each round: auditkit {} events/s; raw {} events/s; raw with two round trips {} events/s; ratio within each round {paired}",
             list(&ak),
-            list(&raw)
+            list(&raw),
+            list(&raw2)
         ));
-        let failed: u64 = ak.iter().chain(&raw).map(|r| r.failed).sum();
+        let failed: u64 = ak.iter().chain(&raw).chain(&raw2).map(|r| r.failed).sum();
         if failed > 0 {
             notes.push(format!("{n} writers: {failed} calls failed (see stderr)"));
         }

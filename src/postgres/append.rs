@@ -231,7 +231,9 @@ pub(super) fn compare_and_append(
         actual: expected,
     };
     let mut conn = store.checkout_primary()?;
-    let Conn { client, statements } = &mut conn;
+    let Conn {
+        client, statements, ..
+    } = &mut conn;
     let out = insert_batch(
         statements,
         client,
@@ -317,9 +319,8 @@ pub(super) struct PgAppend<'a> {
     settled: Vec<(QueueId, Settled)>,
     /// Ids [`Append::queued`] handed out.
     handed_out: Vec<QueueId>,
-    /// Run after the commit: an `UNLISTEN` for a transaction that listened in case it would
-    /// be queued.
-    after_commit: Option<String>,
+    /// Drafts taken from the queue with the lock, in the same round trip.
+    taken: Option<queue::Taken>,
 }
 
 /// A transaction that writes one WAL record and commits synchronously: its commit returns once
@@ -346,7 +347,9 @@ pub(super) fn begin(store: &PgStore) -> Result<PgAppend<'_>> {
     loop {
         let mut conn = store.checkout_primary()?;
         let locked = (|| -> std::result::Result<(Head, bool), Fail> {
-            let Conn { client, statements } = &mut conn;
+            let Conn {
+                client, statements, ..
+            } = &mut conn;
             client.batch_execute(BEGIN_SQL)?;
             let stmt = prepared(statements, client, LOCK_HEAD_SQL)?;
             let row = client.query_one(&stmt, &[])?;
@@ -391,13 +394,13 @@ impl<'a> PgAppend<'a> {
             queue_waiting,
             settled: Vec::new(),
             handed_out: Vec::new(),
-            after_commit: None,
+            taken: None,
         }
     }
 
-    /// Runs `sql` in the commit's round trip, after the commit.
-    pub(super) fn then_unlisten(mut self, sql: String) -> Self {
-        self.after_commit = Some(sql);
+    /// An append whose queued drafts were taken with its lock.
+    pub(super) fn with_taken(mut self, taken: queue::Taken) -> Self {
+        self.taken = Some(taken);
         self
     }
 
@@ -455,7 +458,9 @@ impl Append for PgAppend<'_> {
             return Ok(());
         }
         let at = self.head.seq;
-        let Conn { client, statements } = self.conn();
+        let Conn {
+            client, statements, ..
+        } = self.conn();
         insert_batch(statements, client, batch, new_head, at, Guard::Locked).map_err(
             |f| match f {
                 // A duplicate id or idempotency key: the trail re-reads and resolves it.
@@ -471,10 +476,11 @@ impl Append for PgAppend<'_> {
     }
 
     fn queued(&mut self) -> Result<Vec<(QueueId, SealedEvent)>> {
-        if !self.queue_waiting || !self.handed_out.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (drafts, refused) = queue::take(self.conn()).map_err(final_err)?;
+        let (drafts, refused) = match self.taken.take() {
+            Some(taken) => taken,
+            None if !self.queue_waiting || !self.handed_out.is_empty() => return Ok(Vec::new()),
+            None => queue::take(self.conn()).map_err(final_err)?,
+        };
         self.handed_out = drafts.iter().map(|(id, _)| *id).collect();
         self.handed_out.extend(refused.iter().map(|(id, _)| *id));
         self.settled.extend(refused);
@@ -512,13 +518,10 @@ impl Append for PgAppend<'_> {
     /// of its events can acknowledge them. Its own events are then durable too.
     fn commit(mut self: Box<Self>) -> Result<()> {
         let settled = !self.settled.is_empty();
-        let mut sql = match settled {
+        let sql = match settled {
             true => queue::settle_and_commit_sql(&self.store.log_id, &self.settled),
             false => "COMMIT".to_owned(),
         };
-        if let Some(after) = &self.after_commit {
-            sql = format!("{sql}; {after}");
-        }
         // Past this point the server may have committed even if we see an error, so the
         // commit is never retried here: the trail reads back to find out. The flush goes in
         // a round trip of its own: until it returns, the commit is visible to other writers

@@ -19,6 +19,15 @@ pub(super) type ConnectFn = dyn Fn() -> std::result::Result<Client, postgres::Er
 pub(super) struct Conn {
     pub(super) client: Client,
     pub(super) statements: HashMap<String, Statement>,
+    /// When it was last given back to the pool.
+    returned_at: std::time::Instant,
+}
+
+impl Conn {
+    /// How long it sat in the pool before this checkout.
+    pub(super) fn idle_for(&self) -> Duration {
+        self.returned_at.elapsed()
+    }
 }
 
 pub(super) struct Pool {
@@ -278,6 +287,7 @@ impl PgStore {
         let mut conn = Conn {
             client,
             statements: HashMap::new(),
+            returned_at: std::time::Instant::now(),
         };
         let log_id = schema::prepare(&mut conn.client, &options.schema)?;
         let store = PgStore {
@@ -364,6 +374,7 @@ impl PgStore {
         Ok(Conn {
             client,
             statements: HashMap::new(),
+            returned_at: std::time::Instant::now(),
         })
     }
 
@@ -425,7 +436,8 @@ impl PgStore {
     }
 
     /// Gives a connection back; a closed one is dropped (a new one is opened when needed).
-    fn checkin(&self, side: &Side, conn: Conn) {
+    fn checkin(&self, side: &Side, mut conn: Conn) {
+        conn.returned_at = std::time::Instant::now();
         let mut pool = side.lock();
         if conn.client.is_closed() {
             pool.live -= 1;

@@ -45,7 +45,9 @@ impl PgStore {
 
     /// The purge anchor as `conn` sees it (an append's, inside its transaction).
     pub(super) fn anchor_on(&self, conn: &mut Conn) -> std::result::Result<Option<Head>, Fail> {
-        let Conn { client, statements } = conn;
+        let Conn {
+            client, statements, ..
+        } = conn;
         let stmt = prepared(statements, client, ANCHOR_SQL)?;
         Ok(anchor_of(&client.query_one(&stmt, &[])?)?)
     }
@@ -77,7 +79,9 @@ impl PgStore {
     /// paths) without them.
     pub(super) fn lifecycle_erase(&self, fields: &[(u64, PersonalPath)]) -> Result<()> {
         self.run(|conn| {
-            let Conn { client, statements } = conn;
+            let Conn {
+                client, statements, ..
+            } = conn;
             let (tx, _) = locked(client)?;
             let mut ops = PgEraser {
                 tx,

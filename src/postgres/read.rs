@@ -145,7 +145,9 @@ pub(super) fn select_on(
     sql: &str,
     ps: &[Param],
 ) -> std::result::Result<Vec<SealedEvent>, Fail> {
-    let Conn { client, statements } = conn;
+    let Conn {
+        client, statements, ..
+    } = conn;
     let stmt = prepared(statements, client, sql)?;
     let rows = client.query(&stmt, &params(ps))?;
     let mut events = rows.iter().map(codec::decode).collect::<Result<Vec<_>>>()?;
@@ -211,7 +213,9 @@ fn query_sql(query: &Query, limit: usize) -> (String, Vec<Param>) {
 
 pub(super) fn head(store: &PgStore) -> Result<Head> {
     store.run(|conn| {
-        let Conn { client, statements } = conn;
+        let Conn {
+            client, statements, ..
+        } = conn;
         let stmt = prepared(
             statements,
             client,
@@ -250,7 +254,9 @@ pub(super) fn read_each(
         Param::Int(limit.min(i64::MAX as usize) as i64),
     ];
     store.run(|conn| {
-        let Conn { client, statements } = conn;
+        let Conn {
+            client, statements, ..
+        } = conn;
         let stmt = prepared(statements, client, &sql)?;
         let rows = client.query(&stmt, &params(&ps))?;
         let mut events = rows
@@ -281,7 +287,9 @@ pub(super) fn count(store: &PgStore, query: &Query) -> Result<u64> {
     let filter = b.where_clause(query);
     let sql = format!("SELECT COUNT(*) FROM events e{filter}");
     store.run_read(|conn| {
-        let Conn { client, statements } = conn;
+        let Conn {
+            client, statements, ..
+        } = conn;
         let stmt = prepared(statements, client, &sql)?;
         let n: i64 = get(&client.query_one(&stmt, &params(&b.params))?, 0)?;
         Ok(n as u64)
@@ -322,7 +330,9 @@ fn each_row(
     each: &mut dyn FnMut(&dyn RowAccess) -> Result<()>,
 ) -> Result<()> {
     let rows = store.run_read(|conn| {
-        let Conn { client, statements } = conn;
+        let Conn {
+            client, statements, ..
+        } = conn;
         let stmt = prepared(statements, client, sql)?;
         Ok(client.query(&stmt, &params(ps))?)
     })?;

@@ -64,6 +64,12 @@ impl Head {
 ///   one, a compare-and-append through [`AuditStore::append`] that reports a lost race as
 ///   [`Error::Conflict`] (the trail then reseals). Either way a batch is stored whole or not at
 ///   all, together with the new head.
+/// - The trail begins every append with [`AuditStore::begin_or_queue`]: a store shared by many
+///   processes may queue a writer's drafts for the writer holding the lock to seal with its
+///   own ([`queue`] has that contract); the provided one waits for the lock. A writer that
+///   expects to be alone (the head is the one it appended last) appends with
+///   [`AuditStore::append`] directly, expecting that head: a store can make that one round
+///   trip.
 /// - Every field of a [`SealedEvent`] is given back exactly as it was appended: strings
 ///   byte for byte, times to the microsecond, hashes verbatim. The core recomputes every hash on
 ///   verify; a store that loses or alters anything fails verify and the testkit.

@@ -42,7 +42,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::query::Query;
-use crate::store::queue::{QueueId, Settled, Turn};
+use crate::store::queue::{Queue, QueueId, Settled, Turn};
 use crate::store::sealed::SealedEvent;
 use crate::store::{Append, AuditStore, Head, PersonalPath};
 use crate::{AuditTrail, Error, Result};
@@ -370,6 +370,31 @@ impl Append for Recording<'_> {
     }
 }
 
+/// The store's own queue, whose appends record what they push as [`Recording`] does.
+struct RecordingQueue<'a> {
+    inner: Box<dyn Queue + 'a>,
+    appended: &'a Mutex<Vec<SealedEvent>>,
+}
+
+impl Queue for RecordingQueue<'_> {
+    fn wait(&mut self, quiet: std::time::Duration) -> Result<Option<Vec<Settled>>> {
+        self.inner.wait(quiet)
+    }
+    fn try_append(&mut self) -> Result<Option<Box<dyn Append + '_>>> {
+        let appended = self.appended;
+        Ok(self.inner.try_append()?.map(|inner| {
+            Box::new(Recording {
+                inner,
+                pushed: Vec::new(),
+                appended,
+            }) as Box<dyn Append + '_>
+        }))
+    }
+    fn ids(&self) -> &[QueueId] {
+        self.inner.ids()
+    }
+}
+
 /// The store under test, seen through a recorder that remembers exactly what was appended:
 /// the ground truth every read is compared with.
 struct Recorder<S> {
@@ -409,7 +434,10 @@ impl<S: AuditStore> AuditStore for Recorder<S> {
                 pushed: Vec::new(),
                 appended: &self.appended,
             })),
-            queued => queued,
+            Turn::Queued(inner) => Turn::Queued(Box::new(RecordingQueue {
+                inner,
+                appended: &self.appended,
+            })),
         })
     }
     fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
