@@ -206,6 +206,21 @@ fn lock_if_free_sql() -> String {
     )
 }
 
+/// Takes the head row's lock and the oldest queued drafts on `conn` if the lock is free, in a
+/// transaction left open for the append; `None` (rolled back) when another writer holds it.
+fn lock_if_free(conn: &mut Conn) -> Result<Option<(Head, Taken)>> {
+    let sql = format!("{BEGIN_SQL}; {}", lock_if_free_sql());
+    let locked = conn
+        .client
+        .simple_query(&sql)
+        .map_err(map_err)
+        .and_then(locked_and_taken);
+    if !matches!(locked, Ok(Some(_))) && !conn.client.is_closed() {
+        conn.client.batch_execute("ROLLBACK").map_err(map_err)?;
+    }
+    locked
+}
+
 /// The head and the queued drafts from [`lock_if_free_sql`]'s results; `None` when the lock
 /// was taken by another writer.
 fn locked_and_taken(messages: Vec<SimpleQueryMessage>) -> Result<Option<(Head, Taken)>> {
@@ -280,16 +295,12 @@ pub(super) fn begin_or_queue<'a>(store: &'a PgStore, drafts: &[SealedEvent]) -> 
     let channel = channel(&store.log_id);
     let listen = super::schema::quote_ident(&channel);
     if drafts.is_empty() {
-        let sql = format!("{BEGIN_SQL}; {}", lock_if_free_sql());
         let mut conn = store.checkout_primary()?;
-        let out = conn.client.simple_query(&sql).map_err(map_err);
-        let locked = out.and_then(locked_and_taken);
-        return match locked {
+        return match lock_if_free(&mut conn) {
             Ok(Some((head, taken))) => Ok(Turn::Append(Box::new(
                 PgAppend::new(store, Held::Pooled(Box::new(conn)), head, false).with_taken(taken),
             ))),
             other => {
-                let _ = conn.client.batch_execute("ROLLBACK");
                 store.checkin_primary(conn);
                 other?;
                 Ok(Turn::Queued(Box::new(PgQueue {
@@ -337,7 +348,7 @@ pub(super) fn begin_or_queue<'a>(store: &'a PgStore, drafts: &[SealedEvent]) -> 
         store.checkin_primary(conn);
         if !closed {
             return Err(Error::storage(
-                "the connection to PostgreSQL does not answer",
+                "the connection to PostgreSQL does not answer (and nothing was queued); check that the server is up and retry",
             ));
         }
     };
@@ -516,28 +527,15 @@ impl Queue for PgQueue<'_> {
         if self.conn.is_none() {
             return Ok(None);
         }
-        let sql = format!("{BEGIN_SQL}; {}", lock_if_free_sql());
         let store = self.store;
         let conn = self
             .conn
             .as_mut()
             .expect("a queue holds its connection until dropped");
-        let locked = conn
-            .client
-            .simple_query(&sql)
-            .map_err(map_err)
-            .and_then(locked_and_taken);
-        match locked {
-            Ok(Some((head, taken))) => Ok(Some(Box::new(
-                PgAppend::new(store, Held::Lent(conn), head, false).with_taken(taken),
-            ))),
-            other => {
-                if !conn.client.is_closed() {
-                    conn.client.batch_execute("ROLLBACK").map_err(map_err)?;
-                }
-                other.map(|_| None)
-            }
-        }
+        Ok(lock_if_free(conn)?.map(|(head, taken)| {
+            Box::new(PgAppend::new(store, Held::Lent(conn), head, false).with_taken(taken))
+                as Box<dyn Append + '_>
+        }))
     }
 
     fn ids(&self) -> &[QueueId] {
