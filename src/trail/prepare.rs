@@ -18,7 +18,7 @@ use crate::{Error, Result};
 impl NewEvent {
     /// Validates, redacts and splits the event into an unsealed [`SealedEvent`] (seq, id,
     /// recorded_at and hashes are stamped later, when it is sealed).
-    #[cfg(feature = "testkit")]
+    #[cfg(any(test, feature = "testkit"))]
     pub(crate) fn prepare(self, config: &TrailConfig) -> Result<SealedEvent> {
         self.prepare_with_event(config).map(|(sealed, _)| sealed)
     }
