@@ -104,7 +104,7 @@ impl AuditStore for PgStore {
         Ok(Box::new(append::begin(self)?))
     }
 
-    fn begin_or_queue(&self, drafts: &[SealedEvent]) -> Result<crate::store::queue::Turn<'_>> {
+    fn begin_or_queue(&self, drafts: &[&SealedEvent]) -> Result<crate::store::queue::Turn<'_>> {
         queue::begin_or_queue(self, drafts)
     }
 

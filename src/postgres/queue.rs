@@ -291,9 +291,7 @@ const PING_AFTER: Duration = Duration::from_millis(100);
 /// them and commits, and says whether the head row's lock was free; when it was, this writer
 /// then takes it and seals the queue ([`Queue::try_append`]). With no drafts: the lock and the
 /// queue if the lock is free (a writer sealing the queue again), else nothing.
-pub(super) fn begin_or_queue<'a>(store: &'a PgStore, drafts: &[SealedEvent]) -> Result<Turn<'a>> {
-    let channel = channel(&store.log_id);
-    let listen = super::schema::quote_ident(&channel);
+pub(super) fn begin_or_queue<'a>(store: &'a PgStore, drafts: &[&SealedEvent]) -> Result<Turn<'a>> {
     if drafts.is_empty() {
         let mut conn = store.checkout_primary()?;
         return match lock_if_free(&mut conn) {
@@ -303,16 +301,12 @@ pub(super) fn begin_or_queue<'a>(store: &'a PgStore, drafts: &[SealedEvent]) -> 
             other => {
                 store.checkin_primary(conn);
                 other?;
-                Ok(Turn::Queued(Box::new(PgQueue {
+                Ok(Turn::Queued(Box::new(PgQueue::new(
                     store,
-                    conn: None,
-                    ids: Vec::new(),
-                    heard: HashMap::new(),
-                    channel,
-                    listen,
-                    give_up: Instant::now(),
-                    free: false,
-                })))
+                    None,
+                    Vec::new(),
+                    false,
+                ))))
             }
         };
     }
@@ -324,6 +318,7 @@ pub(super) fn begin_or_queue<'a>(store: &'a PgStore, drafts: &[SealedEvent]) -> 
             Error::invalid("event", format!("it cannot be queued as JSON: {e}"))
         })?));
     }
+    let listen = super::schema::quote_ident(&channel(&store.log_id));
     // LISTEN inside the transaction takes effect as it commits, before its rows are visible
     // to the writer that will settle them: no notice can be missed. The head row is only
     // looked at (`SKIP LOCKED`, released at the commit) to learn whether anybody holds it: a
@@ -382,16 +377,7 @@ pub(super) fn begin_or_queue<'a>(store: &'a PgStore, drafts: &[SealedEvent]) -> 
     let ids: Vec<QueueId> = placed.iter().map(|(_, id)| *id).collect();
     let rising = ids.windows(2).all(|w| w[0] < w[1]);
     let free = rows.first().and_then(|r| r.get(2)) == Some("true");
-    let queue = PgQueue {
-        store,
-        conn: Some(conn),
-        ids,
-        heard: HashMap::new(),
-        channel,
-        listen,
-        give_up: Instant::now() + store.options.lock_timeout,
-        free,
-    };
+    let queue = PgQueue::new(store, Some(conn), ids, free);
     if queue.ids.len() != drafts.len() || !rising {
         return Err(Error::corrupt(format!(
             "queueing {} events returned {} ids, {}in their order; they may still be recorded",
@@ -422,7 +408,22 @@ pub(super) struct PgQueue<'a> {
     free: bool,
 }
 
-impl PgQueue<'_> {
+impl<'a> PgQueue<'a> {
+    /// Drafts `ids` queued on `conn` (which listens on the log's channel), or none.
+    fn new(store: &'a PgStore, conn: Option<Conn>, ids: Vec<QueueId>, free: bool) -> Self {
+        let channel = channel(&store.log_id);
+        PgQueue {
+            store,
+            conn,
+            ids,
+            heard: HashMap::new(),
+            listen: super::schema::quote_ident(&channel),
+            channel,
+            give_up: Instant::now() + store.options.lock_timeout,
+            free,
+        }
+    }
+
     fn conn(&mut self) -> &mut Conn {
         self.conn
             .as_mut()

@@ -82,7 +82,7 @@ impl AuditStore for SqliteStore {
         Ok(Box::new(append::begin(self)?))
     }
 
-    fn begin_or_queue(&self, _drafts: &[SealedEvent]) -> Result<Turn<'_>> {
+    fn begin_or_queue(&self, _drafts: &[&SealedEvent]) -> Result<Turn<'_>> {
         // One file, one writer at a time: waiting for the lock is all there is.
         Ok(Turn::Append(self.begin_append()?))
     }

@@ -150,7 +150,7 @@ pub trait AuditStore: Send + Sync {
     /// # Errors
     /// As [`AuditStore::begin_append`]; [`Error::Invalid`] for a draft the store could not
     /// keep (nothing is queued then).
-    fn begin_or_queue(&self, drafts: &[SealedEvent]) -> Result<queue::Turn<'_>> {
+    fn begin_or_queue(&self, drafts: &[&SealedEvent]) -> Result<queue::Turn<'_>> {
         let _ = drafts;
         Ok(queue::Turn::Append(self.begin_append()?))
     }
@@ -388,7 +388,7 @@ macro_rules! forward {
             fn begin_append(&self) -> Result<Box<dyn Append + '_>> {
                 (**self).begin_append()
             }
-            fn begin_or_queue(&self, drafts: &[SealedEvent]) -> Result<queue::Turn<'_>> {
+            fn begin_or_queue(&self, drafts: &[&SealedEvent]) -> Result<queue::Turn<'_>> {
                 (**self).begin_or_queue(drafts)
             }
             fn read(&self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {

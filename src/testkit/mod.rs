@@ -426,7 +426,7 @@ impl<S: AuditStore> AuditStore for Recorder<S> {
             appended: &self.appended,
         }))
     }
-    fn begin_or_queue(&self, drafts: &[SealedEvent]) -> Result<Turn<'_>> {
+    fn begin_or_queue(&self, drafts: &[&SealedEvent]) -> Result<Turn<'_>> {
         // Queued drafts are recorded by the append that seals them, which pushes them.
         Ok(match self.inner.begin_or_queue(drafts)? {
             Turn::Append(inner) => Turn::Append(Box::new(Recording {

@@ -279,15 +279,9 @@ impl<S: AuditStore> AuditTrail<S> {
         let append: Box<dyn Append + '_> = match fast {
             Some(t) => Box::new(Optimistic::expecting(store, t.head.clone())),
             None => {
-                let all: Vec<SealedEvent>;
-                let drafts = match jobs {
-                    [one] => &one.drafts[..],
-                    _ => {
-                        all = jobs.iter().flat_map(|j| j.drafts.iter().cloned()).collect();
-                        &all[..]
-                    }
-                };
-                match store.begin_or_queue(drafts)? {
+                // Borrowed: a store that waits for its lock never looks at them.
+                let drafts: Vec<&SealedEvent> = jobs.iter().flat_map(|j| j.drafts.iter()).collect();
+                match store.begin_or_queue(&drafts)? {
                     Turn::Append(a) => a,
                     Turn::Queued(q) => return self.wait_queued(store, log_id, q, jobs, cached),
                 }
@@ -415,7 +409,8 @@ impl<S: AuditStore> AuditTrail<S> {
                 match refused {
                     None => Ok(events),
                     Some(why) => Err(Error::storage(format!(
-                        "the store refused to seal a queued event: {why}; nothing of this call was recorded unless other events of it were"
+                        "the writer holding the lock could not seal one of this call's queued events ({why}); \
+                         its other events may have been recorded, so read them back (by idempotency key) before retrying"
                     ))),
                 },
             ));
