@@ -165,7 +165,7 @@ fn child(url: &str, schema: &str, tag: &str) {
         match opened {
             Ok(t) => break t,
             Err(e) => match expected_failure(&e) {
-                Some(kind) => say(&format!("fail {kind}")),
+                Some(kind) => say(&format!("fail {kind} {e}")),
                 None => bad(&e),
             },
         }
@@ -196,7 +196,7 @@ fn child(url: &str, schema: &str, tag: &str) {
                         }
                         Err(e) => {
                             match expected_failure(&e) {
-                                Some(kind) => say(&format!("fail {kind}")),
+                                Some(kind) => say(&format!("fail {kind} {e}")),
                                 None => bad(&e),
                             }
                             // A keyed writer retries the same events; the others go on with
@@ -264,6 +264,8 @@ struct Seen {
     eof: Vec<bool>,
     fails: BTreeMap<String, u64>,
     bad: Vec<String>,
+    /// Per writer: its last line and when it came, for a writer that stalls.
+    last: Vec<Option<(Instant, String)>>,
 }
 
 impl Seen {
@@ -271,6 +273,7 @@ impl Seen {
         match msg {
             Msg::Eof(w) => self.eof[w] = true,
             Msg::Line(w, l) => {
+                self.last[w] = Some((Instant::now(), l.clone()));
                 let parts: Vec<&str> = l.split(' ').collect();
                 match parts.as_slice() {
                     ["ack", seq, id, tag, n] => {
@@ -284,7 +287,7 @@ impl Seen {
                         self.top[w] = self.top[w].max(ack.seq);
                         self.acks.push(ack);
                     }
-                    ["fail", kind] => *self.fails.entry((*kind).to_owned()).or_default() += 1,
+                    ["fail", kind, ..] => *self.fails.entry((*kind).to_owned()).or_default() += 1,
                     ["done"] => self.done[w] = true,
                     _ => self.bad.push(format!("w{w}: {l}")),
                 }
@@ -444,6 +447,7 @@ fn crash_many_writers(rng: &mut Rng) -> bool {
         top: vec![0; WRITERS],
         done: vec![false; WRITERS],
         eof: vec![false; WRITERS],
+        last: vec![None; WRITERS],
         ..Seen::default()
     };
     let mut parent_acks: Vec<Ack> = Vec::new();
@@ -483,9 +487,11 @@ fn crash_many_writers(rng: &mut Rng) -> bool {
         seen.assert_no_complaints();
         assert!(
             resumed,
-            "writers {:?} recorded nothing after the restart",
+            "writers recorded nothing after the restart (each with its last line and how long \
+             ago): {:?}",
             (0..WRITERS)
                 .filter(|&w| seen.top[w] <= head)
+                .map(|w| (w, seen.last[w].as_ref().map(|(at, l)| (at.elapsed(), l))))
                 .collect::<Vec<_>>()
         );
         lines.push(format!(

@@ -54,6 +54,13 @@ type JobResults = Vec<(u64, Result<Vec<Stored>>)>;
 /// What one append did: each job's result, each queued draft's outcome, the new tip.
 type Integrated = (JobResults, Vec<(QueueId, Settled)>, Option<Tip>);
 
+/// A commit that failed in a way that may have committed after all: the batch to read back,
+/// and the error to report if none of it is there.
+struct Lost {
+    batch: Vec<SealedEvent>,
+    error: Error,
+}
+
 /// One event of a job's result.
 pub(super) enum Stored {
     /// Sealed from the job's own draft at this position: what sealing stamped on it.
@@ -332,51 +339,23 @@ impl<S: AuditStore> AuditTrail<S> {
         &self,
         store: &S,
         log_id: &str,
-        mut queue: Box<dyn Queue + '_>,
+        queue: Box<dyn Queue + '_>,
         jobs: &[Job],
         cached: Option<Tip>,
     ) -> Result<(JobResults, Option<Tip>)> {
-        let mut cached = cached;
         let ids = queue.ids().to_vec();
-        let deadline = std::time::Instant::now() + QUEUE_PATIENCE;
-        let mut patience = QUEUE_FIRST_WAIT;
-        let mut tip = None;
-        // Whether this writer sealed others' drafts too: it seals the queue again once it has
-        // given back the queue's connection (the pool may hold no other).
-        let mut drain = false;
-        let settled = loop {
-            if let Some(s) = queue.wait(patience)? {
-                break s;
-            }
-            if let Some(append) = queue.try_append()? {
-                let (_, outcomes, t) = self.integrate(store, log_id, append, &[], cached.take())?;
-                drain |= outcomes.iter().any(|(id, _)| !ids.contains(id));
-                tip = t;
-                let mine: HashMap<QueueId, Settled> = outcomes
-                    .into_iter()
-                    .filter(|(id, _)| ids.contains(id))
-                    .collect();
-                if mine.len() == ids.len() {
-                    let mut mine = mine;
-                    break ids
-                        .iter()
-                        .map(|id| mine.remove(id).expect("every id was settled"))
-                        .collect();
-                }
-                // The rest were settled by the writer before, whose word is on its way.
-                patience = QUEUE_FIRST_WAIT;
-                continue;
-            }
-            if std::time::Instant::now() >= deadline {
-                return Err(Error::outcome_unknown(format!(
-                    "{} queued events were not sealed within {} s; another writer may still seal them, so read them back (by idempotency key) before retrying",
-                    ids.len(),
-                    QUEUE_PATIENCE.as_secs()
-                )));
-            }
-            patience = (patience * 2).clamp(QUEUE_FIRST_WAIT, QUEUE_MAX_WAIT);
-        };
-        drop(queue);
+        let (settled, tip, drain) =
+            self.wait_settled(store, log_id, queue, cached)
+                .map_err(|e| match e {
+                    // Nothing of them was recorded (withdrawn), or already said so.
+                    Error::Busy { .. } | Error::OutcomeUnknown { .. } => e,
+                    // Still queued: another writer may seal them. Never a conflict, which would
+                    // queue them again.
+                    e => Error::outcome_unknown(format!(
+                        "waiting for {} queued events failed ({e}); another writer may still seal them, so read them back (by idempotency key) before retrying",
+                        ids.len()
+                    )),
+                })?;
         let tip = self.drain_queue(store, log_id, drain, tip);
         if settled.len() != ids.len() {
             return Err(Error::corrupt(format!(
@@ -418,6 +397,71 @@ impl<S: AuditStore> AuditTrail<S> {
         Ok((results, tip))
     }
 
+    /// [`AuditTrail::wait_queued`]'s waiting: the outcome of each of `queue`'s drafts, the tip
+    /// if this writer appended, and whether it sealed others' drafts too (it seals the queue
+    /// again once the queue's connection is given back: the pool may hold no other). The queue
+    /// is given back before this returns.
+    fn wait_settled(
+        &self,
+        store: &S,
+        log_id: &str,
+        mut queue: Box<dyn Queue + '_>,
+        cached: Option<Tip>,
+    ) -> Result<(Vec<Settled>, Option<Tip>, bool)> {
+        let mut cached = cached;
+        let ids = queue.ids().to_vec();
+        let deadline = std::time::Instant::now() + QUEUE_PATIENCE;
+        let mut patience = QUEUE_FIRST_WAIT;
+        let mut tip = None;
+        let mut drain = false;
+        loop {
+            if let Some(s) = queue.wait(patience)? {
+                return Ok((s, tip, drain));
+            }
+            let Some(append) = queue.try_append()? else {
+                if std::time::Instant::now() >= deadline {
+                    return Err(Error::outcome_unknown(format!(
+                        "{} queued events were not sealed within {} s; another writer may still seal them, so read them back (by idempotency key) before retrying",
+                        ids.len(),
+                        QUEUE_PATIENCE.as_secs()
+                    )));
+                }
+                patience = (patience * 2).clamp(QUEUE_FIRST_WAIT, QUEUE_MAX_WAIT);
+                continue;
+            };
+            let (done, lost) = self.integrate_unchecked(log_id, append, &[], cached.take())?;
+            let (_, outcomes, t) = done;
+            drain |= outcomes.iter().any(|(id, _)| !ids.contains(id));
+            tip = t;
+            let mut mine: HashMap<QueueId, Settled> = outcomes
+                .into_iter()
+                .filter(|(id, _)| ids.contains(id))
+                .collect();
+            let settled = (mine.len() == ids.len()).then(|| {
+                ids.iter()
+                    .map(|id| mine.remove(id).expect("every id was settled"))
+                    .collect()
+            });
+            if let Some(lost) = lost {
+                // The append ran on the queue's connection: given back first, since
+                // reading back takes a connection and the pool may hold only that one.
+                drop(queue);
+                self.read_back(store, &lost.batch, lost.error)?;
+                return settled.map(|s| (s, tip, drain)).ok_or_else(|| {
+                    Error::outcome_unknown(format!(
+                        "some of {} queued events were being sealed by another writer when the connection that listens for them failed",
+                        ids.len()
+                    ))
+                });
+            }
+            if let Some(settled) = settled {
+                return Ok((settled, tip, drain));
+            }
+            // The rest were settled by the writer before, whose word is on its way.
+            patience = QUEUE_FIRST_WAIT;
+        }
+    }
+
     /// Seals the store's queue (when it has one) and then `jobs`' drafts against the head
     /// `append` holds, pushes, settles and commits. Returns each job's result, the queued
     /// drafts' outcomes, and the new tip.
@@ -425,14 +469,31 @@ impl<S: AuditStore> AuditTrail<S> {
         &self,
         store: &S,
         log_id: &str,
-        mut append: Box<dyn Append + '_>,
+        append: Box<dyn Append + '_>,
         jobs: &[Job],
         cached: Option<Tip>,
     ) -> Result<Integrated> {
+        let (done, lost) = self.integrate_unchecked(log_id, append, jobs, cached)?;
+        if let Some(lost) = lost {
+            self.read_back(store, &lost.batch, lost.error)?;
+        }
+        Ok(done)
+    }
+
+    /// [`AuditTrail::integrate`] up to its commit: what the append did if it committed, and,
+    /// when the commit failed in a way that may have committed after all, what to read back
+    /// before believing it (once the append's connection is given back).
+    fn integrate_unchecked(
+        &self,
+        log_id: &str,
+        mut append: Box<dyn Append + '_>,
+        jobs: &[Job],
+        cached: Option<Tip>,
+    ) -> Result<(Integrated, Option<Lost>)> {
         let queued = append.queued()?;
         if queued.is_empty() && jobs.is_empty() {
             // Nothing to seal: dropped, the append writes nothing.
-            return Ok((Vec::new(), Vec::new(), cached));
+            return Ok(((Vec::new(), Vec::new(), cached), None));
         }
         let tip = self.tip_under(&mut *append, cached)?;
         let mut sealing = Sealing {
@@ -472,11 +533,12 @@ impl<S: AuditStore> AuditTrail<S> {
         // With nothing pushed (every draft found by its key), committing still makes what the
         // append read durable: the events found may be another writer's, visible before they
         // are durable on a store that commits asynchronously.
+        let mut lost = None;
         if let Err(e) = append.commit() {
             if batch.is_empty() || e.is_conflict() || e.is_invalid() || e.is_busy() {
                 return Err(e);
             }
-            self.read_back(store, &batch, e)?;
+            lost = Some(e);
         }
         let results = jobs
             .iter()
@@ -494,7 +556,8 @@ impl<S: AuditStore> AuditTrail<S> {
             })
             .collect();
         let tip = if batch.is_empty() { tip } else { next };
-        Ok((results, outcomes, Some(tip)))
+        let lost = lost.map(|error| Lost { batch, error });
+        Ok(((results, outcomes, Some(tip)), lost))
     }
 
     /// After a commit error, whether `batch` was committed after all: `Ok` when the store
