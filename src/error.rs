@@ -40,6 +40,21 @@ pub enum Error {
         #[source]
         source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
     },
+    /// The caller's own database transaction must be rolled back and run again: it read a
+    /// snapshot of the log that another writer has since moved past, so it cannot take the
+    /// write lock (a SQLite `DEFERRED` transaction that read before it wrote), or the server
+    /// refused it as a serialization failure (PostgreSQL `REPEATABLE READ` or `SERIALIZABLE`).
+    /// Returned by [`crate::AuditTrail::record_in`]; nothing of the events was written. Retry
+    /// the whole transaction; SQLite transactions begun with
+    /// `TransactionBehavior::Immediate` never get it.
+    #[error("retry the transaction: {message}; roll it back and run it again (begin SQLite transactions with TransactionBehavior::Immediate to avoid this)")]
+    RetryTransaction {
+        /// What the database reported.
+        message: String,
+        /// The backend's own error, if any.
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+    },
     /// A cursor, checkpoint or other text could not be parsed.
     #[error("malformed {what}: {problem}")]
     Malformed {
@@ -133,6 +148,14 @@ impl Error {
         }
     }
 
+    /// [`Error::RetryTransaction`] with the database's message.
+    pub fn retry_transaction(message: impl Into<String>) -> Self {
+        Error::RetryTransaction {
+            message: message.into(),
+            source: None,
+        }
+    }
+
     /// [`Error::Storage`] keeping the backend's error as its source.
     pub fn storage_from(
         message: impl Into<String>,
@@ -189,10 +212,11 @@ impl Error {
     }
 
     /// The same error with the backend's error kept as its source (for the variants that
-    /// carry one: busy, corrupt and storage; others are returned as they are).
+    /// carry one: busy, retry-transaction, corrupt and storage; others are returned as they are).
     #[must_use]
     pub fn with_source(mut self, e: impl std::error::Error + Send + Sync + 'static) -> Self {
         if let Error::Busy { source, .. }
+        | Error::RetryTransaction { source, .. }
         | Error::Corrupt { source, .. }
         | Error::Storage { source, .. } = &mut self
         {
@@ -209,6 +233,12 @@ impl Error {
     /// True for [`Error::Busy`].
     pub fn is_busy(&self) -> bool {
         matches!(self, Error::Busy { .. })
+    }
+
+    /// True for [`Error::RetryTransaction`]: roll the caller's transaction back and run it
+    /// again.
+    pub fn is_retry_transaction(&self) -> bool {
+        matches!(self, Error::RetryTransaction { .. })
     }
 
     /// True for [`Error::Invalid`].

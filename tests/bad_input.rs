@@ -219,7 +219,10 @@ fn databases_that_cannot_be_used() {
     drop(SqliteStore::open(&newer).unwrap());
     rusqlite::Connection::open(&newer)
         .unwrap()
-        .pragma_update(None, "user_version", 99)
+        .execute(
+            "UPDATE auditkit_meta SET value = '99' WHERE key = 'schema_version'",
+            [],
+        )
         .unwrap();
     let err = SqliteStore::open(&newer).unwrap_err();
     assert!(

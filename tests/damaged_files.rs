@@ -466,7 +466,7 @@ fn raw_head(path: &Path) -> Option<i64> {
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .ok()?;
-    conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))
+    conn.query_row("SELECT MAX(seq) FROM auditkit_events", [], |r| r.get(0))
         .ok()
 }
 

@@ -123,7 +123,7 @@ fn idempotent_hit_on_an_unflushed_event_survives_a_crash() {
     // Wait until A's event is committed (asynchronously) and visible.
     assert!(pg_support::wait_until(10, || raw
         .query_one(
-            "SELECT count(*) FROM durability.events WHERE idempotency_key = 'k-1'",
+            "SELECT count(*) FROM durability.auditkit_events WHERE idempotency_key = 'k-1'",
             &[]
         )
         .map(|r| r.get::<_, i64>(0) == 1)

@@ -110,7 +110,7 @@ fn derived_indexes_agree_with_memory_after_erasure_and_purge() {
     let hits: i64 = raw
         .query_one(
             &format!(
-                "SELECT count(*) FROM {s}.events WHERE search_words && ARRAY['example', 'com']"
+                "SELECT count(*) FROM {s}.auditkit_events WHERE search_words && ARRAY['example', 'com']"
             ),
             &[],
         )
@@ -119,7 +119,7 @@ fn derived_indexes_agree_with_memory_after_erasure_and_purge() {
     assert_eq!(hits, 0, "Alex's e-mail words are still in search_words");
     let changes: i64 = raw
         .query_one(
-            &format!("SELECT count(*) FROM {s}.event_changes WHERE seq = 1"),
+            &format!("SELECT count(*) FROM {s}.auditkit_event_changes WHERE seq = 1"),
             &[],
         )
         .unwrap()
@@ -139,10 +139,10 @@ fn derived_indexes_agree_with_memory_after_erasure_and_purge() {
     assert_eq!(rp.through_seq, 4);
     compare("after purge");
     for table in [
-        "events",
-        "personal_values",
-        "event_targets",
-        "event_changes",
+        "auditkit_events",
+        "auditkit_personal_values",
+        "auditkit_event_targets",
+        "auditkit_event_changes",
     ] {
         let left: i64 = raw
             .query_one(
@@ -174,17 +174,17 @@ fn the_triggers_still_refuse_removals_outside_purge_and_erasure() {
     assert_eq!(trail.store().purge_anchor().unwrap().unwrap().seq, 5);
     let mut raw = pg_support::raw_client(&url);
     for sql in [
-        format!("DELETE FROM {s}.events WHERE seq = 8"),
-        format!("DELETE FROM {s}.events"),
-        format!("TRUNCATE {s}.events"),
-        format!("UPDATE {s}.events SET action = 'booking.deleted' WHERE seq = 7"),
+        format!("DELETE FROM {s}.auditkit_events WHERE seq = 8"),
+        format!("DELETE FROM {s}.auditkit_events"),
+        format!("TRUNCATE {s}.auditkit_events"),
+        format!("UPDATE {s}.auditkit_events SET action = 'booking.deleted' WHERE seq = 7"),
         // Re-indexing may only drop search words, never add one.
         format!(
-            "UPDATE {s}.events SET search_words = search_words || 'forged'::text WHERE seq = 7"
+            "UPDATE {s}.auditkit_events SET search_words = search_words || 'forged'::text WHERE seq = 7"
         ),
-        format!("UPDATE {s}.events SET search_words = '{{}}', tenant = 'x' WHERE seq = 7"),
+        format!("UPDATE {s}.auditkit_events SET search_words = '{{}}', tenant = 'x' WHERE seq = 7"),
         format!("UPDATE {s}.auditkit_head SET purged_seq = 2"),
-        format!("UPDATE {s}.personal_values SET value = '\"x\"'"),
+        format!("UPDATE {s}.auditkit_personal_values SET value = '\"x\"'"),
     ] {
         let e = refused(&mut raw, &sql);
         assert!(
@@ -227,7 +227,46 @@ fn a_version_1_schema_is_migrated_and_then_erases() {
     let store = PgStore::connect_with_schema(&url, &schema).unwrap();
     let trail = erasure::fill(store);
     let mut raw = pg_support::raw_client(&url);
-    // Version 1's guard refused every UPDATE of events: put it back as it was.
+    // Version 1's names (version 5 prefixed them) and its guard, which refused every UPDATE
+    // of events: put them back as they were.
+    let tables = [
+        "events",
+        "event_targets",
+        "event_changes",
+        "personal_values",
+    ];
+    let mut names = String::new();
+    for t in tables {
+        names += &format!("ALTER TABLE \"{schema}\".auditkit_{t} RENAME TO {t}; ");
+        names += &format!("ALTER INDEX \"{schema}\".auditkit_{t}_pkey RENAME TO {t}_pkey; ");
+    }
+    for i in [
+        "id",
+        "key",
+        "time",
+        "tenant",
+        "actor",
+        "actor_kind",
+        "action",
+        "target",
+        "source",
+        "failures",
+        "search",
+    ] {
+        names += &format!("ALTER INDEX \"{schema}\".auditkit_events_{i} RENAME TO events_{i}; ");
+    }
+    for (trigger, table) in [
+        ("events_guard", "events"),
+        ("events_no_truncate", "events"),
+        ("head_guard", "auditkit_head"),
+        ("head_no_truncate", "auditkit_head"),
+        ("personal_no_update", "personal_values"),
+    ] {
+        names += &format!(
+            "ALTER TRIGGER auditkit_{trigger} ON \"{schema}\".{table} RENAME TO {trigger}; "
+        );
+    }
+    raw.batch_execute(&names).unwrap();
     raw.batch_execute(&format!(
         "CREATE OR REPLACE FUNCTION \"{schema}\".auditkit_events_guard() RETURNS trigger \
          LANGUAGE plpgsql AS $g$ BEGIN \
@@ -247,6 +286,21 @@ fn a_version_1_schema_is_migrated_and_then_erases() {
         .unwrap()
         .get(0);
     assert_eq!(version, SCHEMA_VERSION.to_string());
+    // Every table, index, sequence and trigger is prefixed again, as in SQLite.
+    let unprefixed: Vec<String> = raw
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname NOT LIKE 'auditkit\\_%' \
+             UNION ALL SELECT t.tgname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND NOT t.tgisinternal AND t.tgname NOT LIKE 'auditkit\\_%'",
+            &[&schema],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(unprefixed.is_empty(), "{unprefixed:?}");
     let trail = AuditTrail::builder(store)
         .personal_keys(["phone", "email"])
         .build();
@@ -257,7 +311,7 @@ fn a_version_1_schema_is_migrated_and_then_erases() {
     // The migrated guard refuses a DELETE outside a purge again.
     let e = refused(
         &mut raw,
-        &format!("DELETE FROM \"{schema}\".events WHERE seq = 1"),
+        &format!("DELETE FROM \"{schema}\".auditkit_events WHERE seq = 1"),
     );
     assert!(e.is_some_and(|m| m.contains("purge")));
 }

@@ -725,7 +725,7 @@ fn a_schema_with_foreign_tables_is_refused_and_bad_input_is_named() {
     let schema = pg_support::fresh_schema("foreign");
     let mut raw = pg_support::raw_client(&url);
     raw.batch_execute(&format!(
-        "CREATE SCHEMA \"{schema}\"; CREATE TABLE \"{schema}\".events (x int);"
+        "CREATE SCHEMA \"{schema}\"; CREATE TABLE \"{schema}\".auditkit_events (x int);"
     ))
     .expect("foreign table");
     let e = PgStore::connect_with_schema(&url, &schema).expect_err("foreign");
@@ -764,18 +764,18 @@ fn the_database_refuses_edits_outside_the_append_path() {
     let mut raw = pg_support::raw_client(&url);
     let s = format!("\"{schema}\"");
     let refused = [
-        format!("UPDATE {s}.events SET action = 'booking.deleted' WHERE seq = 2"),
-        format!("DELETE FROM {s}.events WHERE seq = 3"),
-        format!("TRUNCATE {s}.events"),
+        format!("UPDATE {s}.auditkit_events SET action = 'booking.deleted' WHERE seq = 2"),
+        format!("DELETE FROM {s}.auditkit_events WHERE seq = 3"),
+        format!("TRUNCATE {s}.auditkit_events"),
         format!("UPDATE {s}.auditkit_head SET seq = 1"),
         format!("DELETE FROM {s}.auditkit_head"),
-        format!("UPDATE {s}.personal_values SET value = '\"x\"'"),
+        format!("UPDATE {s}.auditkit_personal_values SET value = '\"x\"'"),
         // An insert that skips a seq, and one that reuses one.
         format!(
-            "INSERT INTO {s}.events SELECT seq + 10, id || '\\x00'::bytea, occurred_at, recorded_at, tenant, actor_kind, actor_id, actor_role, impersonator, source, request, action, failure, target_kind, target_id, related, before, after, context, NULL, payload_version, personal, prev_hash, hash, search_words FROM {s}.events WHERE seq = 1"
+            "INSERT INTO {s}.auditkit_events SELECT seq + 10, id || '\\x00'::bytea, occurred_at, recorded_at, tenant, actor_kind, actor_id, actor_role, impersonator, source, request, action, failure, target_kind, target_id, related, before, after, context, NULL, payload_version, personal, prev_hash, hash, search_words FROM {s}.auditkit_events WHERE seq = 1"
         ),
         format!(
-            "INSERT INTO {s}.events SELECT seq, id || '\\x00'::bytea, occurred_at, recorded_at, tenant, actor_kind, actor_id, actor_role, impersonator, source, request, action, failure, target_kind, target_id, related, before, after, context, NULL, payload_version, personal, prev_hash, hash, search_words FROM {s}.events WHERE seq = 1"
+            "INSERT INTO {s}.auditkit_events SELECT seq, id || '\\x00'::bytea, occurred_at, recorded_at, tenant, actor_kind, actor_id, actor_role, impersonator, source, request, action, failure, target_kind, target_id, related, before, after, context, NULL, payload_version, personal, prev_hash, hash, search_words FROM {s}.auditkit_events WHERE seq = 1"
         ),
     ];
     for sql in &refused {
@@ -813,7 +813,7 @@ fn tampering_behind_the_triggers_is_caught_by_verify() {
     let mut raw = pg_support::raw_client(&url);
     let tamper = |raw: &mut postgres::Client, sql: &str| {
         raw.batch_execute(&format!(
-            "ALTER TABLE {s}.events DISABLE TRIGGER USER; {sql}; ALTER TABLE {s}.events ENABLE TRIGGER USER;"
+            "ALTER TABLE {s}.auditkit_events DISABLE TRIGGER USER; {sql}; ALTER TABLE {s}.auditkit_events ENABLE TRIGGER USER;"
         ))
         .expect("tamper as the owner");
     };
@@ -821,7 +821,7 @@ fn tampering_behind_the_triggers_is_caught_by_verify() {
     // Quietly change an amount.
     tamper(
         &mut raw,
-        &format!("UPDATE {s}.events SET context = '{{\"amount\":1}}' WHERE seq = 3"),
+        &format!("UPDATE {s}.auditkit_events SET context = '{{\"amount\":1}}' WHERE seq = 3"),
     );
     let report = trail.verify().expect("verify");
     let fault = report.fault.clone().expect("modified row caught");
@@ -832,33 +832,39 @@ fn tampering_behind_the_triggers_is_caught_by_verify() {
     );
     tamper(
         &mut raw,
-        &format!("UPDATE {s}.events SET context = '{{\"amount\":1002}}' WHERE seq = 3"),
+        &format!("UPDATE {s}.auditkit_events SET context = '{{\"amount\":1002}}' WHERE seq = 3"),
     );
     assert!(trail.verify().expect("verify").is_ok(), "restored");
 
     // A personal value edited in its own table.
     raw.batch_execute(&format!(
-        "ALTER TABLE {s}.personal_values DISABLE TRIGGER USER; \
-         UPDATE {s}.personal_values SET value = '\"Mallory\"' WHERE seq = 2; \
-         ALTER TABLE {s}.personal_values ENABLE TRIGGER USER;"
+        "ALTER TABLE {s}.auditkit_personal_values DISABLE TRIGGER USER; \
+         UPDATE {s}.auditkit_personal_values SET value = '\"Mallory\"' WHERE seq = 2; \
+         ALTER TABLE {s}.auditkit_personal_values ENABLE TRIGGER USER;"
     ))
     .expect("edit personal value");
     let fault = trail.verify().expect("verify").fault.expect("caught");
     assert_eq!((fault.seq, fault.kind), (2, FaultKind::Modified));
     raw.batch_execute(&format!(
-        "ALTER TABLE {s}.personal_values DISABLE TRIGGER USER; \
-         UPDATE {s}.personal_values SET value = '\"Sarah\"' WHERE seq = 2; \
-         ALTER TABLE {s}.personal_values ENABLE TRIGGER USER;"
+        "ALTER TABLE {s}.auditkit_personal_values DISABLE TRIGGER USER; \
+         UPDATE {s}.auditkit_personal_values SET value = '\"Sarah\"' WHERE seq = 2; \
+         ALTER TABLE {s}.auditkit_personal_values ENABLE TRIGGER USER;"
     ))
     .expect("restore personal value");
 
     // Delete one from the middle.
-    tamper(&mut raw, &format!("DELETE FROM {s}.events WHERE seq = 4"));
+    tamper(
+        &mut raw,
+        &format!("DELETE FROM {s}.auditkit_events WHERE seq = 4"),
+    );
     let fault = trail.verify().expect("verify").fault.expect("gap caught");
     assert_eq!((fault.seq, fault.kind), (4, FaultKind::Missing));
 
     // Cut off the newest along with the head: only a checkpoint kept outside sees it.
-    tamper(&mut raw, &format!("DELETE FROM {s}.events WHERE seq >= 4"));
+    tamper(
+        &mut raw,
+        &format!("DELETE FROM {s}.auditkit_events WHERE seq >= 4"),
+    );
     raw.batch_execute(&format!(
         "ALTER TABLE {s}.auditkit_head DISABLE TRIGGER USER; \
          UPDATE {s}.auditkit_head SET seq = 3; \
@@ -888,8 +894,8 @@ fn grants_narrow_the_app_role_to_insert_and_select() {
         "CREATE ROLE \"{role}\" LOGIN;
          GRANT USAGE ON SCHEMA \"{schema}\" TO \"{role}\";
          GRANT SELECT ON ALL TABLES IN SCHEMA \"{schema}\" TO \"{role}\";
-         GRANT INSERT ON \"{schema}\".events, \"{schema}\".event_targets,
-             \"{schema}\".event_changes, \"{schema}\".personal_values TO \"{role}\";
+         GRANT INSERT ON \"{schema}\".auditkit_events, \"{schema}\".auditkit_event_targets,
+             \"{schema}\".auditkit_event_changes, \"{schema}\".auditkit_personal_values TO \"{role}\";
          GRANT UPDATE ON \"{schema}\".auditkit_head TO \"{role}\";
          GRANT INSERT, UPDATE, DELETE ON \"{schema}\".auditkit_queue TO \"{role}\";
          GRANT USAGE ON SEQUENCE \"{schema}\".auditkit_queue_id_seq TO \"{role}\";"
@@ -930,9 +936,9 @@ fn grants_narrow_the_app_role_to_insert_and_select() {
     );
     let mut as_app = config.connect(postgres::NoTls).expect("app connection");
     for sql in [
-        format!("UPDATE \"{schema}\".events SET action = 'x.y'"),
-        format!("DELETE FROM \"{schema}\".events"),
-        format!("ALTER TABLE \"{schema}\".events DISABLE TRIGGER USER"),
+        format!("UPDATE \"{schema}\".auditkit_events SET action = 'x.y'"),
+        format!("DELETE FROM \"{schema}\".auditkit_events"),
+        format!("ALTER TABLE \"{schema}\".auditkit_events DISABLE TRIGGER USER"),
     ] {
         let err = as_app.batch_execute(&sql).expect_err(&sql);
         let code = err.as_db_error().map(|d| d.code().code().to_owned());

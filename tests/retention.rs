@@ -76,11 +76,11 @@ fn purge_refuses_a_tampered_range_and_the_trigger_still_guards_the_rest() {
     let (cutoff, _) = fill(&trail);
     let raw = rusqlite::Connection::open(&path).unwrap();
     let e = raw
-        .execute("DELETE FROM events WHERE seq = 8", [])
+        .execute("DELETE FROM auditkit_events WHERE seq = 8", [])
         .unwrap_err();
     assert!(e.to_string().contains("purge"), "{e}");
     raw.execute_batch(
-        "DROP TRIGGER events_no_update; UPDATE events SET action = 'booking.deleted' WHERE seq = 2;",
+        "DROP TRIGGER auditkit_events_no_update; UPDATE auditkit_events SET action = 'booking.deleted' WHERE seq = 2;",
     )
     .unwrap();
     let e = trail.purge_before(cutoff).unwrap_err();

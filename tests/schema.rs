@@ -75,13 +75,33 @@ fn the_first_schema_fixture_opens_verifies_and_reads() {
     assert!(report.is_ok(), "{report}");
     drop(trail);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let version: u32 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
+    // The version moved into auditkit_meta; the header's fields are the file's again.
+    let version: String = conn
+        .query_row(
+            "SELECT value FROM auditkit_meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(version, SCHEMA_VERSION.to_string());
+    for pragma in ["application_id", "user_version"] {
+        let v: i64 = conn.pragma_query_value(None, pragma, |r| r.get(0)).unwrap();
+        assert_eq!(v, 0, "{pragma}");
+    }
+    // Every table, index and trigger carries the prefix.
+    let unprefixed: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE substr(name, 1, 9) != 'auditkit_' AND substr(name, 1, 7) != 'sqlite_'",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(unprefixed.is_empty(), "{unprefixed:?}");
     // The migrated guards still refuse writes out of place.
     for sql in [
-        "INSERT OR REPLACE INTO events SELECT * FROM events WHERE seq = 3",
+        "INSERT OR REPLACE INTO auditkit_events SELECT * FROM auditkit_events WHERE seq = 3",
         "UPDATE auditkit_head SET seq = 1",
     ] {
         let err = conn.execute(sql, []).expect_err(sql).to_string();
@@ -96,7 +116,10 @@ fn a_database_from_a_newer_auditkit_is_refused() {
     drop(SqliteStore::open(&path).unwrap());
     rusqlite::Connection::open(&path)
         .unwrap()
-        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .execute(
+            "UPDATE auditkit_meta SET value = ?1 WHERE key = 'schema_version'",
+            [(SCHEMA_VERSION + 1).to_string()],
+        )
         .unwrap();
     let e = SqliteStore::open(&path).unwrap_err();
     match &e {

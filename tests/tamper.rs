@@ -31,9 +31,9 @@ fn seeded(n: u64) -> (tempfile::TempDir, std::path::PathBuf) {
 fn attacker(path: &std::path::Path) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch(
-        "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;
-         DROP TRIGGER events_insert_at_head; DROP TRIGGER head_forward_only;
-         DROP TRIGGER personal_no_update;",
+        "DROP TRIGGER auditkit_events_no_update; DROP TRIGGER auditkit_events_no_delete;
+         DROP TRIGGER auditkit_events_insert_at_head; DROP TRIGGER auditkit_head_forward_only;
+         DROP TRIGGER auditkit_personal_no_update;",
     )
     .unwrap();
     conn
@@ -58,7 +58,7 @@ fn a_changed_middle_event_is_modified_at_its_seq() {
     let (_dir, path) = seeded(10);
     attacker(&path)
         .execute(
-            "UPDATE events SET context = '{\"amount\":1}' WHERE seq = 5",
+            "UPDATE auditkit_events SET context = '{\"amount\":1}' WHERE seq = 5",
             [],
         )
         .unwrap();
@@ -73,7 +73,7 @@ fn a_changed_personal_value_is_modified() {
     let (_dir, path) = seeded(6);
     attacker(&path)
         .execute(
-            "UPDATE personal_values SET value = '\"Mallory\"' WHERE seq = 3 AND path = 'actor.name'",
+            "UPDATE auditkit_personal_values SET value = '\"Mallory\"' WHERE seq = 3 AND path = 'actor.name'",
             [],
         )
         .unwrap();
@@ -85,7 +85,7 @@ fn a_changed_personal_value_is_modified() {
 fn a_deleted_middle_event_is_missing_at_its_seq() {
     let (_dir, path) = seeded(10);
     attacker(&path)
-        .execute("DELETE FROM events WHERE seq = 4", [])
+        .execute("DELETE FROM auditkit_events WHERE seq = 4", [])
         .unwrap();
     let fault = verify(&path).fault.expect("detected");
     assert_eq!((fault.seq, fault.kind), (4, FaultKind::Missing), "{fault}");
@@ -101,11 +101,11 @@ fn deleting_the_newest_events_is_caught_by_a_checkpoint() {
     // A careful attacker cuts the newest events and rewinds the recorded head to match.
     let conn = attacker(&path);
     let (hash8,): (Vec<u8>,) = conn
-        .query_row("SELECT hash FROM events WHERE seq = 8", [], |r| {
+        .query_row("SELECT hash FROM auditkit_events WHERE seq = 8", [], |r| {
             Ok((r.get(0)?,))
         })
         .unwrap();
-    conn.execute("DELETE FROM events WHERE seq > 8", [])
+    conn.execute("DELETE FROM auditkit_events WHERE seq > 8", [])
         .unwrap();
     conn.execute(
         "UPDATE auditkit_head SET seq = 8, hash = ?1, frontier = x''",
@@ -133,7 +133,7 @@ fn deleting_the_newest_events_is_caught_by_a_checkpoint() {
 fn cutting_events_without_fixing_the_head_is_truncated() {
     let (_dir, path) = seeded(5);
     attacker(&path)
-        .execute("DELETE FROM events WHERE seq = 5", [])
+        .execute("DELETE FROM auditkit_events WHERE seq = 5", [])
         .unwrap();
     let fault = verify(&path).fault.expect("detected");
     assert_eq!(
@@ -170,7 +170,7 @@ fn a_changed_personal_path_is_caught() {
     let conn = attacker(&path);
     let rename = |from: &str, to: &str| {
         conn.execute(
-            "UPDATE events SET personal = replace(personal, ?1, ?2) WHERE seq = 2",
+            "UPDATE auditkit_events SET personal = replace(personal, ?1, ?2) WHERE seq = 2",
             [from, to],
         )
         .unwrap();
@@ -199,23 +199,23 @@ fn direct_edits_of_an_untouched_file_are_refused() {
         let err = conn.execute(sql, []).expect_err(sql).to_string();
         assert!(err.contains("auditkit:"), "{sql}: {err}");
     };
-    refused("UPDATE events SET action = 'booking.deleted' WHERE seq = 2");
-    refused("DELETE FROM events WHERE seq = 3");
-    refused("DELETE FROM events");
-    refused("INSERT OR REPLACE INTO events SELECT * FROM events WHERE seq = 2");
+    refused("UPDATE auditkit_events SET action = 'booking.deleted' WHERE seq = 2");
+    refused("DELETE FROM auditkit_events WHERE seq = 3");
+    refused("DELETE FROM auditkit_events");
+    refused("INSERT OR REPLACE INTO auditkit_events SELECT * FROM auditkit_events WHERE seq = 2");
     refused(
-        "INSERT INTO events SELECT 9, x'00', occurred_at, recorded_at, tenant, actor_kind, actor_id,
+        "INSERT INTO auditkit_events SELECT 9, x'00', occurred_at, recorded_at, tenant, actor_kind, actor_id,
          actor_role, impersonator, source, request, action, failure, target_kind, target_id,
          related, before, after, context, NULL, payload_version, personal, prev_hash, hash,
-         encoding FROM events WHERE seq = 1",
+         encoding FROM auditkit_events WHERE seq = 1",
     );
     refused("UPDATE auditkit_head SET seq = 1");
     refused("DELETE FROM auditkit_head");
-    refused("UPDATE personal_values SET value = '\"x\"'");
+    refused("UPDATE auditkit_personal_values SET value = '\"x\"'");
     // A refused append undoes the whole transaction it was part of.
     conn.execute_batch("BEGIN; UPDATE auditkit_head SET purged_hash = x'01' WHERE id = 1;")
         .unwrap();
-    refused("INSERT OR REPLACE INTO events SELECT * FROM events WHERE seq = 2");
+    refused("INSERT OR REPLACE INTO auditkit_events SELECT * FROM auditkit_events WHERE seq = 2");
     assert!(conn.is_autocommit());
     let purged_hash: Option<Vec<u8>> = conn
         .query_row("SELECT purged_hash FROM auditkit_head", [], |r| r.get(0))
@@ -236,11 +236,11 @@ fn read_each_lends_what_read_returns_on_a_damaged_file() {
     let conn = attacker(&path);
     conn.execute_batch(
         "DROP TRIGGER IF EXISTS personal_no_delete;
-         DELETE FROM events WHERE seq = 7;
-         DELETE FROM personal_values WHERE seq = 12 AND path = 'actor.name';
-         DELETE FROM personal_values WHERE seq = 13;
-         DELETE FROM events WHERE seq = 20;
-         INSERT INTO personal_values (seq, path, value, salt)
+         DELETE FROM auditkit_events WHERE seq = 7;
+         DELETE FROM auditkit_personal_values WHERE seq = 12 AND path = 'actor.name';
+         DELETE FROM auditkit_personal_values WHERE seq = 13;
+         DELETE FROM auditkit_events WHERE seq = 20;
+         INSERT INTO auditkit_personal_values (seq, path, value, salt)
              VALUES (21, 'actor.zzz', '\"stray\"', zeroblob(16));",
     )
     .unwrap();
@@ -287,7 +287,7 @@ fn every_event_records_its_encoding_and_an_unknown_one_is_a_clear_error() {
     let (_dir, path) = seeded(5);
     let conn = Connection::open(&path).unwrap();
     let encodings: Vec<i64> = conn
-        .prepare("SELECT encoding FROM events ORDER BY seq")
+        .prepare("SELECT encoding FROM auditkit_events ORDER BY seq")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
@@ -298,7 +298,7 @@ fn every_event_records_its_encoding_and_an_unknown_one_is_a_clear_error() {
     // A log a newer auditkit sealed with an encoding this one does not know: verify says so
     // instead of reporting tampering.
     attacker(&path)
-        .execute("UPDATE events SET encoding = 2 WHERE seq = 3", [])
+        .execute("UPDATE auditkit_events SET encoding = 2 WHERE seq = 3", [])
         .unwrap();
     let err = AuditTrail::new(SqliteStore::open(&path).unwrap())
         .verify()

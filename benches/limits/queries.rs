@@ -47,7 +47,7 @@ fn raw_page(inner: &str, order: &str) -> String {
         .join(", ");
     format!(
         "SELECT {cols}, p.path, p.value, p.salt FROM ({inner}) e \
-         LEFT JOIN personal_values p ON p.seq = e.seq {order}"
+         LEFT JOIN auditkit_personal_values p ON p.seq = e.seq {order}"
     )
 }
 
@@ -87,7 +87,7 @@ pub fn query_latencies(ak_path: &Path, raw_path: &Path, n: u64, queries: usize, 
                 raw_select(
                     &raw,
                     &raw_page(
-                        &format!("SELECT {cols} FROM events e WHERE e.target_kind = ?1 AND e.target_id = ?2"),
+                        &format!("SELECT {cols} FROM auditkit_events e WHERE e.target_kind = ?1 AND e.target_id = ?2"),
                         DESC,
                     ),
                     &[SqlValue::Text("booking".into()), SqlValue::Text(format!("b-{b}"))],
@@ -117,7 +117,7 @@ pub fn query_latencies(ak_path: &Path, raw_path: &Path, n: u64, queries: usize, 
                 raw_select(
                     &raw,
                     &raw_page(
-                        &format!("SELECT {cols} FROM events e INDEXED BY events_actor WHERE e.actor_id = ?2 AND e.tenant = ?1 AND e.occurred_at >= ?3 AND e.occurred_at < ?4 {DESC} LIMIT 51"),
+                        &format!("SELECT {cols} FROM auditkit_events e INDEXED BY auditkit_events_actor WHERE e.actor_id = ?2 AND e.tenant = ?1 AND e.occurred_at >= ?3 AND e.occurred_at < ?4 {DESC} LIMIT 51"),
                         DESC,
                     ),
                     &[
@@ -152,7 +152,7 @@ pub fn query_latencies(ak_path: &Path, raw_path: &Path, n: u64, queries: usize, 
                 raw_select(
                     &raw,
                     &raw_page(
-                        &format!("SELECT {cols} FROM events e INDEXED BY events_tenant WHERE e.tenant = ?1 AND e.action >= 'booking.' AND e.action < 'booking/' AND e.occurred_at >= ?2 AND e.occurred_at < ?3 {DESC} LIMIT 51"),
+                        &format!("SELECT {cols} FROM auditkit_events e INDEXED BY auditkit_events_tenant WHERE e.tenant = ?1 AND e.action >= 'booking.' AND e.action < 'booking/' AND e.occurred_at >= ?2 AND e.occurred_at < ?3 {DESC} LIMIT 51"),
                         DESC,
                     ),
                     &[
@@ -182,7 +182,7 @@ pub fn query_latencies(ak_path: &Path, raw_path: &Path, n: u64, queries: usize, 
                 raw_select(
                     &raw,
                     &raw_page(
-                        &format!("SELECT {cols} FROM event_targets t JOIN events e ON e.seq = t.seq WHERE t.kind = ?1 AND t.id = ?2 {DESC} LIMIT 51"),
+                        &format!("SELECT {cols} FROM auditkit_event_targets t JOIN auditkit_events e ON e.seq = t.seq WHERE t.kind = ?1 AND t.id = ?2 {DESC} LIMIT 51"),
                         DESC,
                     ),
                     &[SqlValue::Text("customer".into()), SqlValue::Text(format!("c-{tn}-{c}"))],
@@ -205,7 +205,7 @@ pub fn query_latencies(ak_path: &Path, raw_path: &Path, n: u64, queries: usize, 
             Box::new(|rng: &mut Rng| {
                 let tn = rng.below(TENANTS);
                 let (f, t) = window(rng, 30);
-                raw.prepare_cached("SELECT COUNT(*) FROM events INDEXED BY events_tenant WHERE tenant = ?1 AND occurred_at >= ?2 AND occurred_at < ?3")
+                raw.prepare_cached("SELECT COUNT(*) FROM auditkit_events INDEXED BY auditkit_events_tenant WHERE tenant = ?1 AND occurred_at >= ?2 AND occurred_at < ?3")
                     .expect("prepare")
                     .query_row(params![format!("tenant-{tn:02}"), f * 1_000_000, t * 1_000_000], |r| r.get::<_, i64>(0))
                     .expect("count") as usize
@@ -233,7 +233,7 @@ pub fn query_latencies(ak_path: &Path, raw_path: &Path, n: u64, queries: usize, 
                 raw_select(
                     &raw,
                     &raw_page(
-                        &format!("SELECT {cols} FROM events e WHERE e.seq IN (SELECT rowid FROM event_search WHERE event_search MATCH ?2) AND e.tenant = ?1 {DESC} LIMIT 51"),
+                        &format!("SELECT {cols} FROM auditkit_events e WHERE e.seq IN (SELECT rowid FROM auditkit_event_search WHERE auditkit_event_search MATCH ?2) AND e.tenant = ?1 {DESC} LIMIT 51"),
                         DESC,
                     ),
                     &[SqlValue::Text(format!("tenant-{tn:02}")), SqlValue::Text(format!("\"{word}\""))],

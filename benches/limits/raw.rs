@@ -147,7 +147,7 @@ pub fn open_raw(path: &Path, schema: &[String], sync: &str) -> Connection {
 
 fn raw_insert(tx: &Connection, e: &RawEvent) {
     tx.prepare_cached(&format!(
-        "INSERT INTO events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+        "INSERT INTO auditkit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
          ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
     ))
     .expect("prepare")
@@ -156,7 +156,7 @@ fn raw_insert(tx: &Connection, e: &RawEvent) {
     let seq = &e.cols[0];
     let mut p = tx
         .prepare_cached(
-            "INSERT INTO personal_values (seq, path, value, salt) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO auditkit_personal_values (seq, path, value, salt) VALUES (?1, ?2, ?3, ?4)",
         )
         .expect("prepare");
     for (path, value, salt) in &e.personal {
@@ -164,18 +164,18 @@ fn raw_insert(tx: &Connection, e: &RawEvent) {
             .expect("personal");
     }
     let mut t = tx
-        .prepare_cached("INSERT INTO event_targets (kind, id, seq) VALUES (?1, ?2, ?3)")
+        .prepare_cached("INSERT INTO auditkit_event_targets (kind, id, seq) VALUES (?1, ?2, ?3)")
         .expect("prepare");
     for (k, id) in &e.targets {
         t.execute(params![k, id, seq]).expect("target");
     }
     let mut c = tx
-        .prepare_cached("INSERT INTO event_changes (path, seq) VALUES (?1, ?2)")
+        .prepare_cached("INSERT INTO auditkit_event_changes (path, seq) VALUES (?1, ?2)")
         .expect("prepare");
     for path in &e.changes {
         c.execute(params![path, seq]).expect("change");
     }
-    tx.prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
+    tx.prepare_cached("INSERT INTO auditkit_event_search (rowid, body) VALUES (?1, ?2)")
         .expect("prepare")
         .execute(params![seq, e.search])
         .expect("search");

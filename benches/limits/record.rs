@@ -203,12 +203,12 @@ pub fn build_large(dir: &Path, schema: &[String], n: u64, rep: &mut Report) -> (
         Some((">=", 0.7)),
     );
     let mut hist = raw
-        .prepare("SELECT AVG(COALESCE(length(before),0) + COALESCE(length(after),0) + COALESCE(length(context),0) + COALESCE(length(request),0) + COALESCE(length(related),0)) FROM events")
+        .prepare("SELECT AVG(COALESCE(length(before),0) + COALESCE(length(after),0) + COALESCE(length(context),0) + COALESCE(length(request),0) + COALESCE(length(related),0)) FROM auditkit_events")
         .expect("prepare");
     let json_bytes: f64 = hist.query_row([], |r| r.get(0)).expect("avg");
     let personal: f64 = raw
         .query_row(
-            "SELECT CAST(SUM(length(value)) AS REAL) / ?1 FROM personal_values",
+            "SELECT CAST(SUM(length(value)) AS REAL) / ?1 FROM auditkit_personal_values",
             [n as i64],
             |r| r.get(0),
         )

@@ -27,7 +27,7 @@ pub fn sizes(ak_path: &Path, raw_path: &Path, n: u64, rep: &mut Report) {
              + COALESCE(length(target_id),0) + COALESCE(length(related),0) \
              + COALESCE(length(before),0) + COALESCE(length(after),0) \
              + COALESCE(length(context),0) + COALESCE(length(idempotency_key),0) \
-             + COALESCE(length(personal),0) + 64) FROM events",
+             + COALESCE(length(personal),0) + 64) FROM auditkit_events",
             [],
             |r| r.get(0),
         )

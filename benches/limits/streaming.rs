@@ -16,10 +16,12 @@ use crate::report::Report;
 pub fn raw_verify(db: &Path) -> u64 {
     let conn = Connection::open(db).expect("open");
     let mut ev = conn
-        .prepare(&format!("SELECT {COLUMNS} FROM events ORDER BY seq"))
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM auditkit_events ORDER BY seq"
+        ))
         .expect("prepare");
     let mut pv = conn
-        .prepare("SELECT seq, path, value, salt FROM personal_values ORDER BY seq, path")
+        .prepare("SELECT seq, path, value, salt FROM auditkit_personal_values ORDER BY seq, path")
         .expect("prepare");
     let mut prow = pv.query([]).expect("query");
     let mut cur = prow.next().expect("row");
@@ -64,10 +66,12 @@ pub fn raw_export(db: &Path) -> u64 {
     use std::io::Write;
     let conn = Connection::open(db).expect("open");
     let mut ev = conn
-        .prepare(&format!("SELECT {COLUMNS} FROM events ORDER BY seq"))
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM auditkit_events ORDER BY seq"
+        ))
         .expect("prepare");
     let mut pv = conn
-        .prepare("SELECT seq, path, value FROM personal_values ORDER BY seq, path")
+        .prepare("SELECT seq, path, value FROM auditkit_personal_values ORDER BY seq, path")
         .expect("prepare");
     let mut prow = pv.query([]).expect("query");
     let mut cur = prow.next().expect("row");

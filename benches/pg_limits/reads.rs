@@ -8,8 +8,8 @@
 //! medians.
 //!
 //! - **raw verify** (as `raw_verify` in `benches/limits/streaming.rs`): in one transaction,
-//!   two portals (`SELECT <the 25 event columns> FROM events ORDER BY seq` and `SELECT seq,
-//!   path, value, salt FROM personal_values ORDER BY seq, path`), fetched 1,000 rows at a time
+//!   two portals (`SELECT <the 25 event columns> FROM auditkit_events ORDER BY seq` and `SELECT seq,
+//!   path, value, salt FROM auditkit_personal_values ORDER BY seq, path`), fetched 1,000 rows at a time
 //!   and merged by seq. Each event row is SHA-256ed (the previous row's hash, then each
 //!   column's bytes as they came off the wire, length-prefixed), chained; each personal value
 //!   is SHA-256ed (path, salt, value).
@@ -104,11 +104,11 @@ impl Cursor {
 }
 
 fn events_sql(schema: &str) -> String {
-    format!("SELECT {COLUMNS} FROM \"{schema}\".events ORDER BY seq")
+    format!("SELECT {COLUMNS} FROM \"{schema}\".auditkit_events ORDER BY seq")
 }
 
 fn personal_sql(schema: &str) -> String {
-    format!("SELECT seq, path, value, salt FROM \"{schema}\".personal_values ORDER BY seq, path")
+    format!("SELECT seq, path, value, salt FROM \"{schema}\".auditkit_personal_values ORDER BY seq, path")
 }
 
 /// The floor for verify: every event row and its personal values in seq order, each row's
@@ -254,15 +254,15 @@ pub fn reads(url: &str, monitor: &mut Client) -> String {
     let record_secs = t.elapsed().as_secs_f64();
     monitor
         .batch_execute(&format!(
-            "VACUUM (ANALYZE) \"{schema}\".events, \"{schema}\".personal_values, \
-             \"{schema}\".event_targets, \"{schema}\".event_changes"
+            "VACUUM (ANALYZE) \"{schema}\".auditkit_events, \"{schema}\".auditkit_personal_values, \
+             \"{schema}\".auditkit_event_targets, \"{schema}\".auditkit_event_changes"
         ))
         .expect("vacuum");
     let size: i64 = monitor
         .query_one(
             &format!(
-                "SELECT pg_total_relation_size('\"{schema}\".events') \
-                      + pg_total_relation_size('\"{schema}\".personal_values')"
+                "SELECT pg_total_relation_size('\"{schema}\".auditkit_events') \
+                      + pg_total_relation_size('\"{schema}\".auditkit_personal_values')"
             ),
             &[],
         )
@@ -270,7 +270,7 @@ pub fn reads(url: &str, monitor: &mut Client) -> String {
         .get(0);
     let personal: i64 = monitor
         .query_one(
-            &format!("SELECT count(*) FROM \"{schema}\".personal_values"),
+            &format!("SELECT count(*) FROM \"{schema}\".auditkit_personal_values"),
             &[],
         )
         .expect("count")
@@ -349,7 +349,7 @@ pub fn reads(url: &str, monitor: &mut Client) -> String {
         out.push_str(&format!("- {note}\n"));
     }
     out.push_str(&format!(
-        "- the log: {n} events, {personal} personal values, {:.0} MiB (events and personal_values with their indexes), recorded in {record_secs:.1} s ({:.0} events/s)\n",
+        "- the log: {n} events, {personal} personal values, {:.0} MiB (events and auditkit_personal_values with their indexes), recorded in {record_secs:.1} s ({:.0} events/s)\n",
         size as f64 / (1024.0 * 1024.0),
         n as f64 / record_secs
     ));

@@ -1,6 +1,6 @@
 //! The [`NewEvent`] builder and the validation it goes through before anything is stored.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -17,23 +17,50 @@ pub const MAX_JSON_DEPTH: usize = 64;
 ///
 /// Nothing is checked until it is recorded; then every problem is reported as
 /// [`Error::Invalid`] naming the field, and nothing is stored.
-#[derive(Debug, Clone)]
+///
+/// `NewEvent` is `Serialize` and `Deserialize` (JSON fields as in [`crate::Event`], absent
+/// ones take the defaults of [`NewEvent::new`]), so an app that must queue events before
+/// recording them (an outbox, README "Recording inside your transaction") can store them
+/// and record them later unchanged. Set [`NewEvent::occurred_at`] when queueing, so the
+/// event says when it happened rather than when it was recorded, and an idempotency key, so
+/// recording it again after a crash stores it once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[must_use = "a NewEvent does nothing until it is recorded"]
 pub struct NewEvent {
     pub(crate) action: String,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub(crate) occurred_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tenant: Option<String>,
+    #[serde(default = "Actor::system")]
     pub(crate) actor: Actor,
+    #[serde(default)]
     pub(crate) source: Source,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) request: Option<RequestContext>,
+    #[serde(default)]
     pub(crate) outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) target: Option<Target>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) related: Vec<Target>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) after: Option<Value>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub(crate) context: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) idempotency_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) payload_version: Option<u32>,
+    /// A problem a builder method found, reported when the event is recorded; queued with
+    /// it, so a deserialized event fails the same way.
+    #[serde(default, rename = "invalid", skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<(String, String)>,
 }
 

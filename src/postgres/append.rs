@@ -58,14 +58,14 @@ fn insert_sql(guard: Guard) -> String {
         ),
     };
     format!(
-        "WITH {go}ev AS (INSERT INTO events ({cols}, search_words) \
+        "WITH {go}ev AS (INSERT INTO auditkit_events ({cols}, search_words) \
                 SELECT {names}, string_to_array(w, ' ') \
                 FROM unnest({arrays}) AS u({names}, w){when}), \
-         tg AS (INSERT INTO event_targets (kind, id, seq) \
+         tg AS (INSERT INTO auditkit_event_targets (kind, id, seq) \
                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]){when}), \
-         ch AS (INSERT INTO event_changes (path, seq) \
+         ch AS (INSERT INTO auditkit_event_changes (path, seq) \
                 SELECT * FROM unnest($4::text[], $5::bigint[]){when}), \
-         pv AS (INSERT INTO personal_values (seq, path, value, salt) \
+         pv AS (INSERT INTO auditkit_personal_values (seq, path, value, salt) \
                 SELECT * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::bytea[]){when}) \
          UPDATE auditkit_head SET seq = $10, hash = $11, frontier = $12 \
          WHERE id = 1 AND $13::bigint IS NOT NULL{}",

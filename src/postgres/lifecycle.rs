@@ -114,7 +114,7 @@ impl lifecycle::Eraser for PgEraser<'_, '_> {
         let stmt = prepared(
             self.statements,
             &mut self.tx,
-            "DELETE FROM personal_values WHERE seq = $1 AND path = $2",
+            "DELETE FROM auditkit_personal_values WHERE seq = $1 AND path = $2",
         )
         .map_err(map_err)?;
         let n = self
@@ -129,14 +129,14 @@ impl lifecycle::Eraser for PgEraser<'_, '_> {
         if !gone.is_empty() {
             self.tx
                 .execute(
-                    "DELETE FROM event_changes WHERE path = ANY($1) AND seq = $2",
+                    "DELETE FROM auditkit_event_changes WHERE path = ANY($1) AND seq = $2",
                     &[&gone, &seq],
                 )
                 .map_err(map_err)?;
         }
         self.tx
             .execute(
-                "UPDATE events SET search_words = string_to_array($1::text, ' ') WHERE seq = $2",
+                "UPDATE auditkit_events SET search_words = string_to_array($1::text, ' ') WHERE seq = $2",
                 &[&rows.search, &seq],
             )
             .map_err(map_err)?;

@@ -170,7 +170,7 @@ pub(super) fn fill_personal(
     Ok(())
 }
 
-/// The `personal_values` rows `(seq, path, value, salt)` that `lookup` asks for.
+/// The `auditkit_personal_values` rows `(seq, path, value, salt)` that `lookup` asks for.
 fn personal_rows(
     statements: &mut HashMap<String, Statement>,
     client: &mut impl GenericClient,
@@ -182,7 +182,7 @@ fn personal_rows(
             let stmt = prepared(
                 statements,
                 client,
-                "SELECT seq, path, value, salt FROM personal_values WHERE seq BETWEEN $1 AND $2",
+                "SELECT seq, path, value, salt FROM auditkit_personal_values WHERE seq BETWEEN $1 AND $2",
             )?;
             client.query(&stmt, &[&(lo as i64), &(hi as i64)])?
         }
@@ -191,7 +191,7 @@ fn personal_rows(
             let stmt = prepared(
                 statements,
                 client,
-                "SELECT seq, path, value, salt FROM personal_values WHERE seq = ANY($1)",
+                "SELECT seq, path, value, salt FROM auditkit_personal_values WHERE seq = ANY($1)",
             )?;
             client.query(&stmt, &[&seqs])?
         }
@@ -204,7 +204,7 @@ fn query_sql(query: &Query, limit: usize) -> (String, Vec<Param>) {
     let filter = b.where_clause(query);
     let lim = b.bind(Param::Int(limit.min(i64::MAX as usize) as i64));
     let sql = format!(
-        "SELECT {} FROM events e{filter}{} LIMIT {lim}",
+        "SELECT {} FROM auditkit_events e{filter}{} LIMIT {lim}",
         codec::select_list(),
         order_by(query)
     );
@@ -285,7 +285,7 @@ pub(super) fn query(store: &PgStore, query: &Query, limit: usize) -> Result<Vec<
 pub(super) fn count(store: &PgStore, query: &Query) -> Result<u64> {
     let mut b = SqlBuilder::new(&POSTGRES);
     let filter = b.where_clause(query);
-    let sql = format!("SELECT COUNT(*) FROM events e{filter}");
+    let sql = format!("SELECT COUNT(*) FROM auditkit_events e{filter}");
     store.run_read(|conn| {
         let Conn {
             client, statements, ..

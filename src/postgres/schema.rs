@@ -6,17 +6,23 @@ use super::connect::map_err;
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
-/// The tables auditkit owns in its schema; creating the schema refuses to run over any of them
-/// that something else already put there.
-const TABLES: [&str; 6] = [
+/// The tables auditkit creates in its schema (version 1's names, renamed by version 5, and
+/// the current ones); creating the schema refuses to run over any of them that something else
+/// already put there.
+const TABLES: [&str; 11] = [
     "auditkit_meta",
     "auditkit_head",
+    "auditkit_queue",
     "events",
     "event_targets",
     "event_changes",
     "personal_values",
+    "auditkit_events",
+    "auditkit_event_targets",
+    "auditkit_event_changes",
+    "auditkit_personal_values",
 ];
 
 /// Schema version 1, with `{s}` standing for the quoted schema name.
@@ -217,9 +223,47 @@ const V4: &str = "CREATE TABLE IF NOT EXISTS {s}.auditkit_queue (
     draft text NOT NULL
 );";
 
+/// Version 5: the `auditkit_` prefix on every table, index and trigger, as in SQLite (one
+/// layout, one SQL text for both; an app's own connection may also run it, schema-qualified).
+const V5_RENAMES: &str = "
+ALTER TABLE {s}.events RENAME TO auditkit_events;
+ALTER TABLE {s}.event_targets RENAME TO auditkit_event_targets;
+ALTER TABLE {s}.event_changes RENAME TO auditkit_event_changes;
+ALTER TABLE {s}.personal_values RENAME TO auditkit_personal_values;
+ALTER INDEX {s}.events_pkey RENAME TO auditkit_events_pkey;
+ALTER INDEX {s}.event_targets_pkey RENAME TO auditkit_event_targets_pkey;
+ALTER INDEX {s}.event_changes_pkey RENAME TO auditkit_event_changes_pkey;
+ALTER INDEX {s}.personal_values_pkey RENAME TO auditkit_personal_values_pkey;
+ALTER INDEX {s}.events_id RENAME TO auditkit_events_id;
+ALTER INDEX {s}.events_key RENAME TO auditkit_events_key;
+ALTER INDEX {s}.events_time RENAME TO auditkit_events_time;
+ALTER INDEX {s}.events_tenant RENAME TO auditkit_events_tenant;
+ALTER INDEX {s}.events_actor RENAME TO auditkit_events_actor;
+ALTER INDEX {s}.events_actor_kind RENAME TO auditkit_events_actor_kind;
+ALTER INDEX {s}.events_action RENAME TO auditkit_events_action;
+ALTER INDEX {s}.events_target RENAME TO auditkit_events_target;
+ALTER INDEX {s}.events_source RENAME TO auditkit_events_source;
+ALTER INDEX {s}.events_failures RENAME TO auditkit_events_failures;
+ALTER INDEX {s}.events_search RENAME TO auditkit_events_search;
+ALTER TRIGGER events_guard ON {s}.auditkit_events RENAME TO auditkit_events_guard;
+ALTER TRIGGER events_no_truncate ON {s}.auditkit_events RENAME TO auditkit_events_no_truncate;
+ALTER TRIGGER head_guard ON {s}.auditkit_head RENAME TO auditkit_head_guard;
+ALTER TRIGGER head_no_truncate ON {s}.auditkit_head RENAME TO auditkit_head_no_truncate;
+ALTER TRIGGER personal_no_update ON {s}.auditkit_personal_values RENAME TO auditkit_personal_no_update;
+";
+
+/// Version 5 whole: the renames, and version 2's events guard naming the renamed table (a
+/// PL/pgSQL body is text, which a rename does not rewrite).
+fn v5() -> String {
+    format!(
+        "{V5_RENAMES}{}",
+        V2.replace("{s}.events", "{s}.auditkit_events")
+    )
+}
+
 /// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2), with `{s}` for
 /// the quoted schema name. A new schema is created as version 1 and then runs them all.
-const MIGRATIONS: &[&str] = &[V2, V3, V4];
+const MIGRATIONS: &[fn() -> String] = &[|| V2.into(), || V3.into(), || V4.into(), v5];
 
 /// `name` quoted as an SQL identifier.
 pub(crate) fn quote_ident(name: &str) -> String {
@@ -275,7 +319,7 @@ pub(crate) fn prepare(client: &mut impl GenericClient, schema: &str) -> Result<S
             .map_err(map_err)?;
         tx.batch_execute(&V1.replace("{s}", &s)).map_err(map_err)?;
         for step in MIGRATIONS {
-            tx.batch_execute(&step.replace("{s}", &s))
+            tx.batch_execute(&step().replace("{s}", &s))
                 .map_err(map_err)?;
         }
         let log_id = uuid::Uuid::now_v7().to_string();
@@ -316,7 +360,7 @@ pub(crate) fn prepare(client: &mut impl GenericClient, schema: &str) -> Result<S
             )));
         }
         for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
-            tx.batch_execute(&step.replace("{s}", &s))
+            tx.batch_execute(&step().replace("{s}", &s))
                 .map_err(map_err)?;
             tx.execute(
                 &format!("UPDATE {s}.auditkit_meta SET value = $1 WHERE key = 'schema_version'"),

@@ -53,7 +53,7 @@ pub(crate) fn select_list() -> String {
 /// parameter, in `seq` order, at most the second parameter of them.
 pub(crate) fn read_sql(dialect: &Dialect) -> String {
     format!(
-        "SELECT {} FROM events e WHERE e.seq >= {} ORDER BY e.seq LIMIT {}",
+        "SELECT {} FROM auditkit_events e WHERE e.seq >= {} ORDER BY e.seq LIMIT {}",
         select_list(),
         (dialect.placeholder)(1),
         (dialect.placeholder)(2)

@@ -87,7 +87,7 @@ impl<'d> SqlBuilder<'d> {
             let k = self.bind(text(k));
             let i = self.bind(text(i));
             preds.push(format!(
-                "e.seq IN (SELECT t.seq FROM event_targets t WHERE t.kind = {k} AND t.id = {i})"
+                "e.seq IN (SELECT t.seq FROM auditkit_event_targets t WHERE t.kind = {k} AND t.id = {i})"
             ));
         }
         if let Some(s) = q.source_filter() {
@@ -100,7 +100,7 @@ impl<'d> SqlBuilder<'d> {
         }
         if let Some(p) = q.changed_filter() {
             preds.push(format!(
-                "e.seq IN (SELECT c.seq FROM event_changes c WHERE c.path = {})",
+                "e.seq IN (SELECT c.seq FROM auditkit_event_changes c WHERE c.path = {})",
                 self.bind(text(p))
             ));
         }

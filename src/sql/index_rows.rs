@@ -19,17 +19,17 @@ use crate::Result;
 /// among those parts.
 #[derive(Debug)]
 pub(crate) struct IndexRows<'e> {
-    /// The target and related targets, sorted and deduplicated (`event_targets`).
+    /// The target and related targets, sorted and deduplicated (`auditkit_event_targets`).
     pub(crate) involved: Vec<(String, String)>,
-    /// Change paths with their ancestors, sorted and deduplicated (`event_changes`).
+    /// Change paths with their ancestors, sorted and deduplicated (`auditkit_event_changes`).
     pub(crate) change_paths: Vec<String>,
     /// The search text as the dialect indexes it ([`Dialect::search_body`]).
     pub(crate) search: String,
-    /// The personal values not erased, in the event's order (`personal_values`).
+    /// The personal values not erased, in the event's order (`auditkit_personal_values`).
     pub(crate) personal: Vec<PersonalRow<'e>>,
 }
 
-/// One row of `personal_values`, borrowed from the event.
+/// One row of `auditkit_personal_values`, borrowed from the event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PersonalRow<'e> {
     /// Where the value sits, as stored; see [`crate::PersonalField::path`].

@@ -13,10 +13,10 @@ use crate::{Error, Result};
 /// The tables whose rows belong to one event through a `seq` column, events first: what a
 /// purge deletes up to the anchor.
 pub(crate) const PURGED_TABLES: [&str; 4] = [
-    "events",
-    "personal_values",
-    "event_targets",
-    "event_changes",
+    "auditkit_events",
+    "auditkit_personal_values",
+    "auditkit_event_targets",
+    "auditkit_event_changes",
 ];
 
 /// The purge anchor from the head row's `purged_seq`, `purged_hash` and `purged_frontier`;

@@ -49,7 +49,7 @@ impl Dialect {
             EventKey::IdempotencyKey => "idempotency_key",
         };
         format!(
-            "SELECT {} FROM events e WHERE e.{column} = {}",
+            "SELECT {} FROM auditkit_events e WHERE e.{column} = {}",
             codec::select_list(),
             (self.placeholder)(1)
         )

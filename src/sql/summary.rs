@@ -35,7 +35,7 @@ pub(crate) fn summarize(
     };
     let mut b = SqlBuilder::new(dialect);
     let filter = b.where_clause(q);
-    let sql = format!("SELECT {column}, COUNT(*) FROM events e{filter} GROUP BY {column}");
+    let sql = format!("SELECT {column}, COUNT(*) FROM auditkit_events e{filter} GROUP BY {column}");
     exec(&sql, &b.params, &mut |row| {
         let key = row
             .text(0)?
@@ -59,7 +59,8 @@ fn per_day(
     let tz = summary::zone_of(by)?.unwrap_or(jiff::tz::TimeZone::UTC);
     let mut b = SqlBuilder::new(dialect);
     let filter = b.where_clause(q);
-    let sql = format!("SELECT MIN(e.occurred_at), MAX(e.occurred_at) FROM events e{filter}");
+    let sql =
+        format!("SELECT MIN(e.occurred_at), MAX(e.occurred_at) FROM auditkit_events e{filter}");
     let mut range = None;
     exec(&sql, &b.params, &mut |row| {
         if let (Some(lo), Some(hi)) = (row.int(0)?, row.int(1)?) {
@@ -85,7 +86,7 @@ fn per_day(
                 // `+ day ... - 1` keeps the dividend positive (offsets are above -1 day), so
                 // integer division floors in every engine.
                 format!(
-                    "SELECT (e.occurred_at + {o} + {day}) / {day} - 1, COUNT(*) FROM events e\
+                    "SELECT (e.occurred_at + {o} + {day}) / {day} - 1, COUNT(*) FROM auditkit_events e\
                      {filter}{joiner} e.occurred_at >= {s} AND e.occurred_at < {t} GROUP BY 1",
                     day = zone::DAY_MICROS
                 )

@@ -26,35 +26,69 @@ impl ToSql for codec::ColumnValue<'_> {
     }
 }
 
-/// `INSERT OR ROLLBACK INTO events (...) VALUES (?1, ...)`, built once. OR ROLLBACK (see
-/// `schema::v2_rollback_guards`) spares each event a statement journal: a failed append is
-/// rolled back whole anyway.
-fn insert_sql() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
+/// How an append's statements give way when SQLite refuses one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnRefusal {
+    /// The whole transaction rolls back: the store's own appends, written `OR ROLLBACK` so
+    /// that no statement needs a statement journal (see `schema::INDEXES_AND_TRIGGERS`).
+    RollBack,
+    /// Only the refused statement is undone: inside the app's transaction, where the
+    /// append's savepoint then takes back the rest of it.
+    Abort,
+}
+
+/// `INSERT [OR ROLLBACK] INTO auditkit_events (...) VALUES (?1, ...)`, built once for each.
+fn insert_sql(on: OnRefusal) -> &'static str {
+    static SQL: [std::sync::OnceLock<String>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    let (cell, verb) = match on {
+        OnRefusal::RollBack => (&SQL[0], "INSERT OR ROLLBACK"),
+        OnRefusal::Abort => (&SQL[1], "INSERT"),
+    };
+    cell.get_or_init(|| {
         let placeholders: Vec<String> = (1..=codec::COLUMNS.len())
             .map(|i| format!("?{i}"))
             .collect();
         format!(
-            "INSERT OR ROLLBACK INTO events ({}) VALUES ({})",
+            "{verb} INTO auditkit_events ({}) VALUES ({})",
             codec::COLUMNS.join(", "),
             placeholders.join(", ")
         )
     })
 }
 
-/// Inserts `e` and its index rows, except its full-text entry: that is returned, for
-/// [`insert_search`] to add after the whole batch.
-fn insert_event(tx: &Connection, e: &SealedEvent) -> Result<String> {
-    tx.prepare_cached(insert_sql())
+/// Inserts `e` (following head seq `head`) and its index rows, except its full-text entry:
+/// that is returned, for [`insert_search`] to add after the whole batch.
+fn insert_event(tx: &Connection, e: &SealedEvent, on: OnRefusal, head: u64) -> Result<String> {
+    let inserted = tx
+        .prepare_cached(insert_sql(on))
         .map_err(map_err)?
         .execute(params_from_iter(codec::encode_ref(e)))
-        .map_err(map_err)?;
+        .map_err(map_err);
+    if let Err(err @ Error::Storage { .. }) = inserted {
+        // Only to classify the failure: an id or key already stored is a conflict.
+        let dup = tx
+            .query_row(
+                "SELECT 1 FROM auditkit_events WHERE id = ?1 OR idempotency_key = ?2",
+                rusqlite::params![e.id.as_bytes().as_slice(), e.idempotency_key],
+                |_| Ok(()),
+            )
+            .is_ok();
+        return Err(if dup {
+            Error::Conflict {
+                expected: head,
+                actual: head,
+            }
+        } else {
+            err
+        });
+    }
+    inserted?;
     let seq = e.seq as i64;
     let rows = IndexRows::of(e, &SQLITE)?;
     let mut personal = tx
         .prepare_cached(
-            "INSERT INTO personal_values (seq, path, value, salt) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO auditkit_personal_values (seq, path, value, salt) VALUES (?1, ?2, ?3, ?4)",
         )
         .map_err(map_err)?;
     for p in &rows.personal {
@@ -68,7 +102,9 @@ fn insert_event(tx: &Connection, e: &SealedEvent) -> Result<String> {
             .map_err(map_err)?;
     }
     let mut targets = tx
-        .prepare_cached("INSERT OR IGNORE INTO event_targets (kind, id, seq) VALUES (?1, ?2, ?3)")
+        .prepare_cached(
+            "INSERT OR IGNORE INTO auditkit_event_targets (kind, id, seq) VALUES (?1, ?2, ?3)",
+        )
         .map_err(map_err)?;
     for (kind, id) in &rows.involved {
         targets
@@ -76,7 +112,7 @@ fn insert_event(tx: &Connection, e: &SealedEvent) -> Result<String> {
             .map_err(map_err)?;
     }
     let mut changes = tx
-        .prepare_cached("INSERT OR IGNORE INTO event_changes (path, seq) VALUES (?1, ?2)")
+        .prepare_cached("INSERT OR IGNORE INTO auditkit_event_changes (path, seq) VALUES (?1, ?2)")
         .map_err(map_err)?;
     for path in &rows.change_paths {
         changes
@@ -94,12 +130,45 @@ fn insert_event(tx: &Connection, e: &SealedEvent) -> Result<String> {
 /// batch.
 fn insert_search(tx: &Connection, batch: &[SealedEvent], texts: &[String]) -> Result<()> {
     let mut stmt = tx
-        .prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
+        .prepare_cached("INSERT INTO auditkit_event_search (rowid, body) VALUES (?1, ?2)")
         .map_err(map_err)?;
     for (e, text) in batch.iter().zip(texts) {
         stmt.execute(rusqlite::params![e.seq as i64, text])
             .map_err(map_err)?;
     }
+    Ok(())
+}
+
+/// Writes `batch` after `head` and moves the head to `new_head`, refusing as `on` says.
+fn push_on(
+    conn: &Connection,
+    head: &Head,
+    batch: &[SealedEvent],
+    new_head: &Head,
+    on: OnRefusal,
+) -> Result<()> {
+    check_batch(head.seq, batch, new_head)?;
+    let mut texts = Vec::with_capacity(batch.len());
+    for e in batch {
+        texts.push(insert_event(conn, e, on, head.seq)?);
+    }
+    insert_search(conn, batch, &texts)?;
+    conn.prepare_cached(match on {
+        // OR ROLLBACK, as for events: no statement journal for the head.
+        OnRefusal::RollBack => {
+            "UPDATE OR ROLLBACK auditkit_head SET seq = ?1, hash = ?2, frontier = ?3 WHERE id = 1"
+        }
+        OnRefusal::Abort => {
+            "UPDATE auditkit_head SET seq = ?1, hash = ?2, frontier = ?3 WHERE id = 1"
+        }
+    })
+    .map_err(map_err)?
+    .execute(rusqlite::params![
+        new_head.seq as i64,
+        new_head.hash.as_slice(),
+        merkle::to_bytes(&new_head.frontier)
+    ])
+    .map_err(map_err)?;
     Ok(())
 }
 
@@ -148,45 +217,7 @@ impl Append for SqliteAppend<'_> {
     }
 
     fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
-        check_batch(self.head.seq, batch, new_head)?;
-        let conn = &*self.conn;
-        let mut texts = Vec::with_capacity(batch.len());
-        for e in batch {
-            match insert_event(conn, e) {
-                Ok(text) => texts.push(text),
-                Err(err @ Error::Storage { .. }) => {
-                    // Re-run the insert's first statement only to classify the failure.
-                    let dup = conn
-                        .query_row(
-                            "SELECT 1 FROM events WHERE id = ?1 OR idempotency_key = ?2",
-                            rusqlite::params![e.id.as_bytes().as_slice(), e.idempotency_key],
-                            |_| Ok(()),
-                        )
-                        .is_ok();
-                    return Err(if dup {
-                        Error::Conflict {
-                            expected: self.head.seq,
-                            actual: self.head.seq,
-                        }
-                    } else {
-                        err
-                    });
-                }
-                Err(other) => return Err(other),
-            }
-        }
-        insert_search(conn, batch, &texts)?;
-        conn.prepare_cached(
-            // OR ROLLBACK, as for events: no statement journal for the head.
-            "UPDATE OR ROLLBACK auditkit_head SET seq = ?1, hash = ?2, frontier = ?3 WHERE id = 1",
-        )
-        .map_err(map_err)?
-        .execute(rusqlite::params![
-            new_head.seq as i64,
-            new_head.hash.as_slice(),
-            merkle::to_bytes(&new_head.frontier)
-        ])
-        .map_err(map_err)?;
+        push_on(&self.conn, &self.head, batch, new_head, OnRefusal::RollBack)?;
         self.head = new_head.clone();
         Ok(())
     }
@@ -203,6 +234,101 @@ impl Drop for SqliteAppend<'_> {
         // ROLLBACK); then this finds none to roll back, which is fine.
         if self.open || !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// An append inside the app's open transaction on its own connection to the store's file
+/// ([`crate::store::AppendWithin`]), in a savepoint of its own: a refusal takes back the
+/// append's writes and nothing else, and `commit` releases the savepoint, leaving the app's
+/// transaction to commit or roll back.
+pub(super) struct SqliteAppendWithin<'a> {
+    conn: &'a Connection,
+    head: Head,
+    /// The savepoint is open: dropping rolls back to it.
+    open: bool,
+}
+
+/// Begins an append inside the transaction open on `conn`, after checking that it is on the
+/// store's file.
+pub(super) fn begin_within<'a>(
+    store: &'a SqliteStore,
+    conn: &'a Connection,
+) -> Result<SqliteAppendWithin<'a>> {
+    if store.options.read_only {
+        return Err(Error::storage(
+            "the store was opened read-only (SqliteOptions::read_only); open it with write access to record events",
+        ));
+    }
+    if conn.is_autocommit() {
+        return Err(Error::invalid(
+            "transaction",
+            "the connection has no open transaction (it was committed or rolled back, maybe by a refused statement); begin a new one",
+        ));
+    }
+    let theirs = super::schema::log_id(conn).map_err(|_| {
+        Error::invalid(
+            "transaction",
+            "its database holds no auditkit log; record inside a transaction on the file the store was opened on (SqliteStore::adopt for the app's own database)",
+        )
+    })?;
+    if theirs != store.log_id {
+        return Err(Error::invalid(
+            "transaction",
+            format!(
+                "its database holds audit log {theirs}, the store's is {}; record inside a transaction on the store's own file",
+                store.log_id
+            ),
+        ));
+    }
+    conn.execute_batch("SAVEPOINT auditkit_append")
+        .map_err(map_err)?;
+    let mut append = SqliteAppendWithin {
+        conn,
+        head: Head::default(),
+        open: true,
+    };
+    append.head = read::head_on(conn)?;
+    Ok(append)
+}
+
+impl Append for SqliteAppendWithin<'_> {
+    fn head(&self) -> &Head {
+        &self.head
+    }
+
+    fn newest(&mut self) -> Result<Option<SealedEvent>> {
+        read::at_seq_on(self.conn, self.head.seq)
+    }
+
+    fn purge_anchor(&mut self) -> Result<Option<Head>> {
+        lifecycle::anchor(self.conn)
+    }
+
+    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
+        read::key_on(self.conn, key)
+    }
+
+    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        push_on(self.conn, &self.head, batch, new_head, OnRefusal::Abort)?;
+        self.head = new_head.clone();
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.open = false;
+        self.conn
+            .execute_batch("RELEASE auditkit_append")
+            .map_err(map_err)
+    }
+}
+
+impl Drop for SqliteAppendWithin<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self
+                .conn
+                .execute_batch("ROLLBACK TO auditkit_append; RELEASE auditkit_append");
         }
     }
 }

@@ -1,11 +1,12 @@
 //! What a database file is, read from its bytes before any SQLite connection touches it.
 //!
 //! Opening a file read-write is not harmless: the store switches it to WAL mode, and a
-//! read-write connection on a WAL file checkpoints into it when it closes. So the identity
-//! marker, the schema version and the file's length are checked here first, from the main
-//! file's 100-byte header and from the WAL (whose newest committed copy of page 1 is the real
-//! header while it is not yet checkpointed), and a file that is not auditkit's, or is cut
-//! short, is refused without a byte of it or its WAL being changed.
+//! read-write connection on a WAL file checkpoints into it when it closes. So the file's
+//! length is checked here first, from the main file's 100-byte header and from the WAL (whose
+//! newest committed copy of page 1 is the real header while it is not yet checkpointed), and
+//! a file that is not SQLite's, cut short, or of a newer auditkit's first format is refused
+//! without a byte of it or its WAL being changed. Whether the file holds auditkit's log is
+//! then read by SQLite ([`super::schema::identify`]) before anything is written.
 //!
 //! Formats: <https://www.sqlite.org/fileformat2.html> ("The Database Header", "The WAL File
 //! Format").
@@ -14,7 +15,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::schema::check_identity;
+use super::schema::{check_legacy, LEGACY_APPLICATION_ID};
 use crate::{Error, Result};
 
 /// The first 16 bytes of every SQLite database.
@@ -32,14 +33,15 @@ const WAL_MAGIC_BE: u32 = 0x377f_0683;
 
 /// Reads the main file's header and its WAL and decides whether the file may be opened.
 ///
-/// Returns `Ok(None)` for an intact auditkit database, and for no database yet (no file, an
-/// empty one, or one with an empty schema: opening creates auditkit's schema in it). Returns
-/// `Ok(Some(why))` for an auditkit database that cannot be trusted: its main file is shorter
-/// than the pages its header or WAL say it holds, and the WAL does not hold the rest.
+/// Returns `Ok(None)` for an intact database, and for no database yet (no file, an empty one,
+/// or one with an empty schema). Returns `Ok(Some(why))` for a database that cannot be
+/// trusted: its main file is shorter than the pages its header or WAL say it holds, and the
+/// WAL does not hold the rest.
 ///
 /// # Errors
-/// [`Error::Corrupt`] for a file that is not an SQLite database or not auditkit's,
-/// [`Error::SchemaTooNew`] for one of a newer auditkit, [`Error::Io`] when it cannot be read.
+/// [`Error::Corrupt`] for a file that is not an SQLite database, [`Error::SchemaTooNew`] for
+/// a file of schema versions 1–4's format from a newer auditkit, [`Error::Io`] when it cannot
+/// be read.
 pub(super) fn inspect(path: &Path) -> Result<Option<String>> {
     // Another process may checkpoint while this reads; a second look tells a file that
     // moved on from one that is cut short.
@@ -99,7 +101,12 @@ fn inspect_once(path: &Path) -> Result<Option<String>> {
             return Ok(None);
         }
     }
-    check_identity(i64::from(app_id), i64::from(version))?;
+    // Whose tables these are is read from `auditkit_meta` once SQLite opens the file (files
+    // of schema versions 1–4 said so in the header, and a newer one among them is refused
+    // here already).
+    if i64::from(app_id) == LEGACY_APPLICATION_ID {
+        check_legacy(i64::from(version))?;
+    }
     Ok(pages.and_then(|pages| {
         let whole = main_len / page_size;
         let missing = (whole + 1..=u64::from(pages)).find(|p| !wal.pages.contains(&(*p as u32)))?;

@@ -50,7 +50,7 @@ pub(super) fn purge(conn: &mut Connection, new: &Head) -> Result<()> {
         tx.execute(&format!("DELETE FROM {table} WHERE seq <= ?1"), [seq])
             .map_err(map_err)?;
     }
-    tx.execute("DELETE FROM event_search WHERE rowid <= ?1", [seq])
+    tx.execute("DELETE FROM auditkit_event_search WHERE rowid <= ?1", [seq])
         .map_err(map_err)?;
     optimize_search(&tx)?;
     tx.commit().map_err(map_err)
@@ -70,7 +70,7 @@ impl lifecycle::Eraser for SqliteEraser<'_> {
     fn delete_value(&mut self, seq: u64, path: &str) -> Result<bool> {
         let n = self
             .tx
-            .prepare_cached("DELETE FROM personal_values WHERE seq = ?1 AND path = ?2")
+            .prepare_cached("DELETE FROM auditkit_personal_values WHERE seq = ?1 AND path = ?2")
             .map_err(map_err)?
             .execute(rusqlite::params![seq as i64, path])
             .map_err(map_err)?;
@@ -81,18 +81,18 @@ impl lifecycle::Eraser for SqliteEraser<'_> {
         let seq = seq as i64;
         for path in gone {
             self.tx
-                .prepare_cached("DELETE FROM event_changes WHERE path = ?1 AND seq = ?2")
+                .prepare_cached("DELETE FROM auditkit_event_changes WHERE path = ?1 AND seq = ?2")
                 .map_err(map_err)?
                 .execute(rusqlite::params![path, seq])
                 .map_err(map_err)?;
         }
         self.tx
-            .prepare_cached("DELETE FROM event_search WHERE rowid = ?1")
+            .prepare_cached("DELETE FROM auditkit_event_search WHERE rowid = ?1")
             .map_err(map_err)?
             .execute([seq])
             .map_err(map_err)?;
         self.tx
-            .prepare_cached("INSERT INTO event_search (rowid, body) VALUES (?1, ?2)")
+            .prepare_cached("INSERT INTO auditkit_event_search (rowid, body) VALUES (?1, ?2)")
             .map_err(map_err)?
             .execute(rusqlite::params![seq, rows.search])
             .map_err(map_err)?;
@@ -120,7 +120,7 @@ pub(super) fn erase(conn: &mut Connection, fields: &[(u64, PersonalPath)]) -> Re
 /// tokens (erased names among them) from the file for good.
 fn optimize_search(conn: &Connection) -> Result<()> {
     conn.execute(
-        "INSERT INTO event_search (event_search) VALUES ('optimize')",
+        "INSERT INTO auditkit_event_search (auditkit_event_search) VALUES ('optimize')",
         [],
     )
     .map_err(map_err)?;

@@ -31,13 +31,17 @@ use rusqlite::Connection;
 use uuid::Uuid;
 
 pub use options::{SqliteOptions, Synchronous, DEFAULT_BUSY_TIMEOUT};
+/// The `rusqlite` auditkit is built with: an app that opens its own connections with it
+/// shares auditkit's SQLite library, and its transactions are what
+/// [`crate::AuditTrail::record_in`] takes (README, "Recording inside your transaction").
+pub use rusqlite;
 pub use schema::SCHEMA_VERSION;
 
 use crate::query::summary::GroupBy;
 use crate::query::Query;
 use crate::store::queue::Turn;
 use crate::store::sealed::{SealedEvent, SealedEventRef};
-use crate::store::{Append, AuditStore, Head, PersonalPath};
+use crate::store::{Append, AppendWithin, AuditStore, Head, PersonalPath};
 use crate::{Error, Result};
 
 /// An [`AuditStore`] in a SQLite database file.
@@ -143,6 +147,25 @@ impl AuditStore for SqliteStore {
             Some(d) => Err(Error::corrupt(d.clone())),
             None => Ok(()),
         }
+    }
+}
+
+// The app's transaction on its own connection to the store's file (`SqliteStore::adopt`).
+impl AppendWithin<rusqlite::Transaction<'_>> for SqliteStore {
+    fn begin_append_within<'a>(
+        &'a self,
+        tx: &'a rusqlite::Transaction<'_>,
+    ) -> Result<Box<dyn Append + 'a>> {
+        Ok(Box::new(append::begin_within(self, tx)?))
+    }
+}
+
+impl AppendWithin<rusqlite::Savepoint<'_>> for SqliteStore {
+    fn begin_append_within<'a>(
+        &'a self,
+        tx: &'a rusqlite::Savepoint<'_>,
+    ) -> Result<Box<dyn Append + 'a>> {
+        Ok(Box::new(append::begin_within(self, tx)?))
     }
 }
 

@@ -14,6 +14,9 @@ use crate::{Error, Result};
 /// add where it found it ([`SqliteStore::locate_damage`]).
 const DAMAGED: &str = "the file is not an intact SQLite database";
 
+/// `SQLITE_BUSY_SNAPSHOT`.
+const BUSY_SNAPSHOT: std::ffi::c_int = 517;
+
 /// The store's error for a SQLite failure, keeping SQLite's as its source.
 pub(crate) fn map_err(e: rusqlite::Error) -> Error {
     describe(&e).with_source(e)
@@ -23,6 +26,11 @@ fn describe(e: &rusqlite::Error) -> Error {
     if let rusqlite::Error::SqliteFailure(f, msg) = e {
         let msg = msg.clone().unwrap_or_else(|| f.to_string());
         return match f.code {
+            // A transaction that read a snapshot another writer has since moved past can
+            // never take the write lock: waiting does not help, running it again does.
+            ErrorCode::DatabaseBusy if f.extended_code == BUSY_SNAPSHOT => {
+                Error::retry_transaction(msg)
+            }
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::busy(msg),
             ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
                 Error::corrupt(format!("{msg}; {DAMAGED}"))
@@ -64,9 +72,9 @@ fn configure_common(conn: &Connection, options: &SqliteOptions, damaged: bool) -
     Ok(())
 }
 
-/// The writer connection's settings.
-fn configure(conn: &Connection, options: &SqliteOptions, damaged: bool) -> Result<()> {
-    configure_common(conn, options, damaged)?;
+/// The writer connection's settings that write to the file (the journal mode), once the
+/// file is known to be one auditkit may write ([`schema::identify`]).
+fn configure_writer(conn: &Connection, options: &SqliteOptions) -> Result<()> {
     if options.read_only {
         // The journal mode and sync level are the writers' business; a read-only connection
         // cannot set them.
@@ -76,8 +84,16 @@ fn configure(conn: &Connection, options: &SqliteOptions, damaged: bool) -> Resul
         conn.pragma_update(None, "max_page_count", pages)
             .map_err(map_err)?;
     }
-    conn.pragma_update(None, "journal_mode", "WAL")
+    // auditkit's one demand on a file it shares with the app: WAL, so that readers never
+    // block the writer and a commit is one append to the log. It is a setting of the file.
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
         .map_err(map_err)?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        return Err(Error::storage(format!(
+            "the database stays in journal mode {mode:?}; auditkit needs WAL (PRAGMA journal_mode = WAL): close the application's other connections to the file, or switch it to WAL, and open it again"
+        )));
+    }
     let sync = match options.synchronous {
         Synchronous::Full => "FULL",
         Synchronous::Normal => "NORMAL",
@@ -112,6 +128,27 @@ impl SqliteStore {
         Self::open_with(path, SqliteOptions::default())
     }
 
+    /// Opens the application's own SQLite database at `path` and keeps the audit log in it,
+    /// beside the app's tables: creates auditkit's tables if they are not there yet (whether
+    /// the app or auditkit created the file first), otherwise opens and migrates them as
+    /// [`SqliteStore::open`] does. Then [`crate::AuditTrail::record_in`] records events
+    /// inside the app's own transactions on that file, so its rows and their events commit
+    /// together or not at all.
+    ///
+    /// In a shared file auditkit keeps to its own: every table, index and trigger it creates
+    /// is named `auditkit_…`, and its identity and schema version are rows of `auditkit_meta`
+    /// (the file's `application_id` and `user_version` stay the app's). It needs one setting
+    /// of the file: WAL journal mode, which this switches on. Once adopted, a plain
+    /// [`SqliteStore::open`] of the file works too; a file never adopted that holds other
+    /// tables is refused by `open` and never written.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`]; [`Error::Storage`] when the file cannot be switched to WAL
+    /// (another connection of the app holds it in another journal mode).
+    pub fn adopt(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default().adopt(true))
+    }
+
     /// Opens the audit database at `path` with `options`.
     ///
     /// # Errors
@@ -140,16 +177,25 @@ impl SqliteStore {
         // earlier copy) would otherwise be written into it on the way out of a refusal.
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
             .map_err(map_err)?;
-        configure(&conn, &options, damage.is_some())?;
+        configure_common(&conn, &options, damage.is_some())?;
+        let with_damage = |e: Error| match &damage {
+            Some(d) => Error::corrupt(format!("{d}; {e}")),
+            None => e,
+        };
+        // Nothing is written (the journal mode is a write) to a file that holds another
+        // application's tables unless the caller adopts it.
+        if let schema::Found::Other { app_id } = schema::identify(&conn).map_err(with_damage)? {
+            if !options.adopt {
+                return Err(with_damage(schema::not_ours(app_id)));
+            }
+        }
+        configure_writer(&conn, &options)?;
         let log_id = if options.read_only {
             schema::inspect(&conn)
         } else {
-            schema::prepare(&mut conn)
+            schema::prepare(&mut conn, options.adopt)
         }
-        .map_err(|e| match &damage {
-            Some(d) => Error::corrupt(format!("{d}; {e}")),
-            None => e,
-        })?;
+        .map_err(with_damage)?;
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
             .map_err(map_err)?;
         Ok(SqliteStore {
@@ -169,8 +215,9 @@ impl SqliteStore {
     pub fn open_in_memory() -> Result<Self> {
         let mut conn = Connection::open_in_memory().map_err(map_err)?;
         let options = SqliteOptions::default();
-        configure(&conn, &options, false)?;
-        let log_id = schema::prepare(&mut conn)?;
+        configure_common(&conn, &options, false)?;
+        configure_writer(&conn, &options)?;
+        let log_id = schema::prepare(&mut conn, false)?;
         Ok(SqliteStore {
             log_id,
             writer: Mutex::new(conn),

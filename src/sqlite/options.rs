@@ -39,6 +39,9 @@ pub struct SqliteOptions {
     /// recording fails with [`Error::Storage`]. The file must exist and have the current
     /// schema version.
     pub read_only: bool,
+    /// Keep the log in a database that holds the application's own tables (default `false`:
+    /// such a file is refused). See [`SqliteStore::adopt`].
+    pub adopt: bool,
 }
 
 impl Default for SqliteOptions {
@@ -48,6 +51,7 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             max_page_count: None,
             read_only: false,
+            adopt: false,
         }
     }
 }
@@ -71,6 +75,13 @@ impl SqliteOptions {
     #[must_use]
     pub fn max_page_count(mut self, pages: u32) -> Self {
         self.max_page_count = Some(pages);
+        self
+    }
+
+    /// Adopts the application's own database (see the field of the same name).
+    #[must_use]
+    pub fn adopt(mut self, adopt: bool) -> Self {
+        self.adopt = adopt;
         self
     }
 

@@ -81,7 +81,7 @@ fn fill_personal(conn: &Connection, events: &mut [SealedEvent]) -> Result<()> {
         Some(PersonalLookup::Range(lo, hi)) => {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT seq, path, value, salt FROM personal_values WHERE seq >= ?1 AND seq <= ?2",
+                    "SELECT seq, path, value, salt FROM auditkit_personal_values WHERE seq >= ?1 AND seq <= ?2",
                 )
                 .map_err(map_err)?;
             for r in stmt
@@ -93,7 +93,9 @@ fn fill_personal(conn: &Connection, events: &mut [SealedEvent]) -> Result<()> {
         }
         Some(PersonalLookup::Points(seqs)) => {
             let mut stmt = conn
-                .prepare_cached("SELECT seq, path, value, salt FROM personal_values WHERE seq = ?1")
+                .prepare_cached(
+                    "SELECT seq, path, value, salt FROM auditkit_personal_values WHERE seq = ?1",
+                )
                 .map_err(map_err)?;
             for seq in seqs {
                 for r in stmt.query_map([seq as i64], row).map_err(map_err)? {
@@ -229,7 +231,7 @@ pub(super) fn read_each(
         let mut events = conn.prepare_cached(&sql).map_err(map_err)?;
         let mut values = conn
             .prepare_cached(
-                "SELECT seq, path, value, salt FROM personal_values WHERE seq >= ?1 ORDER BY seq, path",
+                "SELECT seq, path, value, salt FROM auditkit_personal_values WHERE seq >= ?1 ORDER BY seq, path",
             )
             .map_err(map_err)?;
         let mut rows = events
@@ -254,7 +256,7 @@ pub(super) fn query(store: &SqliteStore, query: &Query, limit: usize) -> Result<
     let filter = b.where_clause(query);
     let lim = b.bind(Param::Int(limit as i64));
     let sql = format!(
-        "SELECT {} FROM events e{filter}{} LIMIT {lim}",
+        "SELECT {} FROM auditkit_events e{filter}{} LIMIT {lim}",
         codec::select_list(),
         order_by(query)
     );
@@ -264,7 +266,7 @@ pub(super) fn query(store: &SqliteStore, query: &Query, limit: usize) -> Result<
 pub(super) fn count(store: &SqliteStore, query: &Query) -> Result<u64> {
     let mut b = SqlBuilder::new(&SQLITE);
     let filter = b.where_clause(query);
-    let sql = format!("SELECT COUNT(*) FROM events e{filter}");
+    let sql = format!("SELECT COUNT(*) FROM auditkit_events e{filter}");
     store.read_with(|conn| {
         let n: i64 = conn
             .prepare_cached(&sql)

@@ -4,7 +4,9 @@ use crate::sql::Dialect;
 
 pub(super) const SQLITE: Dialect = Dialect {
     placeholder: |n| format!("?{n}"),
-    search: |ph| format!("e.seq IN (SELECT rowid FROM event_search WHERE event_search MATCH {ph})"),
+    search: |ph| {
+        format!("e.seq IN (SELECT rowid FROM auditkit_event_search WHERE auditkit_event_search MATCH {ph})")
+    },
     search_param: |words| {
         words
             .iter()

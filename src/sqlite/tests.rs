@@ -19,7 +19,7 @@ fn plan(store: &SqliteStore, q: &Query) -> String {
     let filter = b.where_clause(q);
     let lim = b.bind(Param::Int(50));
     let sql = format!(
-        "EXPLAIN QUERY PLAN SELECT {} FROM events e{filter}{} LIMIT {lim}",
+        "EXPLAIN QUERY PLAN SELECT {} FROM auditkit_events e{filter}{} LIMIT {lim}",
         codec::select_list(),
         order_by(q)
     );
@@ -38,59 +38,83 @@ fn every_filter_runs_on_an_index() {
     let to = datetime!(2026-02-01 0:00 UTC);
     let booking = Target::new("booking", "b-1");
     let cases: Vec<(&str, Query, &str)> = vec![
-        ("tenant", Query::new().tenant("t"), "events_tenant"),
-        ("between", Query::new().between(from, to), "events_time"),
-        ("since", Query::new().since(from), "events_time"),
-        ("until", Query::new().until(to), "events_time"),
-        ("actor", Query::new().actor("u-1"), "events_actor ("),
+        ("tenant", Query::new().tenant("t"), "auditkit_events_tenant"),
+        (
+            "between",
+            Query::new().between(from, to),
+            "auditkit_events_time",
+        ),
+        ("since", Query::new().since(from), "auditkit_events_time"),
+        ("until", Query::new().until(to), "auditkit_events_time"),
+        (
+            "actor",
+            Query::new().actor("u-1"),
+            "auditkit_events_actor (",
+        ),
         (
             "actor_kind",
             Query::new().actor_kind(ActorKind::Customer),
-            "events_actor_kind",
+            "auditkit_events_actor_kind",
         ),
         (
             "action",
             Query::new().action("booking.created"),
-            "events_action",
+            "auditkit_events_action",
         ),
         (
             "action prefix",
             Query::new().action("booking.*"),
-            "events_action",
+            "auditkit_events_action",
         ),
         (
             "actions",
             Query::new().actions(["booking.created", "order.*"]),
-            "events_action",
+            "auditkit_events_action",
         ),
-        ("target", Query::new().target(&booking), "events_target"),
+        (
+            "target",
+            Query::new().target(&booking),
+            "auditkit_events_target",
+        ),
         (
             "target_kind",
             Query::new().target_kind("booking"),
-            "events_target",
+            "auditkit_events_target",
         ),
         (
             "involving",
             Query::new().involving(&booking),
             "SEARCH t USING PRIMARY KEY",
         ),
-        ("source", Query::new().source(Source::Web), "events_source"),
-        ("failures", Query::new().failures(), "events_failures"),
+        (
+            "source",
+            Query::new().source(Source::Web),
+            "auditkit_events_source",
+        ),
+        (
+            "failures",
+            Query::new().failures(),
+            "auditkit_events_failures",
+        ),
         (
             "search",
             Query::new().search("haircut"),
-            "event_search VIRTUAL TABLE INDEX 0:M",
+            "auditkit_event_search VIRTUAL TABLE INDEX 0:M",
         ),
         (
             "changed",
             Query::new().changed("slot.start"),
             "SEARCH c USING PRIMARY KEY",
         ),
-        ("oldest first", Query::new().oldest_first(), "events_time"),
+        (
+            "oldest first",
+            Query::new().oldest_first(),
+            "auditkit_events_time",
+        ),
         (
             "tenant + actor + window",
             Query::new().tenant("t").actor("u-1").between(from, to),
-            "SEARCH e USING INDEX events_",
+            "SEARCH e USING INDEX auditkit_events_",
         ),
     ];
     for (name, q, index) in cases {

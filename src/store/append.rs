@@ -6,6 +6,35 @@ use super::{check_batch, AuditStore, Head};
 use crate::store::sealed::SealedEvent;
 use crate::{Error, Result};
 
+/// A store that can append inside a transaction the application opened on its own
+/// connection to the store's database, for [`crate::AuditTrail::record_in`]: the app's rows
+/// and their events commit together or not at all. `T` is the app's transaction type
+/// (`rusqlite::Transaction` and `rusqlite::Savepoint` for [`crate::sqlite::SqliteStore`]).
+///
+/// # Contract
+///
+/// - **Inside the caller's transaction.** [`AppendWithin::begin_append_within`] reads the
+///   head in `tx` and holds the log's write lock there from its first write (or finds it
+///   held): what the append reads is what `tx` sees, and no other append commits between its
+///   head and `tx`'s commit. A `tx` that read a snapshot another writer has since moved past
+///   gets [`Error::RetryTransaction`].
+/// - **The caller commits.** [`Append::commit`] ends only the append's own part of `tx` (a
+///   savepoint): the events become real when the caller commits `tx`, and a rollback leaves
+///   no event and no gap in `seq`.
+/// - **A refusal keeps `tx`.** An error from the append (a bad batch, an id or key already
+///   stored, a failed write) leaves `tx` open and as it was before the append: none of the
+///   events in it, the caller's own writes kept. It never rolls `tx` back behind the
+///   caller's back.
+/// - A `tx` on another database than the store's: [`Error::Invalid`], nothing written.
+pub trait AppendWithin<T: ?Sized>: AuditStore {
+    /// Begins an append inside `tx`; see the trait's contract.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a `tx` on another database; [`Error::RetryTransaction`];
+    /// storage errors.
+    fn begin_append_within<'a>(&'a self, tx: &'a T) -> Result<Box<dyn Append + 'a>>;
+}
+
 /// An append in progress, from [`AuditStore::begin_append`] to [`Append::commit`].
 ///
 /// The trail reads [`Append::head`] (and, when it does not know it yet, the newest event and

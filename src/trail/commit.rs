@@ -146,6 +146,29 @@ impl<S: AuditStore> AuditTrail<S> {
         }
     }
 
+    /// Seals `drafts` through `append`, an append inside the caller's own transaction
+    /// ([`crate::store::AppendWithin`]): no group commit, and the trail's cached tip is
+    /// neither used nor updated, since the events are real only once the caller commits (a
+    /// rollback must leave nothing behind in the trail either).
+    pub(super) fn append_within(
+        &self,
+        log_id: &str,
+        append: Box<dyn Append + '_>,
+        drafts: Vec<SealedEvent>,
+    ) -> Result<Vec<Stored>> {
+        let job = Job { ticket: 0, drafts };
+        let ((results, _, _), lost) =
+            self.integrate_unchecked(log_id, append, std::slice::from_ref(&job), None)?;
+        if let Some(lost) = lost {
+            // Nothing to read back: the caller's transaction decides, and it is still open.
+            return Err(lost.error);
+        }
+        results
+            .into_iter()
+            .next()
+            .map_or_else(|| Ok(Vec::new()), |(_, r)| r)
+    }
+
     /// The tip of the stored log, read outside any append (for checkpoints).
     pub(super) fn load_tip(&self) -> Result<Tip> {
         let store = &self.inner.store;

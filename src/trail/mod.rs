@@ -22,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use crate::model::event::Event;
 use crate::model::new_event::NewEvent;
 use crate::store::sealed::SealedEvent;
-use crate::store::AuditStore;
+use crate::store::{AppendWithin, AuditStore};
 use crate::trail::config::{normalize, TrailConfig};
 use crate::{Error, Result};
 
@@ -181,8 +181,65 @@ impl<S: AuditStore> AuditTrail<S> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let (drafts, out) = self.prepare_batch(events)?;
+        self.log_id()?;
+        let stored = self.submit(drafts)?;
+        fill(out, stored)
+    }
+
+    /// Records one event inside the application's own open transaction `tx`, so that the
+    /// app's changes and their audit event commit together or not at all.
+    ///
+    /// For a [`crate::sqlite::SqliteStore`], `tx` is a `rusqlite::Transaction` (or
+    /// `Savepoint`) on a connection to the store's file: the app's own database, opened with
+    /// [`crate::sqlite::SqliteStore::adopt`] (README, "Recording inside your transaction").
+    /// The head is read and the event sealed inside `tx`, which holds the log's write lock
+    /// from then until it ends. The returned event is real once the caller commits `tx`; a
+    /// rollback leaves no event, no gap in `seq`, and nothing cached in the trail. Begin the
+    /// transaction with `TransactionBehavior::Immediate`: a `DEFERRED` one that read before
+    /// another writer appended cannot take the lock.
+    ///
+    /// Idempotency keys are honoured as by [`AuditTrail::record`] (looked up inside `tx`).
+    /// Inside `tx`, record with `record_in` only: a plain [`AuditTrail::record`] on another
+    /// connection waits for `tx`'s lock (and fails with [`Error::Busy`] after the timeout).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for bad input or a `tx` on another database;
+    /// [`Error::RetryTransaction`] when `tx` must be rolled back and run again. Either way,
+    /// and for any other error, `tx` is left open and as it was: nothing of the event in
+    /// it, the app's own writes kept; the caller decides whether to commit.
+    pub fn record_in<T: ?Sized>(&self, tx: &T, event: NewEvent) -> Result<Event>
+    where
+        S: AppendWithin<T>,
+    {
+        let mut events = self.record_batch_in(tx, vec![event])?;
+        Ok(events.remove(0))
+    }
+
+    /// Records several events inside the application's own open transaction `tx`,
+    /// contiguously and in order: see [`AuditTrail::record_in`].
+    ///
+    /// # Errors
+    /// As [`AuditTrail::record_in`]; an invalid event fails the whole batch, naming its index.
+    pub fn record_batch_in<T: ?Sized>(&self, tx: &T, events: Vec<NewEvent>) -> Result<Vec<Event>>
+    where
+        S: AppendWithin<T>,
+    {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (drafts, out) = self.prepare_batch(events)?;
+        let log_id = self.log_id()?.to_owned();
+        let append = self.inner.store.begin_append_within(tx)?;
+        let stored = self.append_within(&log_id, append, drafts)?;
+        fill(out, stored)
+    }
+
+    /// Validates and prepares `events`: each one's draft, and the event it becomes once the
+    /// store stamps its place.
+    fn prepare_batch(&self, events: Vec<NewEvent>) -> Result<(Vec<SealedEvent>, Vec<Event>)> {
         let many = events.len() > 1;
-        let (drafts, mut out): (Vec<SealedEvent>, Vec<Event>) = events
+        Ok(events
             .into_iter()
             .enumerate()
             .map(|(i, e)| {
@@ -197,22 +254,24 @@ impl<S: AuditStore> AuditTrail<S> {
             })
             .collect::<Result<Vec<_>>>()?
             .into_iter()
-            .unzip();
-        self.log_id()?;
-        let stored = self.submit(drafts)?;
-        for (event, s) in out.iter_mut().zip(stored) {
-            match s {
-                // The event prepared with the draft is what decoding the stored one gives.
-                Stored::Own(stamp) => {
-                    event.seq = stamp.seq;
-                    event.id = stamp.id;
-                    event.recorded_at = stamp.recorded_at;
-                    event.prev_hash = stamp.prev_hash;
-                    event.hash = stamp.hash;
-                }
-                Stored::Other(sealed) => *event = sealed.decode()?,
-            }
-        }
-        Ok(out)
+            .unzip())
     }
+}
+
+/// The prepared events `out` with what storing them gave.
+fn fill(mut out: Vec<Event>, stored: Vec<Stored>) -> Result<Vec<Event>> {
+    for (event, s) in out.iter_mut().zip(stored) {
+        match s {
+            // The event prepared with the draft is what decoding the stored one gives.
+            Stored::Own(stamp) => {
+                event.seq = stamp.seq;
+                event.id = stamp.id;
+                event.recorded_at = stamp.recorded_at;
+                event.prev_hash = stamp.prev_hash;
+                event.hash = stamp.hash;
+            }
+            Stored::Other(sealed) => *event = sealed.decode()?,
+        }
+    }
+    Ok(out)
 }
