@@ -151,20 +151,26 @@ impl AuditStore for SqliteStore {
 }
 
 // The app's transaction on its own connection to the store's file (`SqliteStore::adopt`).
-impl AppendWithin<rusqlite::Transaction<'_>> for SqliteStore {
+impl<'t> AppendWithin<&'t rusqlite::Transaction<'_>> for SqliteStore {
     fn begin_append_within<'a>(
         &'a self,
-        tx: &'a rusqlite::Transaction<'_>,
-    ) -> Result<Box<dyn Append + 'a>> {
+        tx: &'t rusqlite::Transaction<'_>,
+    ) -> Result<Box<dyn Append + 'a>>
+    where
+        't: 'a,
+    {
         Ok(Box::new(append::begin_within(self, tx)?))
     }
 }
 
-impl AppendWithin<rusqlite::Savepoint<'_>> for SqliteStore {
+impl<'t> AppendWithin<&'t rusqlite::Savepoint<'_>> for SqliteStore {
     fn begin_append_within<'a>(
         &'a self,
-        tx: &'a rusqlite::Savepoint<'_>,
-    ) -> Result<Box<dyn Append + 'a>> {
+        tx: &'t rusqlite::Savepoint<'_>,
+    ) -> Result<Box<dyn Append + 'a>>
+    where
+        't: 'a,
+    {
         Ok(Box::new(append::begin_within(self, tx)?))
     }
 }

@@ -8,8 +8,8 @@ use crate::{Error, Result};
 
 /// A store that can append inside a transaction the application opened on its own
 /// connection to the store's database, for [`crate::AuditTrail::record_in`]: the app's rows
-/// and their events commit together or not at all. `T` is the app's transaction type
-/// (`rusqlite::Transaction` and `rusqlite::Savepoint` for [`crate::sqlite::SqliteStore`]).
+/// and their events commit together or not at all. `T` is how the app lends its transaction
+/// (`&rusqlite::Transaction` and `&rusqlite::Savepoint` for [`crate::sqlite::SqliteStore`]).
 ///
 /// # Contract
 ///
@@ -26,13 +26,16 @@ use crate::{Error, Result};
 ///   events in it, the caller's own writes kept. It never rolls `tx` back behind the
 ///   caller's back.
 /// - A `tx` on another database than the store's: [`Error::Invalid`], nothing written.
-pub trait AppendWithin<T: ?Sized>: AuditStore {
-    /// Begins an append inside `tx`; see the trait's contract.
+pub trait AppendWithin<T>: AuditStore {
+    /// Begins an append inside `tx` (a borrow of the app's transaction: `&Transaction` for
+    /// rusqlite, `&mut Transaction` for postgres); see the trait's contract.
     ///
     /// # Errors
     /// [`Error::Invalid`] for a `tx` on another database; [`Error::RetryTransaction`];
     /// storage errors.
-    fn begin_append_within<'a>(&'a self, tx: &'a T) -> Result<Box<dyn Append + 'a>>;
+    fn begin_append_within<'a>(&'a self, tx: T) -> Result<Box<dyn Append + 'a>>
+    where
+        T: 'a;
 }
 
 /// An append in progress, from [`AuditStore::begin_append`] to [`Append::commit`].

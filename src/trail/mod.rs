@@ -190,8 +190,8 @@ impl<S: AuditStore> AuditTrail<S> {
     /// Records one event inside the application's own open transaction `tx`, so that the
     /// app's changes and their audit event commit together or not at all.
     ///
-    /// For a [`crate::sqlite::SqliteStore`], `tx` is a `rusqlite::Transaction` (or
-    /// `Savepoint`) on a connection to the store's file: the app's own database, opened with
+    /// For a [`crate::sqlite::SqliteStore`], `tx` is `&rusqlite::Transaction` (or
+    /// `&Savepoint`) on a connection to the store's file: the app's own database, opened with
     /// [`crate::sqlite::SqliteStore::adopt`] (README, "Recording inside your transaction").
     /// The head is read and the event sealed inside `tx`, which holds the log's write lock
     /// from then until it ends. The returned event is real once the caller commits `tx`; a
@@ -208,7 +208,7 @@ impl<S: AuditStore> AuditTrail<S> {
     /// [`Error::RetryTransaction`] when `tx` must be rolled back and run again. Either way,
     /// and for any other error, `tx` is left open and as it was: nothing of the event in
     /// it, the app's own writes kept; the caller decides whether to commit.
-    pub fn record_in<T: ?Sized>(&self, tx: &T, event: NewEvent) -> Result<Event>
+    pub fn record_in<T>(&self, tx: T, event: NewEvent) -> Result<Event>
     where
         S: AppendWithin<T>,
     {
@@ -221,7 +221,7 @@ impl<S: AuditStore> AuditTrail<S> {
     ///
     /// # Errors
     /// As [`AuditTrail::record_in`]; an invalid event fails the whole batch, naming its index.
-    pub fn record_batch_in<T: ?Sized>(&self, tx: &T, events: Vec<NewEvent>) -> Result<Vec<Event>>
+    pub fn record_batch_in<T>(&self, tx: T, events: Vec<NewEvent>) -> Result<Vec<Event>>
     where
         S: AppendWithin<T>,
     {
