@@ -14,6 +14,9 @@ mod bookitlive;
 #[path = "../examples/calcom.rs"]
 mod calcom;
 #[allow(dead_code)]
+#[path = "../examples/in_transaction.rs"]
+mod in_transaction;
+#[allow(dead_code)]
 #[path = "../examples/octopuspro.rs"]
 mod octopuspro;
 #[allow(dead_code)]
@@ -251,4 +254,36 @@ fn quickstart_still_prints_a_verified_timeline() {
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
+}
+
+#[test]
+fn in_transaction_records_the_same_day_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = Vec::new();
+    in_transaction::run(dir.path(), &mut out).expect("the example runs");
+    let text = String::from_utf8(out).unwrap();
+    let timeline = [
+        "  #4 Sarah (staff) cancelled Massage 60 min: customer is ill, changing status from booked to cancelled",
+        "  #3 Alex Doe (customer) cancelled Massage 60 min — failed: less than 24 hours before the start",
+        "  #2 Sarah (staff) rescheduled Massage 60 min (customer called), changing start from Sat 28 Mar 10:00 to Mon 30 Mar 10:30",
+        "  #1 Alex Doe (customer) created Massage 60 min for Sat 28 Mar 10:00, setting status to booked",
+    ];
+    let mut want = vec!["In the app's transaction (one file, record_in):"];
+    want.extend(timeline);
+    want.push("With an outbox (events queued in the app's transaction, recorded afterwards):");
+    want.extend(timeline);
+    want.push("both ways recorded the same 4 events: true");
+    assert_lines_in_order(&text, &want);
+    // The first way kept the log in the app's own file, beside its tables.
+    let app = auditkit::sqlite::rusqlite::Connection::open(dir.path().join("app.db")).unwrap();
+    let status: String = app
+        .query_row("SELECT status FROM bookings WHERE id = 'b-1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(status, "cancelled");
+    let events: i64 = app
+        .query_row("SELECT COUNT(*) FROM auditkit_events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(events, 4);
 }
