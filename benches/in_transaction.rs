@@ -58,7 +58,7 @@ fn main() {
             let mut got = [0.0, 0.0, 0.0];
             let mut held = None;
             for way in sides {
-                if !only.as_deref().is_none_or(|o| o == format!("{way:?}")) {
+                if only.as_deref().is_some_and(|o| o != format!("{way:?}")) {
                     continue;
                 }
                 let side = run(&dir.path().join(format!("{way:?}.db")), n, window, way);
