@@ -248,7 +248,7 @@ fn a_hot_standby_serves_reads_and_verifies_against_a_primary_checkpoint() {
         .collect();
     // Idempotency is decided on the primary, so a key the standby has not seen is still known.
     let again = trail
-        .record(event(41).idempotency_key("import-40"))
+        .record(event(40).idempotency_key("import-40"))
         .expect("record a known key");
     assert_eq!(again, keyed, "a known key returns the first event");
     let lagging = reads(&trail);

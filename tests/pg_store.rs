@@ -314,40 +314,51 @@ fn trail_records_and_reads_back_equal_events_and_verifies() {
     let trail = AuditTrail::builder(fresh_pg_store(&url))
         .personal_keys(["phone"])
         .build();
-    let recorded = trail
-        .record(
-            NewEvent::new("booking.rescheduled")
-                .tenant("clinic-42")
-                .actor(
-                    Actor::user("u-17")
-                        .name("Sarah")
-                        .role("staff")
-                        .email("sarah@example.com")
-                        .impersonated_by(Actor::user("admin").name("Ada")),
-                )
-                .source(Source::Web)
-                .request(RequestContext::new().ip("10.1.2.3").user_agent("Firefox").request_id("r-1"))
-                .target(Target::new("booking", "b-123").label("Haircut with Sam"))
-                .related(Target::new("customer", "c-9").label("Alex"))
-                .before(json!({"start": "2026-01-10T14:00:00Z", "big": 9_007_199_254_740_993u64}))
-                .after(json!({"start": "2026-01-15T09:00:00Z", "big": 9_007_199_254_740_993u64, "f": 0.1}))
-                .context("reason", "customer asked")
-                .context("phone", "+44 20 7946 0000")
-                .idempotency_key("req-1"),
-        )
-        .expect("record");
+    let event = || {
+        NewEvent::new("booking.rescheduled")
+            .tenant("clinic-42")
+            .actor(
+                Actor::user("u-17")
+                    .name("Sarah")
+                    .role("staff")
+                    .email("sarah@example.com")
+                    .impersonated_by(Actor::user("admin").name("Ada")),
+            )
+            .source(Source::Web)
+            .request(
+                RequestContext::new()
+                    .ip("10.1.2.3")
+                    .user_agent("Firefox")
+                    .request_id("r-1"),
+            )
+            .target(Target::new("booking", "b-123").label("Haircut with Sam"))
+            .related(Target::new("customer", "c-9").label("Alex"))
+            .before(json!({"start": "2026-01-10T14:00:00Z", "big": 9_007_199_254_740_993u64}))
+            .after(
+                json!({"start": "2026-01-15T09:00:00Z", "big": 9_007_199_254_740_993u64, "f": 0.1}),
+            )
+            .context("reason", "customer asked")
+            .context("phone", "+44 20 7946 0000")
+            .idempotency_key("req-1")
+    };
+    let recorded = trail.record(event()).expect("record");
     assert_eq!(trail.get(recorded.id).expect("get"), Some(recorded.clone()));
     let page = trail
         .query(&Query::new().tenant("clinic-42"))
         .expect("query");
     assert_eq!(page.events, vec![recorded.clone()]);
+    // Another attempt of the request comes with another request context: still a retry.
     let again = trail
-        .record(NewEvent::new("booking.rescheduled").idempotency_key("req-1"))
+        .record(event().request(RequestContext::new().request_id("r-2")))
         .expect("retry");
     assert_eq!(
         again, recorded,
         "an idempotent retry returns the first event"
     );
+    let e = trail
+        .record(NewEvent::new("booking.rescheduled").idempotency_key("req-1"))
+        .expect_err("another event under the key");
+    assert!(e.is_invalid() && e.to_string().contains("req-1"), "{e}");
     assert_eq!(trail.count(&Query::new()).expect("count"), 1);
     let report = trail.verify().expect("verify");
     assert!(report.is_ok(), "{report:?}");

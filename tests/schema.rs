@@ -62,11 +62,12 @@ fn the_first_schema_fixture_opens_verifies_and_reads() {
         trail.history(&Target::new("booking", "b-1")).unwrap().len(),
         1
     );
-    // Idempotency keys still resolve to the stored event.
-    let again = trail
+    // Idempotency keys still resolve to the stored event: another event under the key is
+    // refused, naming it.
+    let e = trail
         .record(NewEvent::new("booking.rescheduled").idempotency_key("req-1"))
-        .unwrap();
-    assert_eq!(again.seq, 3);
+        .unwrap_err();
+    assert!(e.is_invalid() && e.to_string().contains("seq 3"), "{e}");
 
     // The log goes on from the fixture.
     let next = trail.record(NewEvent::new("booking.completed")).unwrap();

@@ -84,9 +84,7 @@ fn what_record_returns_is_what_is_read_back() {
 fn idempotency_keys_return_the_first_event() {
     for (name, trail) in both() {
         let first = trail.record(full_event()).unwrap();
-        let again = trail
-            .record(full_event().context("reason", "retried webhook"))
-            .unwrap();
+        let again = trail.record(full_event()).unwrap();
         assert_eq!(again, first, "{name}");
         let batch = trail
             .record_batch(vec![
@@ -483,4 +481,66 @@ fn streaming_many_pages_keeps_order_and_stops_at_the_first_error() {
         "{err}"
     );
     assert_eq!(seen, 2_000);
+}
+
+/// A webhook's event under key `pay-1`, with what a test varies.
+fn payment(action: &str, tenant: &str, reason: &str, name: &str) -> NewEvent {
+    NewEvent::new(action)
+        .tenant(tenant)
+        .actor(Actor::customer("c-9").name(name))
+        .source(Source::Webhook)
+        .request(RequestContext::new().request_id("delivery-1"))
+        .target(Target::new("booking", "b-123"))
+        .before(json!({"paid_cents": 0}))
+        .after(json!({"paid_cents": 4500}))
+        .context("reason", reason)
+        .idempotency_key("pay-1")
+}
+
+#[test]
+fn an_idempotency_key_means_one_request() {
+    let base = || payment("payment.captured", "clinic-42", "deposit", "Zoë");
+    for (name, t) in both() {
+        let first = t
+            .record(base().occurred_at(datetime!(2026-01-10 14:00:00 +02:00)))
+            .unwrap();
+        // Another attempt of the same request: another delivery's request context, no
+        // occurred_at of its own. The first event comes back, nothing is stored.
+        let retry = base().request(RequestContext::new().request_id("delivery-2"));
+        assert_eq!(t.record(retry).unwrap(), first, "{name}");
+        let same_time = base().occurred_at(datetime!(2026-01-10 14:00:00 +02:00));
+        assert_eq!(t.record(same_time).unwrap(), first, "{name}");
+        // Anything else the caller supplied differing is another request under the same key.
+        for (field, other) in [
+            (
+                "action",
+                payment("payment.refunded", "clinic-42", "deposit", "Zoë"),
+            ),
+            (
+                "tenant",
+                payment("payment.captured", "clinic-43", "deposit", "Zoë"),
+            ),
+            (
+                "context",
+                payment("payment.captured", "clinic-42", "balance", "Zoë"),
+            ),
+            (
+                "actor.name",
+                payment("payment.captured", "clinic-42", "deposit", "Zoe"),
+            ),
+            (
+                "occurred_at",
+                base().occurred_at(datetime!(2026-01-10 14:00:01 +02:00)),
+            ),
+        ] {
+            let e = t.record(other).unwrap_err();
+            assert!(e.is_invalid(), "{name} {field}: {e}");
+            let text = e.to_string();
+            assert!(
+                text.contains("pay-1") && text.contains(field),
+                "{name} {field}: {text}"
+            );
+        }
+        assert_eq!(t.count(&Query::new()).unwrap(), 1, "{name}");
+    }
 }

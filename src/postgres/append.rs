@@ -7,6 +7,7 @@ use postgres::types::ToSql;
 use postgres::{GenericClient, Statement};
 
 use super::connect::{final_err, map_err, prepared, Conn, Fail};
+use super::lifecycle::anchor_on;
 use super::queue;
 use super::read::{get, select_on};
 use super::search::POSTGRES;
@@ -14,7 +15,7 @@ use super::PgStore;
 use crate::integrity::merkle;
 use crate::sql::codec;
 use crate::sql::index_rows::IndexRows;
-use crate::sql::{EventKey, Param};
+use crate::sql::{EventKey, Param, Schema};
 use crate::store::queue::{QueueId, Settled};
 use crate::store::sealed::SealedEvent;
 use crate::store::{check_batch, Append, AuditStore, Head};
@@ -40,7 +41,7 @@ const COLUMN_TYPES: [&str; 25] = [
 /// only if it can lock the head row at once (`SKIP LOCKED`: a writer holding the lock is
 /// never waited for), the head is still at $13 and no drafts are queued, and it moves the
 /// head only then, so the head row's update count says whether it appended.
-fn insert_sql(guard: Guard) -> String {
+fn insert_sql(guard: Guard, schema: &Schema) -> String {
     let n = codec::COLUMNS.len();
     let arrays: Vec<String> = COLUMN_TYPES
         .iter()
@@ -49,31 +50,39 @@ fn insert_sql(guard: Guard) -> String {
         .chain([format!("${}::text[]", 14 + n)])
         .collect();
     let names: Vec<String> = (0..n).map(|c| format!("c{c}")).collect();
+    let head = schema.table("auditkit_head");
+    let queue = schema.table("auditkit_queue");
     let (go, when) = match guard {
-        Guard::Locked => ("", ""),
+        Guard::Locked => (String::new(), ""),
         Guard::Compare => (
-            "go AS (SELECT 1 FROM auditkit_head WHERE id = 1 AND seq = $13 \
-             AND NOT EXISTS (SELECT 1 FROM auditkit_queue) FOR UPDATE SKIP LOCKED), ",
+            format!(
+                "go AS (SELECT 1 FROM {head} WHERE id = 1 AND seq = $13 \
+                 AND NOT EXISTS (SELECT 1 FROM {queue}) FOR UPDATE SKIP LOCKED), "
+            ),
             " WHERE EXISTS (SELECT 1 FROM go)",
         ),
     };
     format!(
-        "WITH {go}ev AS (INSERT INTO auditkit_events ({cols}, search_words) \
+        "WITH {go}ev AS (INSERT INTO {events} ({cols}, search_words) \
                 SELECT {names}, string_to_array(w, ' ') \
                 FROM unnest({arrays}) AS u({names}, w){when}), \
-         tg AS (INSERT INTO auditkit_event_targets (kind, id, seq) \
+         tg AS (INSERT INTO {targets} (kind, id, seq) \
                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]){when}), \
-         ch AS (INSERT INTO auditkit_event_changes (path, seq) \
+         ch AS (INSERT INTO {changes} (path, seq) \
                 SELECT * FROM unnest($4::text[], $5::bigint[]){when}), \
-         pv AS (INSERT INTO auditkit_personal_values (seq, path, value, salt) \
+         pv AS (INSERT INTO {personal} (seq, path, value, salt) \
                 SELECT * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::bytea[]){when}) \
-         UPDATE auditkit_head SET seq = $10, hash = $11, frontier = $12 \
+         UPDATE {head} SET seq = $10, hash = $11, frontier = $12 \
          WHERE id = 1 AND $13::bigint IS NOT NULL{}",
         match guard {
             Guard::Locked => "",
             Guard::Compare => " AND EXISTS (SELECT 1 FROM go)",
         },
         cols = codec::COLUMNS.join(", "),
+        events = schema.table("auditkit_events"),
+        targets = schema.table("auditkit_event_targets"),
+        changes = schema.table("auditkit_event_changes"),
+        personal = schema.table("auditkit_personal_values"),
         names = names.join(", "),
         arrays = arrays.join(", "),
     )
@@ -138,6 +147,7 @@ impl<'a> Column<'a> {
 fn insert_batch(
     statements: &mut HashMap<String, Statement>,
     tx: &mut impl GenericClient,
+    schema: &Schema,
     batch: &[SealedEvent],
     new_head: &Head,
     expected: u64,
@@ -199,7 +209,7 @@ fn insert_batch(
     ];
     ps.extend(columns.iter().map(Column::as_sql));
     ps.push(&words);
-    let stmt = prepared(statements, tx, &insert_sql(guard))?;
+    let stmt = prepared(statements, tx, &insert_sql(guard, schema))?;
     Ok(tx.execute(&stmt, &ps)?)
 }
 
@@ -237,6 +247,7 @@ pub(super) fn compare_and_append(
     let out = insert_batch(
         statements,
         client,
+        &store.tables,
         batch,
         new_head,
         expected,
@@ -288,6 +299,34 @@ pub(super) fn compare_and_append(
     }
 }
 
+/// Inserts `batch` after head seq `at` under the lock, with `classify` saying what a failure
+/// means to the caller.
+fn push_on(
+    statements: &mut HashMap<String, Statement>,
+    client: &mut impl GenericClient,
+    schema: &Schema,
+    at: u64,
+    batch: &[SealedEvent],
+    new_head: &Head,
+    classify: impl FnOnce(Fail) -> Error,
+) -> Result<()> {
+    check_batch(at, batch, new_head)?;
+    if batch.is_empty() {
+        return Ok(());
+    }
+    insert_batch(
+        statements,
+        client,
+        schema,
+        batch,
+        new_head,
+        at,
+        Guard::Locked,
+    )
+    .map(drop)
+    .map_err(classify)
+}
+
 /// The connection an append holds: its own from the pool, or a queued writer's
 /// ([`super::queue`]), which it gives back to that writer.
 pub(super) enum Held<'a> {
@@ -335,9 +374,37 @@ pub(super) const FLUSH_SQL: &str =
 pub(super) const BEGIN_SQL: &str =
     "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off";
 
-/// The head under its lock, and whether drafts wait in the queue.
-const LOCK_HEAD_SQL: &str = "SELECT seq, hash, frontier, EXISTS (SELECT 1 FROM auditkit_queue) \
-     FROM auditkit_head WHERE id = 1 FOR UPDATE";
+/// Takes the head row's lock on `client` (waiting for the writer holding it) and reads the
+/// head, with whether drafts wait in the queue.
+fn lock_head(
+    statements: &mut HashMap<String, Statement>,
+    client: &mut impl GenericClient,
+    schema: &Schema,
+) -> std::result::Result<(Head, bool), Fail> {
+    let sql = format!(
+        "SELECT seq, hash, frontier, EXISTS (SELECT 1 FROM {}) FROM {} WHERE id = 1 FOR UPDATE",
+        schema.table("auditkit_queue"),
+        schema.table("auditkit_head")
+    );
+    let stmt = prepared(statements, client, &sql)?;
+    let row = client.query_one(&stmt, &[])?;
+    let head = codec::decode_head(get(&row, 0)?, get(&row, 1)?, get(&row, 2)?)?;
+    Ok((head, get(&row, 3)?))
+}
+
+/// The stored event at `seq` or with idempotency key `key`, read on `client` under the lock.
+fn event_on(
+    statements: &mut HashMap<String, Statement>,
+    client: &mut impl GenericClient,
+    schema: &Schema,
+    by: EventKey,
+    value: Param,
+) -> Result<Option<SealedEvent>> {
+    let sql = POSTGRES.select_event_by(schema, by);
+    Ok(select_on(statements, client, schema, &sql, &[value])
+        .map_err(final_err)?
+        .pop())
+}
 
 /// Begins an append: takes the head row's lock (waiting for the writer holding it) and reads
 /// the head as that writer committed it. A connection found dead before anything was written
@@ -351,10 +418,7 @@ pub(super) fn begin(store: &PgStore) -> Result<PgAppend<'_>> {
                 client, statements, ..
             } = &mut conn;
             client.batch_execute(BEGIN_SQL)?;
-            let stmt = prepared(statements, client, LOCK_HEAD_SQL)?;
-            let row = client.query_one(&stmt, &[])?;
-            let head = codec::decode_head(get(&row, 0)?, get(&row, 1)?, get(&row, 2)?)?;
-            Ok((head, get(&row, 3)?))
+            lock_head(statements, client, &store.tables)
         })();
         match locked {
             Ok((head, queue_waiting)) => {
@@ -411,10 +475,6 @@ impl<'a> PgAppend<'a> {
             .conn()
     }
 
-    fn select(&mut self, sql: &str, ps: &[Param]) -> Result<Vec<SealedEvent>> {
-        select_on(self.conn(), sql, ps).map_err(final_err)
-    }
-
     /// Ends the append: the pooled connection back to the pool, a lent one to its writer.
     fn release(&mut self, rollback: bool) {
         match self.conn.take() {
@@ -438,37 +498,63 @@ impl Append for PgAppend<'_> {
     }
 
     fn newest(&mut self) -> Result<Option<SealedEvent>> {
-        let sql = POSTGRES.select_event_by(EventKey::Seq);
-        let seq = Param::Int(self.head.seq as i64);
-        Ok(self.select(&sql, &[seq])?.pop())
-    }
-
-    fn purge_anchor(&mut self) -> Result<Option<Head>> {
-        self.store.anchor_on(self.conn()).map_err(final_err)
-    }
-
-    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
-        let sql = POSTGRES.select_event_by(EventKey::IdempotencyKey);
-        Ok(self.select(&sql, &[Param::Text(key.to_owned())])?.pop())
-    }
-
-    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
-        check_batch(self.head.seq, batch, new_head)?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let at = self.head.seq;
+        let (seq, store) = (self.head.seq as i64, self.store);
         let Conn {
             client, statements, ..
         } = self.conn();
-        insert_batch(statements, client, batch, new_head, at, Guard::Locked).map_err(
-            |f| match f {
-                // A duplicate id or idempotency key: the trail re-reads and resolves it.
-                Fail::Pg(e) if is_conflict(&e) => Error::Conflict {
-                    expected: at,
-                    actual: at,
-                },
-                other => final_err(other),
+        event_on(
+            statements,
+            client,
+            &store.tables,
+            EventKey::Seq,
+            Param::Int(seq),
+        )
+    }
+
+    fn purge_anchor(&mut self) -> Result<Option<Head>> {
+        let store = self.store;
+        let Conn {
+            client, statements, ..
+        } = self.conn();
+        anchor_on(statements, client, &store.tables).map_err(final_err)
+    }
+
+    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
+        let store = self.store;
+        let Conn {
+            client, statements, ..
+        } = self.conn();
+        let key = Param::Text(key.to_owned());
+        event_on(
+            statements,
+            client,
+            &store.tables,
+            EventKey::IdempotencyKey,
+            key,
+        )
+    }
+
+    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        let (at, store) = (self.head.seq, self.store);
+        let Conn {
+            client, statements, ..
+        } = self.conn();
+        push_on(
+            statements,
+            client,
+            &store.tables,
+            at,
+            batch,
+            new_head,
+            |f| {
+                match f {
+                    // A duplicate id or idempotency key: the trail re-reads and resolves it.
+                    Fail::Pg(e) if is_conflict(&e) => Error::Conflict {
+                        expected: at,
+                        actual: at,
+                    },
+                    other => final_err(other),
+                }
             },
         )?;
         self.head = new_head.clone();

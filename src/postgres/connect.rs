@@ -11,6 +11,7 @@ use postgres::{Client, Config, GenericClient, NoTls, Socket, Statement, Transact
 
 use super::options::{validate_schema, PgOptions, DEFAULT_SCHEMA};
 use super::{schema, PgStore};
+use crate::sql::Schema;
 use crate::{Error, Result};
 
 pub(super) type ConnectFn = dyn Fn() -> std::result::Result<Client, postgres::Error> + Send + Sync;
@@ -293,6 +294,7 @@ impl PgStore {
         let store = PgStore {
             log_id,
             schema: options.schema.clone(),
+            tables: Schema::qualified(&schema::quote_ident(&options.schema)),
             primary: Side::new(connect, 1, false),
             replica: replica.map(|c| Side::new(Some(c), 0, true)),
             options,

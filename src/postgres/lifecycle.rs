@@ -10,13 +10,28 @@ use super::search::POSTGRES;
 use super::PgStore;
 use crate::integrity::merkle;
 use crate::sql::index_rows::IndexRows;
-use crate::sql::{codec, lifecycle, EventKey};
+use crate::sql::{codec, lifecycle, EventKey, Schema};
 use crate::store::sealed::SealedEvent;
 use crate::store::{Head, PersonalPath};
 use crate::Result;
 
-const ANCHOR_SQL: &str =
-    "SELECT purged_seq, purged_hash, purged_frontier FROM auditkit_head WHERE id = 1";
+/// The purge anchor's columns of the head row.
+pub(super) fn anchor_sql(schema: &Schema) -> String {
+    format!(
+        "SELECT purged_seq, purged_hash, purged_frontier FROM {} WHERE id = 1",
+        schema.table("auditkit_head")
+    )
+}
+
+/// The purge anchor, read on `client` (a store's connection or the app's transaction).
+pub(super) fn anchor_on(
+    statements: &mut HashMap<String, Statement>,
+    client: &mut impl postgres::GenericClient,
+    schema: &Schema,
+) -> std::result::Result<Option<Head>, Fail> {
+    let stmt = prepared(statements, client, &anchor_sql(schema))?;
+    Ok(anchor_of(&client.query_one(&stmt, &[])?)?)
+}
 
 fn anchor_of(row: &postgres::Row) -> Result<Option<Head>> {
     lifecycle::decode_anchor(get(row, 0)?, get(row, 1)?, get(row, 2)?)
@@ -48,8 +63,7 @@ impl PgStore {
         let Conn {
             client, statements, ..
         } = conn;
-        let stmt = prepared(statements, client, ANCHOR_SQL)?;
-        Ok(anchor_of(&client.query_one(&stmt, &[])?)?)
+        anchor_on(statements, client, &self.tables)
     }
 
     /// Sets the anchor first, so the guard trigger lets exactly these deletes through, then
@@ -86,7 +100,8 @@ impl PgStore {
             let mut ops = PgEraser {
                 tx,
                 statements,
-                load_sql: POSTGRES.select_event_by(EventKey::Seq),
+                load_sql: POSTGRES.select_event_by(&self.tables, EventKey::Seq),
+                tables: &self.tables,
             };
             lifecycle::erase(&mut ops, &POSTGRES, fields)?;
             commit(ops.tx)
@@ -99,6 +114,7 @@ struct PgEraser<'a, 'c> {
     tx: Transaction<'c>,
     statements: &'a mut HashMap<String, Statement>,
     load_sql: String,
+    tables: &'a Schema,
 }
 
 impl lifecycle::Eraser for PgEraser<'_, '_> {
@@ -106,7 +122,8 @@ impl lifecycle::Eraser for PgEraser<'_, '_> {
         let stmt = prepared(self.statements, &mut self.tx, &self.load_sql).map_err(map_err)?;
         let rows = self.tx.query(&stmt, &[&(seq as i64)]).map_err(map_err)?;
         let mut events = rows.iter().map(codec::decode).collect::<Result<Vec<_>>>()?;
-        fill_personal(self.statements, &mut self.tx, &mut events).map_err(final_err)?;
+        fill_personal(self.statements, &mut self.tx, self.tables, &mut events)
+            .map_err(final_err)?;
         Ok(events.pop())
     }
 

@@ -49,6 +49,7 @@ pub use schema::SCHEMA_VERSION;
 
 use crate::query::summary::GroupBy;
 use crate::query::Query;
+use crate::sql::Schema;
 use crate::store::sealed::{SealedEvent, SealedEventRef};
 use crate::store::{Append, AuditStore, Head, PersonalPath};
 use crate::Result;
@@ -58,6 +59,9 @@ use connect::Side;
 pub struct PgStore {
     log_id: String,
     schema: String,
+    /// The schema, qualifying the statements that the app's own connections run too
+    /// (`record_in`), so those are one SQL text on both.
+    tables: Schema,
     /// Appends, the head, and everything sealing reads.
     primary: Side,
     /// Where reads go when [`PgOptions::read_url`] names a standby.

@@ -89,6 +89,7 @@ fn entry((id, settled): &(QueueId, Settled)) -> String {
             hex::encode(s.hash)
         ),
         Settled::Found(seq) => format!("{} F {seq}", id.0),
+        Settled::KeyReused(why) => format!("{} K {}", id.0, sanitize(why)),
         Settled::Refused(why) => format!("{} R {}", id.0, sanitize(why)),
     }
 }
@@ -115,6 +116,7 @@ fn parse_entry(line: &str) -> Option<(QueueId, Settled)> {
             })
         }
         "F" => Settled::Found(field(&mut rest)?.parse().ok()?),
+        "K" => Settled::KeyReused(rest.to_owned()),
         "R" => Settled::Refused(rest.to_owned()),
         _ => return None,
     };
@@ -575,9 +577,13 @@ mod tests {
             (QueueId(1), Settled::Sealed(stamp)),
             (QueueId(2), Settled::Found(41)),
             (QueueId(3), Settled::Refused("bad | row's \\ json".into())),
+            (
+                QueueId(4),
+                Settled::KeyReused("\"k\" already stands for seq 3".into()),
+            ),
         ];
         let sql = settle_and_commit_sql("log", &settled);
-        assert!(sql.starts_with("DELETE FROM auditkit_queue WHERE id IN (1, 2, 3); "));
+        assert!(sql.starts_with("DELETE FROM auditkit_queue WHERE id IN (1, 2, 3, 4); "));
         assert!(sql.ends_with("SET LOCAL synchronous_commit = on; COMMIT"));
         let back: Vec<_> = settled
             .iter()
@@ -585,6 +591,10 @@ mod tests {
             .collect();
         assert_eq!(back[..2], settled[..2]);
         assert_eq!(back[2].1, Settled::Refused("bad ? row?s ? json".into()));
+        assert_eq!(
+            back[3].1,
+            Settled::KeyReused("\"k\" already stands for seq 3".into())
+        );
     }
 
     #[test]

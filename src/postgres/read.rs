@@ -20,7 +20,7 @@ use crate::query::summary::GroupBy;
 use crate::query::Query;
 use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
-use crate::sql::{summary, EventKey, Param};
+use crate::sql::{summary, EventKey, Param, Schema};
 use crate::store::sealed::{SealedEvent, SealedEventRef};
 #[cfg(doc)]
 use crate::store::AuditStore;
@@ -130,7 +130,12 @@ impl PgStore {
         sql: &str,
         ps: &[Param],
     ) -> Result<Vec<SealedEvent>> {
-        let op = |conn: &mut Conn| select_on(conn, sql, ps);
+        let op = |conn: &mut Conn| {
+            let Conn {
+                client, statements, ..
+            } = conn;
+            select_on(statements, client, &self.tables, sql, ps)
+        };
         if on_reads {
             self.run_read(op)
         } else {
@@ -139,19 +144,19 @@ impl PgStore {
     }
 }
 
-/// [`PgStore::select`] on one connection (an append's, inside its transaction).
+/// [`PgStore::select`] on one client (an append's, inside its transaction), with the
+/// personal values from `schema`'s table.
 pub(super) fn select_on(
-    conn: &mut Conn,
+    statements: &mut HashMap<String, Statement>,
+    client: &mut impl GenericClient,
+    schema: &Schema,
     sql: &str,
     ps: &[Param],
 ) -> std::result::Result<Vec<SealedEvent>, Fail> {
-    let Conn {
-        client, statements, ..
-    } = conn;
     let stmt = prepared(statements, client, sql)?;
     let rows = client.query(&stmt, &params(ps))?;
     let mut events = rows.iter().map(codec::decode).collect::<Result<Vec<_>>>()?;
-    fill_personal(statements, client, &mut events)?;
+    fill_personal(statements, client, schema, &mut events)?;
     Ok(events)
 }
 
@@ -159,9 +164,10 @@ pub(super) fn select_on(
 pub(super) fn fill_personal(
     statements: &mut HashMap<String, Statement>,
     client: &mut impl GenericClient,
+    schema: &Schema,
     events: &mut [SealedEvent],
 ) -> std::result::Result<(), Fail> {
-    let rows = personal_rows(statements, client, codec::personal_lookup(events))?;
+    let rows = personal_rows(statements, client, schema, codec::personal_lookup(events))?;
     let rows = rows
         .iter()
         .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?)))
@@ -174,15 +180,17 @@ pub(super) fn fill_personal(
 fn personal_rows(
     statements: &mut HashMap<String, Statement>,
     client: &mut impl GenericClient,
+    schema: &Schema,
     lookup: Option<PersonalLookup>,
 ) -> std::result::Result<Vec<postgres::Row>, Fail> {
+    let table = schema.table("auditkit_personal_values");
     Ok(match lookup {
         None => Vec::new(),
         Some(PersonalLookup::Range(lo, hi)) => {
             let stmt = prepared(
                 statements,
                 client,
-                "SELECT seq, path, value, salt FROM auditkit_personal_values WHERE seq BETWEEN $1 AND $2",
+                &format!("SELECT seq, path, value, salt FROM {table} WHERE seq BETWEEN $1 AND $2"),
             )?;
             client.query(&stmt, &[&(lo as i64), &(hi as i64)])?
         }
@@ -191,7 +199,7 @@ fn personal_rows(
             let stmt = prepared(
                 statements,
                 client,
-                "SELECT seq, path, value, salt FROM auditkit_personal_values WHERE seq = ANY($1)",
+                &format!("SELECT seq, path, value, salt FROM {table} WHERE seq = ANY($1)"),
             )?;
             client.query(&stmt, &[&seqs])?
         }
@@ -263,7 +271,12 @@ pub(super) fn read_each(
             .iter()
             .map(codec::decode_ref)
             .collect::<Result<Vec<_>>>()?;
-        let values = personal_rows(statements, client, codec::personal_lookup(&events))?;
+        let values = personal_rows(
+            statements,
+            client,
+            &store.tables,
+            codec::personal_lookup(&events),
+        )?;
         let values = values
             .iter()
             .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?)))
@@ -297,7 +310,7 @@ pub(super) fn count(store: &PgStore, query: &Query) -> Result<u64> {
 }
 
 pub(super) fn by_id(store: &PgStore, id: Uuid) -> Result<Option<SealedEvent>> {
-    let sql = POSTGRES.select_event_by(EventKey::Id);
+    let sql = POSTGRES.select_event_by(&store.tables, EventKey::Id);
     Ok(store
         .select(true, &sql, &[Param::Blob(id.as_bytes().to_vec())])?
         .pop())
@@ -305,7 +318,7 @@ pub(super) fn by_id(store: &PgStore, id: Uuid) -> Result<Option<SealedEvent>> {
 
 /// On the primary: sealing asks it, and a standby behind would let a key be recorded twice.
 pub(super) fn find_by_key(store: &PgStore, key: &str) -> Result<Option<SealedEvent>> {
-    let sql = POSTGRES.select_event_by(EventKey::IdempotencyKey);
+    let sql = POSTGRES.select_event_by(&store.tables, EventKey::IdempotencyKey);
     Ok(store
         .select(false, &sql, &[Param::Text(key.to_owned())])?
         .pop())

@@ -31,6 +31,30 @@ impl From<Option<&str>> for Param {
     }
 }
 
+/// Where a statement finds auditkit's tables: by name alone (SQLite, and PostgreSQL sessions
+/// whose `search_path` is the store's schema), or qualified by the store's schema (the app's
+/// own PostgreSQL connection, in `record_in`, where auditkit's `search_path` is not set). The
+/// statements both kinds of connection run are built with it, so they share one SQL text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Schema(String);
+
+impl Schema {
+    /// Tables by name alone.
+    pub(crate) fn unqualified() -> Self {
+        Schema(String::new())
+    }
+
+    /// Tables in the schema named by `quoted`, an SQL identifier already quoted.
+    pub(crate) fn qualified(quoted: &str) -> Self {
+        Schema(format!("{quoted}."))
+    }
+
+    /// Table `name` (one of auditkit's, such as `auditkit_events`), qualified as needed.
+    pub(crate) fn table(&self, name: &str) -> String {
+        format!("{}{name}", self.0)
+    }
+}
+
 /// The columns one event is looked up by.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum EventKey {
@@ -42,15 +66,16 @@ pub(crate) enum EventKey {
 impl Dialect {
     /// `SELECT` every codec column of the event whose `by` column equals the first parameter:
     /// the one statement every single-event lookup of both backends runs.
-    pub(crate) fn select_event_by(&self, by: EventKey) -> String {
+    pub(crate) fn select_event_by(&self, schema: &Schema, by: EventKey) -> String {
         let column = match by {
             EventKey::Seq => "seq",
             EventKey::Id => "id",
             EventKey::IdempotencyKey => "idempotency_key",
         };
         format!(
-            "SELECT {} FROM auditkit_events e WHERE e.{column} = {}",
+            "SELECT {} FROM {} e WHERE e.{column} = {}",
             codec::select_list(),
+            schema.table("auditkit_events"),
             (self.placeholder)(1)
         )
     }

@@ -7,7 +7,7 @@ use super::search::SQLITE;
 use super::SqliteStore;
 use crate::integrity::merkle;
 use crate::sql::index_rows::IndexRows;
-use crate::sql::{lifecycle, EventKey, Param};
+use crate::sql::{lifecycle, EventKey, Param, Schema};
 use crate::store::sealed::SealedEvent;
 use crate::store::{Head, PersonalPath};
 use crate::Result;
@@ -108,7 +108,7 @@ pub(super) fn erase(conn: &mut Connection, fields: &[(u64, PersonalPath)]) -> Re
         .map_err(map_err)?;
     let mut ops = SqliteEraser {
         tx: &tx,
-        load_sql: SQLITE.select_event_by(EventKey::Seq),
+        load_sql: SQLITE.select_event_by(&Schema::unqualified(), EventKey::Seq),
     };
     if lifecycle::erase(&mut ops, &SQLITE, fields)? > 0 {
         optimize_search(&tx)?;

@@ -13,7 +13,7 @@ use crate::query::summary::GroupBy;
 use crate::query::Query;
 use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
-use crate::sql::{EventKey, Param};
+use crate::sql::{EventKey, Param, Schema};
 use crate::store::sealed::{SealedEvent, SealedEventRef};
 use crate::store::Head;
 use crate::{Error, Result};
@@ -204,13 +204,13 @@ pub(super) fn head_on(conn: &Connection) -> Result<Head> {
 
 /// The event at `seq` as `conn` sees it.
 pub(super) fn at_seq_on(conn: &Connection, seq: u64) -> Result<Option<SealedEvent>> {
-    let sql = SQLITE.select_event_by(EventKey::Seq);
+    let sql = SQLITE.select_event_by(&Schema::unqualified(), EventKey::Seq);
     Ok(SqliteStore::select(conn, &sql, &[Param::Int(seq as i64)])?.pop())
 }
 
 /// The event recorded with idempotency key `key` as `conn` sees it.
 pub(super) fn key_on(conn: &Connection, key: &str) -> Result<Option<SealedEvent>> {
-    let sql = SQLITE.select_event_by(EventKey::IdempotencyKey);
+    let sql = SQLITE.select_event_by(&Schema::unqualified(), EventKey::IdempotencyKey);
     Ok(SqliteStore::select(conn, &sql, &[Param::Text(key.to_owned())])?.pop())
 }
 
@@ -278,7 +278,7 @@ pub(super) fn count(store: &SqliteStore, query: &Query) -> Result<u64> {
 }
 
 pub(super) fn by_id(store: &SqliteStore, id: Uuid) -> Result<Option<SealedEvent>> {
-    let sql = SQLITE.select_event_by(EventKey::Id);
+    let sql = SQLITE.select_event_by(&Schema::unqualified(), EventKey::Id);
     store.read_with(|conn| {
         Ok(SqliteStore::select(conn, &sql, &[Param::Blob(id.as_bytes().to_vec())])?.pop())
     })

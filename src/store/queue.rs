@@ -44,6 +44,10 @@ pub enum Settled {
     Sealed(Stamp),
     /// Its idempotency key was already recorded, by the event at this seq.
     Found(u64),
+    /// Its idempotency key stands for another event (the trail's rule: a key means one
+    /// request); the writer that queued it reports `Error::Invalid` for `idempotency_key`
+    /// with this problem.
+    KeyReused(String),
     /// It could not be sealed (the store could not decode it, for one): why.
     Refused(String),
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{AuditTrail, Inner};
+use super::{idempotency, AuditTrail, Inner};
 use crate::integrity::{self, hashes, merkle};
 use crate::store::append::Optimistic;
 use crate::store::queue::{Queue, QueueId, Settled, Stamp, Turn};
@@ -308,6 +308,15 @@ impl<S: AuditStore> AuditTrail<S> {
         });
         let append: Box<dyn Append + '_> = match fast {
             Some(t) => Box::new(Optimistic::expecting(store, t.head.clone())),
+            // A queued draft is judged alone by the writer that seals it, so a call of several
+            // events with idempotency keys (one of which may stand for another event, refusing
+            // the whole call) waits for the lock instead.
+            None if jobs.iter().any(|j| {
+                j.drafts.len() > 1 && j.drafts.iter().any(|d| d.idempotency_key.is_some())
+            }) =>
+            {
+                store.begin_append()?
+            }
             None => {
                 // Borrowed: a store that waits for its lock never looks at them.
                 let drafts: Vec<&SealedEvent> = jobs.iter().flat_map(|j| j.drafts.iter()).collect();
@@ -392,6 +401,7 @@ impl<S: AuditStore> AuditTrail<S> {
         for job in jobs {
             let mut events = Vec::with_capacity(job.drafts.len());
             let mut refused = None;
+            let mut reused = None;
             for s in settled.by_ref().take(job.drafts.len()) {
                 match s {
                     Settled::Sealed(stamp) => events.push(Stored::Own(stamp)),
@@ -403,14 +413,16 @@ impl<S: AuditStore> AuditTrail<S> {
                             )))
                         }
                     },
+                    Settled::KeyReused(why) => reused = Some(why),
                     Settled::Refused(why) => refused = Some(why),
                 }
             }
             results.push((
                 job.ticket,
-                match refused {
-                    None => Ok(events),
-                    Some(why) => Err(Error::storage(format!(
+                match (reused, refused) {
+                    (Some(why), _) => Err(Error::invalid("idempotency_key", why)),
+                    (None, None) => Ok(events),
+                    (None, Some(why)) => Err(Error::storage(format!(
                         "the writer holding the lock could not seal one of this call's queued events ({why}); \
                          its other events may have been recorded, so read them back (by idempotency key) before retrying"
                     ))),
@@ -523,27 +535,38 @@ impl<S: AuditStore> AuditTrail<S> {
             next: tip.clone(),
             batch: Vec::new(),
             keys: HashMap::new(),
+            found: HashMap::new(),
         };
+        // A call whose idempotency key names another event is refused whole, before anything
+        // of it is sealed; the others go on.
         let mut queued_slots = Vec::with_capacity(queued.len());
         for (id, draft) in &queued {
-            queued_slots.push((*id, sealing.place(log_id, &mut *append, draft)?));
+            let slot = match sealing.refusal(&mut *append, std::slice::from_ref(draft))? {
+                Some(why) => Err(why),
+                None => Ok(sealing.place(log_id, draft)),
+            };
+            queued_slots.push((*id, slot));
         }
-        let mut slots: Vec<Vec<Slot>> = Vec::with_capacity(jobs.len());
+        let mut slots: Vec<Result<Vec<Slot>>> = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let mut job_slots = Vec::with_capacity(job.drafts.len());
-            for draft in &job.drafts {
-                job_slots.push(sealing.place(log_id, &mut *append, draft)?);
-            }
-            slots.push(job_slots);
+            slots.push(match sealing.refusal(&mut *append, &job.drafts)? {
+                Some(why) => Err(Error::invalid("idempotency_key", why)),
+                None => Ok(job
+                    .drafts
+                    .iter()
+                    .map(|d| sealing.place(log_id, d))
+                    .collect()),
+            });
         }
         let Sealing { next, batch, .. } = sealing;
         let outcomes: Vec<(QueueId, Settled)> = queued_slots
             .iter()
             .map(|(id, slot)| {
                 let settled = match slot {
-                    Slot::Existing(e) => Settled::Found(e.seq),
-                    Slot::Same(i) => Settled::Found(batch[*i].seq),
-                    Slot::Own(i) => Settled::Sealed(stamp(&batch[*i])),
+                    Ok(Slot::Existing(e)) => Settled::Found(e.seq),
+                    Ok(Slot::Same(i)) => Settled::Found(batch[*i].seq),
+                    Ok(Slot::Own(i)) => Settled::Sealed(stamp(&batch[*i])),
+                    Err(why) => Settled::KeyReused(why.clone()),
                 };
                 (*id, settled)
             })
@@ -567,15 +590,17 @@ impl<S: AuditStore> AuditTrail<S> {
             .iter()
             .zip(slots)
             .map(|(job, job_slots)| {
-                let events = job_slots
-                    .into_iter()
-                    .map(|s| match s {
-                        Slot::Existing(e) => Stored::Other(e),
-                        Slot::Own(i) => Stored::Own(stamp(&batch[i])),
-                        Slot::Same(i) => Stored::Other(Box::new(batch[i].clone())),
-                    })
-                    .collect();
-                (job.ticket, Ok(events))
+                let events = job_slots.map(|slots| {
+                    slots
+                        .into_iter()
+                        .map(|s| match s {
+                            Slot::Existing(e) => Stored::Other(e),
+                            Slot::Own(i) => Stored::Own(stamp(&batch[i])),
+                            Slot::Same(i) => Stored::Other(Box::new(batch[i].clone())),
+                        })
+                        .collect()
+                });
+                (job.ticket, events)
             })
             .collect();
         let tip = if batch.is_empty() { tip } else { next };
@@ -633,29 +658,67 @@ enum Slot {
 struct Sealing<'d> {
     next: Tip,
     batch: Vec<SealedEvent>,
+    /// Keys sealed in this batch, with the index of their event.
     keys: HashMap<&'d str, usize>,
+    /// Keys looked up in the store under the append's lock, with what was found.
+    found: HashMap<&'d str, Option<Box<SealedEvent>>>,
 }
 
 impl<'d> Sealing<'d> {
-    /// Seals `draft` onto the batch, unless its idempotency key is already recorded (under
-    /// the append's lock) or earlier in the batch.
-    fn place(
+    /// Why one call's `drafts` cannot be recorded (the problem of an [`Error::Invalid`] for
+    /// `idempotency_key`): one reuses a key of another event (stored, earlier in this batch,
+    /// or earlier in the call). `None` when they can. Looks up each key under the append's
+    /// lock, once.
+    fn refusal(
         &mut self,
-        log_id: &str,
         append: &mut dyn Append,
-        draft: &'d SealedEvent,
-    ) -> Result<Slot> {
+        drafts: &'d [SealedEvent],
+    ) -> Result<Option<String>> {
+        let mut in_call: HashMap<&str, &SealedEvent> = HashMap::new();
+        for draft in drafts {
+            let Some(key) = draft.idempotency_key.as_deref() else {
+                continue;
+            };
+            if !self.keys.contains_key(key) && !self.found.contains_key(key) {
+                let stored = append.find_by_key(key)?.map(Box::new);
+                self.found.insert(key, stored);
+            }
+            let first = match (in_call.get(key), self.keys.get(key), self.found.get(key)) {
+                (Some(d), _, _) => Some(*d),
+                (None, Some(&i), _) => Some(&self.batch[i]),
+                (None, None, Some(Some(e))) => Some(&**e),
+                _ => None,
+            };
+            if let Some(first) = first {
+                if let Some(field) = idempotency::differs(draft, first) {
+                    let which = match first.seq {
+                        0 => "another event of the same call".to_owned(),
+                        seq => format!("the event at seq {seq}"),
+                    };
+                    return Ok(Some(format!(
+                        "{key:?} already stands for {which}, whose {field} differs; a key means one request: retry with the same event, or give a new event a new key"
+                    )));
+                }
+            }
+            in_call.entry(key).or_insert(draft);
+        }
+        Ok(None)
+    }
+
+    /// Seals `draft` onto the batch, unless its idempotency key is already recorded (found
+    /// by [`Sealing::refusal`], which has passed it) or earlier in the batch.
+    fn place(&mut self, log_id: &str, draft: &'d SealedEvent) -> Slot {
         if let Some(k) = draft.idempotency_key.as_deref() {
             if let Some(&i) = self.keys.get(k) {
-                return Ok(Slot::Same(i));
+                return Slot::Same(i);
             }
-            if let Some(existing) = append.find_by_key(k)? {
-                return Ok(Slot::Existing(Box::new(existing)));
+            if let Some(Some(existing)) = self.found.get(k) {
+                return Slot::Existing(existing.clone());
             }
             self.keys.insert(k, self.batch.len());
         }
         self.batch.push(seal(log_id, draft, &mut self.next));
-        Ok(Slot::Own(self.batch.len() - 1))
+        Slot::Own(self.batch.len() - 1)
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod retention;
 mod sign;
 
 mod commit;
+mod idempotency;
 use commit::{State, Stored};
 mod read;
 mod verify;

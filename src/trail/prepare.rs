@@ -55,9 +55,12 @@ impl NewEvent {
                 ));
             }
         }
+        // A draft's `recorded_at` is when it was prepared (sealing stamps the real one); its
+        // `occurred_at` is the same unless the caller gave one (`idempotency::differs`).
+        let prepared_at = time_util::now();
         let occurred_at = match self.occurred_at {
             Some(t) => time_util::recorded("occurred_at", t)?,
-            None => time_util::now(),
+            None => prepared_at,
         };
 
         let mut before = self.before;
@@ -191,7 +194,7 @@ impl NewEvent {
             seq: 0,
             id: Uuid::nil(),
             occurred_at,
-            recorded_at: occurred_at,
+            recorded_at: prepared_at,
             tenant: self.tenant.clone(),
             actor_kind: self.actor.kind,
             actor_id: self.actor.id.clone(),
@@ -221,7 +224,7 @@ impl NewEvent {
             seq: 0,
             id: Uuid::nil(),
             occurred_at,
-            recorded_at: occurred_at,
+            recorded_at: prepared_at,
             tenant: self.tenant,
             actor: self.actor,
             source: Source::parse(&source),

@@ -326,9 +326,9 @@ pub fn get_and_idempotency<S: AuditStore>(store: S) -> CheckResult {
         .record(
             NewEvent::new("payment.captured")
                 .idempotency_key("webhook-evt-1")
-                .context("amount", 99),
+                .context("amount", 10),
         )
-        .ctx(C, "recording the same idempotency key again")?;
+        .ctx(C, "recording the same event with its idempotency key again")?;
     ensure!(
         C,
         again.id == first.id && again.seq == first.seq,
@@ -336,10 +336,23 @@ pub fn get_and_idempotency<S: AuditStore>(store: S) -> CheckResult {
         again.seq,
         first.seq
     );
+    // The key with another event is a mistake, not a retry: refused, naming the key.
+    let other = h.trail.record(
+        NewEvent::new("payment.captured")
+            .idempotency_key("webhook-evt-1")
+            .context("amount", 99),
+    );
+    ensure!(
+        C,
+        matches!(&other, Err(e) if e.is_invalid() && e.to_string().contains("webhook-evt-1")),
+        "recording idempotency key \"webhook-evt-1\" with a different event must be Error::Invalid naming the key, got {other:?}"
+    );
     let batch = h
         .trail
         .record_batch(vec![
-            NewEvent::new("payment.captured").idempotency_key("webhook-evt-1"),
+            NewEvent::new("payment.captured")
+                .idempotency_key("webhook-evt-1")
+                .context("amount", 10),
             NewEvent::new("payment.captured").idempotency_key("webhook-evt-2"),
             NewEvent::new("payment.captured").idempotency_key("webhook-evt-2"),
         ])
@@ -382,6 +395,20 @@ pub fn get_and_idempotency<S: AuditStore>(store: S) -> CheckResult {
         got.is_none(),
         "find_by_key(\"never-used\") returned event {}",
         got.as_ref().map_or(String::new(), describe)
+    );
+    // One key for two different events in one call: the call is refused whole.
+    let before = h.raw().head().ctx(C, "head()")?;
+    let mixed = h.trail.record_batch(vec![
+        NewEvent::new("payment.captured").idempotency_key("webhook-evt-3"),
+        NewEvent::new("payment.refunded").idempotency_key("webhook-evt-3"),
+    ]);
+    let after = h.raw().head().ctx(C, "head()")?;
+    ensure!(
+        C,
+        matches!(&mixed, Err(e) if e.is_invalid()) && after.seq == before.seq,
+        "a batch giving one idempotency key to two different events must be refused whole (Error::Invalid, nothing stored), got {mixed:?} and the head moved from {} to {}",
+        before.seq,
+        after.seq
     );
     Ok(())
 }
