@@ -630,3 +630,152 @@ impl Drop for PgAppend<'_> {
         self.release(true);
     }
 }
+
+/// An append inside the app's open transaction on its own connection
+/// ([`crate::store::AppendWithin`]), in a savepoint of its own: every statement is
+/// schema-qualified (the app's `search_path` is its own), any error rolls back to the
+/// savepoint and leaves the app's transaction usable, and `commit` releases the savepoint,
+/// leaving the app's transaction to commit or roll back.
+pub(super) struct PgAppendWithin<'a> {
+    store: &'a PgStore,
+    savepoint: Option<postgres::Transaction<'a>>,
+    /// Statements prepared on the app's connection for this append.
+    statements: HashMap<String, Statement>,
+    head: Head,
+}
+
+/// What a failure inside the app's transaction means: a serialization failure or deadlock
+/// (REPEATABLE READ, SERIALIZABLE) asks for the whole transaction to run again.
+fn within_err(f: Fail) -> Error {
+    match f {
+        Fail::Pg(e)
+            if e.as_db_error().is_some_and(|d| {
+                *d.code() == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *d.code() == SqlState::T_R_DEADLOCK_DETECTED
+            }) =>
+        {
+            Error::retry_transaction(map_err(e).to_string())
+        }
+        other => final_err(other),
+    }
+}
+
+/// Begins an append inside `tx`: a savepoint, the log checked to be the store's, the head
+/// row's lock.
+pub(super) fn begin_within<'a>(
+    store: &'a PgStore,
+    tx: &'a mut postgres::Transaction<'_>,
+) -> Result<PgAppendWithin<'a>> {
+    let mut savepoint = tx.savepoint("auditkit_append").map_err(|e| {
+        Error::invalid(
+            "transaction",
+            format!(
+                "a savepoint cannot be opened in it ({}); record in a transaction that is open and has not failed",
+                map_err(e)
+            ),
+        )
+    })?;
+    let mut statements = HashMap::new();
+    // Dropped on an error, the savepoint rolls back: the app's transaction goes on.
+    let log: Option<String> = savepoint
+        .query_opt(
+            &format!(
+                "SELECT value FROM {} WHERE key = 'log_id'",
+                store.tables.table("auditkit_meta")
+            ),
+            &[],
+        )
+        .ok()
+        .flatten()
+        .map(|r| r.get(0));
+    if log.as_deref() != Some(store.log_id.as_str()) {
+        return Err(Error::invalid(
+            "transaction",
+            format!(
+                "its database holds {} in schema {:?}, the store's log is {}; record inside a transaction on the store's own database",
+                log.map_or("no auditkit log".to_owned(), |l| format!("audit log {l}")),
+                store.schema,
+                store.log_id
+            ),
+        ));
+    }
+    let (head, _) =
+        lock_head(&mut statements, &mut savepoint, &store.tables).map_err(within_err)?;
+    Ok(PgAppendWithin {
+        store,
+        savepoint: Some(savepoint),
+        statements,
+        head,
+    })
+}
+
+impl<'a> PgAppendWithin<'a> {
+    fn parts(
+        &mut self,
+    ) -> (
+        &mut HashMap<String, Statement>,
+        &mut postgres::Transaction<'a>,
+    ) {
+        let savepoint = self
+            .savepoint
+            .as_mut()
+            .expect("an append holds its savepoint until it ends");
+        (&mut self.statements, savepoint)
+    }
+}
+
+impl Append for PgAppendWithin<'_> {
+    fn head(&self) -> &Head {
+        &self.head
+    }
+
+    fn newest(&mut self) -> Result<Option<SealedEvent>> {
+        let (seq, store) = (self.head.seq as i64, self.store);
+        let (statements, tx) = self.parts();
+        event_on(
+            statements,
+            tx,
+            &store.tables,
+            EventKey::Seq,
+            Param::Int(seq),
+        )
+    }
+
+    fn purge_anchor(&mut self) -> Result<Option<Head>> {
+        let store = self.store;
+        let (statements, tx) = self.parts();
+        anchor_on(statements, tx, &store.tables).map_err(within_err)
+    }
+
+    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
+        let store = self.store;
+        let (statements, tx) = self.parts();
+        let key = Param::Text(key.to_owned());
+        event_on(statements, tx, &store.tables, EventKey::IdempotencyKey, key)
+    }
+
+    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        let (at, store) = (self.head.seq, self.store);
+        let (statements, tx) = self.parts();
+        push_on(
+            statements,
+            tx,
+            &store.tables,
+            at,
+            batch,
+            new_head,
+            within_err,
+        )?;
+        self.head = new_head.clone();
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        // Statements prepared on the app's connection are closed before the savepoint ends.
+        self.statements.clear();
+        match self.savepoint.take() {
+            Some(savepoint) => savepoint.commit().map_err(map_err),
+            None => Ok(()),
+        }
+    }
+}

@@ -44,6 +44,9 @@ use std::fmt;
 
 use uuid::Uuid;
 
+/// The `postgres` crate auditkit is built with: an app's `postgres::Transaction` from it is
+/// what [`crate::AuditTrail::record_in`] takes.
+pub use ::postgres;
 pub use options::{PgOptions, DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SCHEMA};
 pub use schema::SCHEMA_VERSION;
 
@@ -51,7 +54,7 @@ use crate::query::summary::GroupBy;
 use crate::query::Query;
 use crate::sql::Schema;
 use crate::store::sealed::{SealedEvent, SealedEventRef};
-use crate::store::{Append, AuditStore, Head, PersonalPath};
+use crate::store::{Append, AppendWithin, AuditStore, Head, PersonalPath};
 use crate::Result;
 use connect::Side;
 
@@ -161,5 +164,19 @@ impl AuditStore for PgStore {
         // The server keeps its own files whole (WAL, page checksums when enabled) and reports
         // damage as an error of the statement that meets it: this store knows of no other.
         Ok(())
+    }
+}
+
+/// The app's open transaction on its own connection to the store's database (`postgres`
+/// crate): `trail.record_in(&mut tx, event)`.
+impl<'t> AppendWithin<&'t mut postgres::Transaction<'_>> for PgStore {
+    fn begin_append_within<'a>(
+        &'a self,
+        tx: &'t mut postgres::Transaction<'_>,
+    ) -> Result<Box<dyn Append + 'a>>
+    where
+        't: 'a,
+    {
+        Ok(Box::new(append::begin_within(self, tx)?))
     }
 }
