@@ -56,6 +56,7 @@
 //! | `postgres` | no     | `postgres::PgStore`, one trail shared by app servers on one PostgreSQL database |
 //! | `testkit` | no      | `auditkit::testkit`, the conformance suite for your own [`AuditStore`] |
 //! | `sign`    | no      | Ed25519-signed checkpoints (C2SP signed notes): `auditkit::integrity::sign` |
+//! | `sqlx`    | no      | `AuditTrail::record_in_sqlx`: record inside an app's sqlx PostgreSQL transaction (implies `postgres`) |
 //!
 //! Time zones ([`Event::describe_in`], [`GroupBy::Day`]) come from the tz database that
 //! [jiff](https://docs.rs/jiff) compiles into the binary. It is always on, not a feature:
@@ -150,6 +151,12 @@ pub use vocab::describe::Description;
 // enforces), so no block can switch itself off when a feature it uses is missing: the blocks
 // use `sqlite`, `testkit` and `postgres` (compiled, `no_run`), and run when all three are on,
 // as in `cargo test --all-features`, README's test command and CI's.
-#[cfg(all(doctest, feature = "sqlite", feature = "testkit", feature = "postgres"))]
+#[cfg(all(
+    doctest,
+    feature = "sqlite",
+    feature = "testkit",
+    feature = "postgres",
+    feature = "sqlx"
+))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -41,7 +41,7 @@ const COLUMN_TYPES: [&str; 25] = [
 /// only if it can lock the head row at once (`SKIP LOCKED`: a writer holding the lock is
 /// never waited for), the head is still at $13 and no drafts are queued, and it moves the
 /// head only then, so the head row's update count says whether it appended.
-fn insert_sql(guard: Guard, schema: &Schema) -> String {
+pub(super) fn insert_sql(guard: Guard, schema: &Schema) -> String {
     let n = codec::COLUMNS.len();
     let arrays: Vec<String> = COLUMN_TYPES
         .iter()
@@ -90,7 +90,7 @@ fn insert_sql(guard: Guard, schema: &Schema) -> String {
 
 /// How [`insert_sql`] knows the head is the one the events follow.
 #[derive(Clone, Copy, PartialEq)]
-enum Guard {
+pub(super) enum Guard {
     /// The append holds the head row's lock.
     Locked,
     /// It compares and locks in the same statement, or writes nothing.
@@ -98,7 +98,7 @@ enum Guard {
 }
 
 /// One event column as an array parameter.
-enum Column<'a> {
+pub(super) enum Column<'a> {
     Int(Vec<Option<i64>>),
     Text(Vec<Option<std::borrow::Cow<'a, str>>>),
     Blob(Vec<Option<&'a [u8]>>),
@@ -140,6 +140,92 @@ impl<'a> Column<'a> {
     }
 }
 
+/// [`insert_sql`]'s parameters for one batch, in its order: one array per derived-row
+/// column and per event column, and the head. Built once here from the batch and its index
+/// rows, and bound by the `postgres` executor ([`insert_batch`]) or by sqlx's (`sqlx.rs`).
+pub(super) struct InsertParams<'a> {
+    pub(super) t_kind: Vec<&'a str>,
+    pub(super) t_id: Vec<&'a str>,
+    pub(super) t_seq: Vec<i64>,
+    pub(super) c_path: Vec<&'a str>,
+    pub(super) c_seq: Vec<i64>,
+    pub(super) p_seq: Vec<i64>,
+    pub(super) p_path: Vec<&'a str>,
+    pub(super) p_value: Vec<&'a str>,
+    pub(super) p_salt: Vec<&'a [u8]>,
+    pub(super) head_seq: i64,
+    pub(super) head_hash: Vec<u8>,
+    pub(super) frontier: Vec<u8>,
+    pub(super) expected: i64,
+    pub(super) columns: Vec<Column<'a>>,
+    pub(super) words: Vec<&'a str>,
+}
+
+/// The index rows of each event of `batch`.
+pub(super) fn index_rows(batch: &[SealedEvent]) -> Result<Vec<IndexRows<'_>>> {
+    batch.iter().map(|e| IndexRows::of(e, &POSTGRES)).collect()
+}
+
+impl<'a> InsertParams<'a> {
+    /// The parameters for `batch` (with its `rows`) after head seq `expected`, moving the
+    /// head to `new_head`.
+    pub(super) fn new(
+        batch: &'a [SealedEvent],
+        rows: &'a [IndexRows<'a>],
+        new_head: &Head,
+        expected: u64,
+    ) -> Result<Self> {
+        let mut p = InsertParams {
+            t_kind: Vec::new(),
+            t_id: Vec::new(),
+            t_seq: Vec::new(),
+            c_path: Vec::new(),
+            c_seq: Vec::new(),
+            p_seq: Vec::new(),
+            p_path: Vec::new(),
+            p_value: Vec::new(),
+            p_salt: Vec::new(),
+            head_seq: new_head.seq as i64,
+            head_hash: new_head.hash.to_vec(),
+            frontier: merkle::to_bytes(&new_head.frontier),
+            expected: expected as i64,
+            columns: COLUMN_TYPES
+                .iter()
+                .map(|ty| Column::of_type(ty, batch.len()))
+                .collect(),
+            words: Vec::with_capacity(batch.len()),
+        };
+        for (e, r) in batch.iter().zip(rows) {
+            for ((column, value), name) in p
+                .columns
+                .iter_mut()
+                .zip(codec::encode_ref(e))
+                .zip(codec::COLUMNS)
+            {
+                column.push(value, name)?;
+            }
+            p.words.push(&r.search);
+            let seq = e.seq as i64;
+            for (kind, id) in &r.involved {
+                p.t_kind.push(kind);
+                p.t_id.push(id);
+                p.t_seq.push(seq);
+            }
+            for path in &r.change_paths {
+                p.c_path.push(path);
+                p.c_seq.push(seq);
+            }
+            for pv in &r.personal {
+                p.p_seq.push(seq);
+                p.p_path.push(pv.path.as_ref());
+                p.p_value.push(pv.value);
+                p.p_salt.push(pv.salt);
+            }
+        }
+        Ok(p)
+    }
+}
+
 /// Inserts `batch` and its index rows and sets the head to `new_head`; returns how many head
 /// rows moved (0 only when a `Guard::Compare` found the head locked or moved, or drafts
 /// queued). `Guard::Locked` runs in the open transaction; `Guard::Compare` is one statement
@@ -153,62 +239,25 @@ fn insert_batch(
     expected: u64,
     guard: Guard,
 ) -> std::result::Result<u64, Fail> {
-    let rows = batch
-        .iter()
-        .map(|e| IndexRows::of(e, &POSTGRES))
-        .collect::<Result<Vec<_>>>()?;
-    let (mut t_kind, mut t_id, mut t_seq) =
-        (Vec::<&str>::new(), Vec::<&str>::new(), Vec::<i64>::new());
-    let (mut c_path, mut c_seq) = (Vec::<&str>::new(), Vec::<i64>::new());
-    let (mut p_seq, mut p_path, mut p_value, mut p_salt) = (
-        Vec::<i64>::new(),
-        Vec::<&str>::new(),
-        Vec::<&str>::new(),
-        Vec::<&[u8]>::new(),
-    );
-    let mut columns: Vec<Column<'_>> = COLUMN_TYPES
-        .iter()
-        .map(|ty| Column::of_type(ty, batch.len()))
-        .collect();
-    let mut words = Vec::<&str>::with_capacity(batch.len());
-    for (e, r) in batch.iter().zip(&rows) {
-        for ((column, value), name) in columns
-            .iter_mut()
-            .zip(codec::encode_ref(e))
-            .zip(codec::COLUMNS)
-        {
-            column.push(value, name)?;
-        }
-        words.push(&r.search);
-        let seq = e.seq as i64;
-        for (kind, id) in &r.involved {
-            t_kind.push(kind);
-            t_id.push(id);
-            t_seq.push(seq);
-        }
-        for path in &r.change_paths {
-            c_path.push(path);
-            c_seq.push(seq);
-        }
-        for p in &r.personal {
-            p_seq.push(seq);
-            p_path.push(p.path.as_ref());
-            p_value.push(p.value);
-            p_salt.push(p.salt);
-        }
-    }
-    let (head_seq, head_hash, frontier, expected) = (
-        new_head.seq as i64,
-        new_head.hash.to_vec(),
-        merkle::to_bytes(&new_head.frontier),
-        expected as i64,
-    );
+    let rows = index_rows(batch)?;
+    let p = InsertParams::new(batch, &rows, new_head, expected)?;
     let mut ps: Vec<&(dyn ToSql + Sync)> = vec![
-        &t_kind, &t_id, &t_seq, &c_path, &c_seq, &p_seq, &p_path, &p_value, &p_salt, &head_seq,
-        &head_hash, &frontier, &expected,
+        &p.t_kind,
+        &p.t_id,
+        &p.t_seq,
+        &p.c_path,
+        &p.c_seq,
+        &p.p_seq,
+        &p.p_path,
+        &p.p_value,
+        &p.p_salt,
+        &p.head_seq,
+        &p.head_hash,
+        &p.frontier,
+        &p.expected,
     ];
-    ps.extend(columns.iter().map(Column::as_sql));
-    ps.push(&words);
+    ps.extend(p.columns.iter().map(Column::as_sql));
+    ps.push(&p.words);
     let stmt = prepared(statements, tx, &insert_sql(guard, schema))?;
     Ok(tx.execute(&stmt, &ps)?)
 }
@@ -381,15 +430,19 @@ fn lock_head(
     client: &mut impl GenericClient,
     schema: &Schema,
 ) -> std::result::Result<(Head, bool), Fail> {
-    let sql = format!(
-        "SELECT seq, hash, frontier, EXISTS (SELECT 1 FROM {}) FROM {} WHERE id = 1 FOR UPDATE",
-        schema.table("auditkit_queue"),
-        schema.table("auditkit_head")
-    );
-    let stmt = prepared(statements, client, &sql)?;
+    let stmt = prepared(statements, client, &lock_head_sql(schema))?;
     let row = client.query_one(&stmt, &[])?;
     let head = codec::decode_head(get(&row, 0)?, get(&row, 1)?, get(&row, 2)?)?;
     Ok((head, get(&row, 3)?))
+}
+
+/// What [`lock_head`] runs: the head row `FOR UPDATE`, and whether drafts are queued.
+pub(super) fn lock_head_sql(schema: &Schema) -> String {
+    format!(
+        "SELECT seq, hash, frontier, EXISTS (SELECT 1 FROM {}) FROM {} WHERE id = 1 FOR UPDATE",
+        schema.table("auditkit_queue"),
+        schema.table("auditkit_head")
+    )
 }
 
 /// The stored event at `seq` or with idempotency key `key`, read on `client` under the lock.

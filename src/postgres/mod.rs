@@ -39,6 +39,8 @@ mod queue;
 mod read;
 mod schema;
 mod search;
+#[cfg(feature = "sqlx")]
+mod within_sqlx;
 
 use std::fmt;
 
@@ -47,6 +49,10 @@ use uuid::Uuid;
 /// The `postgres` crate auditkit is built with: an app's `postgres::Transaction` from it is
 /// what [`crate::AuditTrail::record_in`] takes.
 pub use ::postgres;
+/// The `sqlx` auditkit is built with (feature `sqlx`): an app's `sqlx::PgConnection` from it
+/// is what [`crate::AuditTrail::record_in_sqlx`] takes.
+#[cfg(feature = "sqlx")]
+pub use ::sqlx;
 pub use options::{PgOptions, DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SCHEMA};
 pub use schema::SCHEMA_VERSION;
 

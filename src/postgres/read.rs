@@ -183,27 +183,30 @@ fn personal_rows(
     schema: &Schema,
     lookup: Option<PersonalLookup>,
 ) -> std::result::Result<Vec<postgres::Row>, Fail> {
-    let table = schema.table("auditkit_personal_values");
+    let Some(lookup) = lookup else {
+        return Ok(Vec::new());
+    };
+    let stmt = prepared(statements, client, &personal_sql(schema, &lookup))?;
     Ok(match lookup {
-        None => Vec::new(),
-        Some(PersonalLookup::Range(lo, hi)) => {
-            let stmt = prepared(
-                statements,
-                client,
-                &format!("SELECT seq, path, value, salt FROM {table} WHERE seq BETWEEN $1 AND $2"),
-            )?;
-            client.query(&stmt, &[&(lo as i64), &(hi as i64)])?
-        }
-        Some(PersonalLookup::Points(seqs)) => {
+        PersonalLookup::Range(lo, hi) => client.query(&stmt, &[&(lo as i64), &(hi as i64)])?,
+        PersonalLookup::Points(seqs) => {
             let seqs: Vec<i64> = seqs.into_iter().map(|s| s as i64).collect();
-            let stmt = prepared(
-                statements,
-                client,
-                &format!("SELECT seq, path, value, salt FROM {table} WHERE seq = ANY($1)"),
-            )?;
             client.query(&stmt, &[&seqs])?
         }
     })
+}
+
+/// What [`personal_rows`] runs for `lookup`: `$1`, `$2` the range, or `$1` the seqs.
+pub(super) fn personal_sql(schema: &Schema, lookup: &PersonalLookup) -> String {
+    let table = schema.table("auditkit_personal_values");
+    match lookup {
+        PersonalLookup::Range(..) => {
+            format!("SELECT seq, path, value, salt FROM {table} WHERE seq BETWEEN $1 AND $2")
+        }
+        PersonalLookup::Points(_) => {
+            format!("SELECT seq, path, value, salt FROM {table} WHERE seq = ANY($1)")
+        }
+    }
 }
 
 /// The SQL and parameters of [`AuditStore::query`].

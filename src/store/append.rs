@@ -38,6 +38,130 @@ pub trait AppendWithin<T>: AuditStore {
         T: 'a;
 }
 
+/// A store that can append inside a transaction the application holds on an asynchronous
+/// connection `C` (`sqlx::PgConnection` for [`crate::postgres::PgStore`], feature `sqlx`),
+/// for `AuditTrail::record_in_sqlx`. The contract is [`AppendWithin`]'s; the append comes in
+/// three steps so that the trail seals in between, without I/O: [`lock_within`] reads all
+/// that sealing needs under the lock, then [`push_within`] writes the sealed batch (or
+/// [`abandon_within`] writes nothing), and either ends the append.
+///
+/// [`lock_within`]: AppendWithinAsync::lock_within
+/// [`push_within`]: AppendWithinAsync::push_within
+/// [`abandon_within`]: AppendWithinAsync::abandon_within
+pub trait AppendWithinAsync<C: ?Sized>: AuditStore {
+    /// Opens the append inside `conn`'s transaction (a savepoint of its own), takes the log's
+    /// write lock there and reads under it the head, the newest event, the purge anchor and
+    /// the stored event of each of `keys`. On an error, nothing of the append is left in the
+    /// transaction.
+    ///
+    /// # Errors
+    /// As [`AppendWithin::begin_append_within`].
+    fn lock_within<'a>(
+        &'a self,
+        conn: &'a mut C,
+        keys: &'a [String],
+    ) -> impl std::future::Future<Output = Result<LockedWithin>> + Send + 'a;
+
+    /// Writes `batch` (sealed against the locked head) and moves the head to `new_head`, then
+    /// ends the append; on an error, rolls back to the append's savepoint first.
+    ///
+    /// # Errors
+    /// As [`Append::push`]; [`Error::RetryTransaction`]; storage errors.
+    fn push_within<'a>(
+        &'a self,
+        conn: &'a mut C,
+        batch: &'a [SealedEvent],
+        new_head: &'a Head,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'a;
+
+    /// Ends an append that writes nothing (its events all found by their keys, or refused).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn abandon_within<'a>(
+        &'a self,
+        conn: &'a mut C,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'a;
+}
+
+/// What [`AppendWithinAsync::lock_within`] read under the lock.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LockedWithin {
+    /// The head the events follow.
+    pub head: Head,
+    /// The stored event at the head's seq, as [`Append::newest`].
+    pub newest: Option<SealedEvent>,
+    /// The purge anchor, as [`Append::purge_anchor`].
+    pub purge_anchor: Option<Head>,
+    /// Each key asked for, with the event stored under it.
+    pub keyed: Vec<(String, Option<SealedEvent>)>,
+}
+
+impl LockedWithin {
+    /// What was read under the lock.
+    pub fn new(
+        head: Head,
+        newest: Option<SealedEvent>,
+        purge_anchor: Option<Head>,
+        keyed: Vec<(String, Option<SealedEvent>)>,
+    ) -> Self {
+        LockedWithin {
+            head,
+            newest,
+            purge_anchor,
+            keyed,
+        }
+    }
+}
+
+/// [`LockedWithin`] as an [`Append`], so the trail seals against it as against any other:
+/// reads come from what was read, and the pushed batch is kept for the caller to write.
+#[cfg(feature = "sqlx")]
+pub(crate) struct Prefetched<'a> {
+    pub(crate) locked: LockedWithin,
+    pub(crate) pushed: &'a mut Option<(Vec<SealedEvent>, Head)>,
+}
+
+#[cfg(feature = "sqlx")]
+impl Append for Prefetched<'_> {
+    fn head(&self) -> &Head {
+        &self.locked.head
+    }
+
+    fn newest(&mut self) -> Result<Option<SealedEvent>> {
+        Ok(self.locked.newest.clone())
+    }
+
+    fn purge_anchor(&mut self) -> Result<Option<Head>> {
+        Ok(self.locked.purge_anchor.clone())
+    }
+
+    fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
+        match self.locked.keyed.iter().find(|(k, _)| k == key) {
+            Some((_, e)) => Ok(e.clone()),
+            None => Err(Error::corrupt(format!(
+                "idempotency key {key:?} was not read under the lock"
+            ))),
+        }
+    }
+
+    fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
+        let at = self.pushed.as_ref().map_or(&self.locked.head, |(_, h)| h);
+        check_batch(at.seq, batch, new_head)?;
+        let (events, head) = self
+            .pushed
+            .get_or_insert_with(|| (Vec::new(), self.locked.head.clone()));
+        events.extend_from_slice(batch);
+        *head = new_head.clone();
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+}
+
 /// An append in progress, from [`AuditStore::begin_append`] to [`Append::commit`].
 ///
 /// The trail reads [`Append::head`] (and, when it does not know it yet, the newest event and

@@ -23,6 +23,8 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use crate::model::event::Event;
 use crate::model::new_event::NewEvent;
 use crate::store::sealed::SealedEvent;
+#[cfg(feature = "sqlx")]
+use crate::store::{append::Prefetched, AppendWithinAsync};
 use crate::store::{AppendWithin, AuditStore};
 use crate::trail::config::{normalize, TrailConfig};
 use crate::{Error, Result};
@@ -234,6 +236,74 @@ impl<S: AuditStore> AuditTrail<S> {
         let append = self.inner.store.begin_append_within(tx)?;
         let stored = self.append_within(&log_id, append, drafts)?;
         fill(out, stored)
+    }
+
+    /// Records one event inside the application's own transaction on an asynchronous
+    /// connection: for an `AuditTrail<PgStore>`, `conn` is the app's `&mut sqlx::PgConnection`
+    /// (what a `sqlx::Transaction<Postgres>` derefs to: `trail.record_in_sqlx(&mut *tx,
+    /// event).await`). As [`AuditTrail::record_in`] otherwise: the event is sealed against the
+    /// head locked inside the transaction and is real once the caller commits. The statements
+    /// are the `postgres` path's, bound by sqlx; sealing runs between them without I/O.
+    ///
+    /// # Errors
+    /// As [`AuditTrail::record_in`].
+    #[cfg(feature = "sqlx")]
+    pub async fn record_in_sqlx<C: ?Sized>(&self, conn: &mut C, event: NewEvent) -> Result<Event>
+    where
+        S: AppendWithinAsync<C>,
+    {
+        let mut events = self.record_batch_in_sqlx(conn, vec![event]).await?;
+        Ok(events.remove(0))
+    }
+
+    /// Records several events inside the application's own transaction on an asynchronous
+    /// connection, contiguously and in order: see [`AuditTrail::record_in_sqlx`].
+    ///
+    /// # Errors
+    /// As [`AuditTrail::record_in`]; an invalid event fails the whole batch, naming its index.
+    #[cfg(feature = "sqlx")]
+    pub async fn record_batch_in_sqlx<C: ?Sized>(
+        &self,
+        conn: &mut C,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Event>>
+    where
+        S: AppendWithinAsync<C>,
+    {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (drafts, out) = self.prepare_batch(events)?;
+        let log_id = self.log_id()?.to_owned();
+        let keys: Vec<String> = drafts
+            .iter()
+            .filter_map(|d| d.idempotency_key.clone())
+            .collect();
+        let store = &self.inner.store;
+        let locked = store.lock_within(conn, &keys).await?;
+        let mut pushed = None;
+        let sealed = {
+            let append = Box::new(Prefetched {
+                locked,
+                pushed: &mut pushed,
+            });
+            self.append_within(&log_id, append, drafts)
+        };
+        match (sealed, pushed) {
+            (Ok(stored), Some((batch, head))) => {
+                store.push_within(conn, &batch, &head).await?;
+                fill(out, stored)
+            }
+            (Ok(stored), None) => {
+                store.abandon_within(conn).await?;
+                fill(out, stored)
+            }
+            (Err(e), _) => {
+                // The error says what went wrong; ending the append cannot change that.
+                let _ = store.abandon_within(conn).await;
+                Err(e)
+            }
+        }
     }
 
     /// Validates and prepares `events`: each one's draft, and the event it becomes once the
