@@ -48,7 +48,7 @@ fn main() {
     let seed = seed("AUDITKIT_PG_TX_CRASH_SEED");
     println!("pg record_in crash tests, seed {seed} (AUDITKIT_PG_TX_CRASH_SEED={seed} replays the delays)");
     let mut rng = Rng(seed);
-    let tests: [(&str, fn(&mut Rng) -> bool); 2] = [
+    let tests: [(&str, CrashTest); 2] = [
         ("kill_the_app_mid_transaction", kill_the_app),
         ("crash_the_server_under_the_app", crash_the_server),
     ];
@@ -65,6 +65,9 @@ fn main() {
         }
     }
 }
+
+/// A test; false when it was skipped.
+type CrashTest = fn(&mut Rng) -> bool;
 
 /// The booking app: transaction `n` inserts change `n` and records its event, until killed.
 fn child(url: &str, schema: &str, app: &str) {
