@@ -497,20 +497,8 @@ fn main() {
             "AUDITKIT_PG_BENCH_PARTS: `writes` and/or `reads`, not {p:?}"
         );
     }
-    let mut _cluster = None;
-    let url = match std::env::var("AUDITKIT_PG_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => match pg_support::Cluster::start(true) {
-            Ok(c) => {
-                let url = c.url();
-                _cluster = Some(c);
-                url
-            }
-            Err(e) => {
-                pg_support::skipped(&e);
-                return;
-            }
-        },
+    let Some((url, _cluster)) = pg_support::bench_server() else {
+        return;
     };
     let mut monitor = pg_support::raw_client(&url);
     let load_start = loadavg();

@@ -689,13 +689,18 @@ impl Drop for PgAppend<'_> {
 /// schema-qualified (the app's `search_path` is its own), any error rolls back to the
 /// savepoint and leaves the app's transaction usable, and `commit` releases the savepoint,
 /// leaving the app's transaction to commit or roll back.
-pub(super) struct PgAppendWithin<'a> {
+pub(super) struct PgAppendWithin<'a, 'c> {
     store: &'a PgStore,
-    savepoint: Option<postgres::Transaction<'a>>,
+    tx: &'a mut postgres::Transaction<'c>,
     /// Statements prepared on the app's connection for this append.
     statements: HashMap<String, Statement>,
     head: Head,
+    /// The savepoint is open: dropping rolls back to it.
+    open: bool,
 }
+
+const SAVEPOINT_ROLLBACK: &str =
+    "ROLLBACK TO SAVEPOINT auditkit_append; RELEASE SAVEPOINT auditkit_append";
 
 /// What a failure inside the app's transaction means: a serialization failure or deadlock
 /// (REPEATABLE READ, SERIALIZABLE) asks for the whole transaction to run again.
@@ -713,71 +718,89 @@ fn within_err(f: Fail) -> Error {
     }
 }
 
-/// Begins an append inside `tx`: a savepoint, the log checked to be the store's, the head
-/// row's lock.
-pub(super) fn begin_within<'a>(
+/// Begins an append inside `tx`, in one round trip: the savepoint, the head row's lock, and
+/// the log id beside it (the app's transaction must be on the store's log).
+pub(super) fn begin_within<'a, 'c>(
     store: &'a PgStore,
-    tx: &'a mut postgres::Transaction<'_>,
-) -> Result<PgAppendWithin<'a>> {
-    let mut savepoint = tx.savepoint("auditkit_append").map_err(|e| {
-        Error::invalid(
-            "transaction",
-            format!(
-                "a savepoint cannot be opened in it ({}); record in a transaction that is open and has not failed",
-                map_err(e)
-            ),
-        )
-    })?;
-    let mut statements = HashMap::new();
-    // Dropped on an error, the savepoint rolls back: the app's transaction goes on.
-    let log: Option<String> = savepoint
-        .query_opt(
-            &format!(
-                "SELECT value FROM {} WHERE key = 'log_id'",
-                store.tables.table("auditkit_meta")
-            ),
-            &[],
-        )
-        .ok()
-        .flatten()
-        .map(|r| r.get(0));
-    if log.as_deref() != Some(store.log_id.as_str()) {
-        return Err(Error::invalid(
-            "transaction",
-            format!(
-                "its database holds {} in schema {:?}, the store's log is {}; record inside a transaction on the store's own database",
-                log.map_or("no auditkit log".to_owned(), |l| format!("audit log {l}")),
-                store.schema,
-                store.log_id
-            ),
-        ));
-    }
-    let (head, _) =
-        lock_head(&mut statements, &mut savepoint, &store.tables).map_err(within_err)?;
-    Ok(PgAppendWithin {
+    tx: &'a mut postgres::Transaction<'c>,
+) -> Result<PgAppendWithin<'a, 'c>> {
+    let sql = format!(
+        "SAVEPOINT auditkit_append; \
+         SELECT m.value, h.seq::text, encode(h.hash, 'hex'), encode(h.frontier, 'hex') \
+         FROM {head} h JOIN {meta} m ON m.key = 'log_id' WHERE h.id = 1 FOR UPDATE OF h",
+        head = store.tables.table("auditkit_head"),
+        meta = store.tables.table("auditkit_meta"),
+    );
+    let locked = tx.simple_query(&sql);
+    let mut append = PgAppendWithin {
         store,
-        savepoint: Some(savepoint),
-        statements,
-        head,
-    })
+        tx,
+        statements: HashMap::new(),
+        head: Head::default(),
+        open: true,
+    };
+    let messages = match locked {
+        Ok(m) => m,
+        Err(e) => {
+            // Before the savepoint was taken the app's transaction had already failed:
+            // then there is nothing to roll back to, and nothing of ours in it.
+            if append.tx.batch_execute(SAVEPOINT_ROLLBACK).is_err() {
+                append.open = false;
+                return Err(Error::invalid(
+                    "transaction",
+                    format!(
+                        "a savepoint cannot be opened in it ({}); record in a transaction that is open and has not failed",
+                        map_err(e)
+                    ),
+                ));
+            }
+            append.open = false;
+            if e.code() == Some(&SqlState::UNDEFINED_TABLE) {
+                return Err(not_this_log(store, None));
+            }
+            return Err(within_err(Fail::Pg(e)));
+        }
+    };
+    let row = messages.into_iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(r) => Some(r),
+        _ => None,
+    });
+    let Some(row) = row else {
+        return Err(not_this_log(store, None));
+    };
+    if row.get(0) != Some(store.log_id.as_str()) {
+        return Err(not_this_log(store, row.get(0)));
+    }
+    append.head = queue::head_from_text(row.get(1), row.get(2), row.get(3))?;
+    Ok(append)
 }
 
-impl<'a> PgAppendWithin<'a> {
+/// The refusal of a transaction whose database holds `log` (or no auditkit log) where the
+/// store's schema should be.
+fn not_this_log(store: &PgStore, log: Option<&str>) -> Error {
+    Error::invalid(
+        "transaction",
+        format!(
+            "its database holds {} in schema {:?}, the store's log is {}; record inside a transaction on the store's own database",
+            log.map_or("no auditkit log".to_owned(), |l| format!("audit log {l}")),
+            store.schema,
+            store.log_id
+        ),
+    )
+}
+
+impl<'a, 'c> PgAppendWithin<'a, 'c> {
     fn parts(
         &mut self,
     ) -> (
         &mut HashMap<String, Statement>,
-        &mut postgres::Transaction<'a>,
+        &mut postgres::Transaction<'c>,
     ) {
-        let savepoint = self
-            .savepoint
-            .as_mut()
-            .expect("an append holds its savepoint until it ends");
-        (&mut self.statements, savepoint)
+        (&mut self.statements, &mut *self.tx)
     }
 }
 
-impl Append for PgAppendWithin<'_> {
+impl Append for PgAppendWithin<'_, '_> {
     fn head(&self) -> &Head {
         &self.head
     }
@@ -826,9 +849,18 @@ impl Append for PgAppendWithin<'_> {
     fn commit(mut self: Box<Self>) -> Result<()> {
         // Statements prepared on the app's connection are closed before the savepoint ends.
         self.statements.clear();
-        match self.savepoint.take() {
-            Some(savepoint) => savepoint.commit().map_err(map_err),
-            None => Ok(()),
+        self.open = false;
+        self.tx
+            .batch_execute("RELEASE SAVEPOINT auditkit_append")
+            .map_err(map_err)
+    }
+}
+
+impl Drop for PgAppendWithin<'_, '_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.statements.clear();
+            let _ = self.tx.batch_execute(SAVEPOINT_ROLLBACK);
         }
     }
 }

@@ -249,7 +249,11 @@ fn locked_and_taken(messages: Vec<SimpleQueryMessage>) -> Result<Option<(Head, T
 }
 
 /// The head from its text form (`encode(.., 'hex')` of the hashes).
-fn head_from_text(seq: Option<&str>, hash: Option<&str>, frontier: Option<&str>) -> Result<Head> {
+pub(super) fn head_from_text(
+    seq: Option<&str>,
+    hash: Option<&str>,
+    frontier: Option<&str>,
+) -> Result<Head> {
     let bad = |what: &str| Error::corrupt(format!("the head row's {what} is not readable"));
     let seq: i64 = seq.and_then(|s| s.parse().ok()).ok_or_else(|| bad("seq"))?;
     let hash = hash

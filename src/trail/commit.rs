@@ -147,9 +147,11 @@ impl<S: AuditStore> AuditTrail<S> {
     }
 
     /// Seals `drafts` through `append`, an append inside the caller's own transaction
-    /// ([`crate::store::AppendWithin`]): no group commit, and the trail's cached tip is
-    /// neither used nor updated, since the events are real only once the caller commits (a
-    /// rollback must leave nothing behind in the trail either).
+    /// ([`crate::store::AppendWithin`]): no group commit, and the group commit's cached tip
+    /// is neither used nor updated, since the events are real only once the caller commits.
+    /// The tip it reaches is kept apart (`within_tip`) and used by the next append inside a
+    /// transaction only if the head it locks is that tip's head to the hash: after a commit
+    /// it is, after a rollback it is not, so nothing of a rolled-back event is ever used.
     pub(super) fn append_within(
         &self,
         log_id: &str,
@@ -157,12 +159,15 @@ impl<S: AuditStore> AuditTrail<S> {
         drafts: Vec<SealedEvent>,
     ) -> Result<Vec<Stored>> {
         let job = Job { ticket: 0, drafts };
-        let ((results, _, _), lost) =
-            self.integrate_unchecked(log_id, append, std::slice::from_ref(&job), None)?;
+        // A hint only: the sealing step uses it when the locked head is exactly its head.
+        let hint = lock_tip(&self.inner.within_tip).clone();
+        let ((results, _, tip), lost) =
+            self.integrate_unchecked(log_id, append, std::slice::from_ref(&job), hint)?;
         if let Some(lost) = lost {
             // Nothing to read back: the caller's transaction decides, and it is still open.
             return Err(lost.error);
         }
+        *lock_tip(&self.inner.within_tip) = tip.map(|t| Tip { alone: false, ..t });
         results
             .into_iter()
             .next()
@@ -733,6 +738,10 @@ fn stamp(e: &SealedEvent) -> Stamp {
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock_tip(m: &Mutex<Option<Tip>>) -> MutexGuard<'_, Option<Tip>> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 

@@ -64,6 +64,10 @@ struct Inner<S> {
     done: Condvar,
     /// Signalled when a job is queued while a leader gathers its group.
     arrived: Condvar,
+    /// The tip the last `record_in` sealed up to: used only when the head an append inside a
+    /// transaction locks is exactly its head (the app committed), so a rollback leaves
+    /// nothing behind that could be used.
+    within_tip: Mutex<Option<commit::Tip>>,
 }
 
 /// Builds an [`AuditTrail`] with non-default settings.
@@ -126,6 +130,7 @@ impl<S: AuditStore> TrailBuilder<S> {
                 state: Mutex::default(),
                 done: Condvar::new(),
                 arrived: Condvar::new(),
+                within_tip: Mutex::default(),
             }),
         }
     }

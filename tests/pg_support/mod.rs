@@ -364,6 +364,21 @@ pub fn own_durable_cluster() -> Option<Cluster> {
     }
 }
 
+/// For a benchmark: `AUDITKIT_PG_URL` when set, else a throwaway cluster of its own (fsync
+/// on), kept alive by the returned handle; `None` after printing why there is neither.
+pub fn bench_server() -> Option<(String, Option<Cluster>)> {
+    match std::env::var("AUDITKIT_PG_URL") {
+        Ok(url) if !url.is_empty() => Some((url, None)),
+        _ => match Cluster::start(true) {
+            Ok(c) => Some((c.url(), Some(c))),
+            Err(e) => {
+                skipped(&e);
+                None
+            }
+        },
+    }
+}
+
 /// The shared server's URL, or `None` after printing why there is none.
 pub fn url() -> Option<String> {
     match server() {
