@@ -40,11 +40,13 @@ pub(crate) struct Schema(String);
 
 impl Schema {
     /// Tables by name alone.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn unqualified() -> Self {
         Schema(String::new())
     }
 
     /// Tables in the schema named by `quoted`, an SQL identifier already quoted.
+    #[cfg(feature = "postgres")]
     pub(crate) fn qualified(quoted: &str) -> Self {
         Schema(format!("{quoted}."))
     }
