@@ -445,17 +445,18 @@ pub(super) fn lock_head_sql(schema: &Schema) -> String {
     )
 }
 
-/// The stored event at `seq` or with idempotency key `key`, read on `client` under the lock.
+/// The stored event with `by` equal to `value` (a seq or an idempotency key), read on `client`
+/// under the lock, a failure classified by `classify`.
 fn event_on(
     statements: &mut HashMap<String, Statement>,
     client: &mut impl GenericClient,
     schema: &Schema,
-    by: EventKey,
-    value: Param,
+    (by, value): (EventKey, Param),
+    classify: fn(Fail) -> Error,
 ) -> Result<Option<SealedEvent>> {
     let sql = POSTGRES.select_event_by(schema, by);
     Ok(select_on(statements, client, schema, &sql, &[value])
-        .map_err(final_err)?
+        .map_err(classify)?
         .pop())
 }
 
@@ -555,13 +556,8 @@ impl Append for PgAppend<'_> {
         let Conn {
             client, statements, ..
         } = self.conn();
-        event_on(
-            statements,
-            client,
-            &store.tables,
-            EventKey::Seq,
-            Param::Int(seq),
-        )
+        let by = (EventKey::Seq, Param::Int(seq));
+        event_on(statements, client, &store.tables, by, final_err)
     }
 
     fn purge_anchor(&mut self) -> Result<Option<Head>> {
@@ -577,14 +573,8 @@ impl Append for PgAppend<'_> {
         let Conn {
             client, statements, ..
         } = self.conn();
-        let key = Param::Text(key.to_owned());
-        event_on(
-            statements,
-            client,
-            &store.tables,
-            EventKey::IdempotencyKey,
-            key,
-        )
+        let by = (EventKey::IdempotencyKey, Param::Text(key.to_owned()));
+        event_on(statements, client, &store.tables, by, final_err)
     }
 
     fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
@@ -808,13 +798,8 @@ impl Append for PgAppendWithin<'_, '_> {
     fn newest(&mut self) -> Result<Option<SealedEvent>> {
         let (seq, store) = (self.head.seq as i64, self.store);
         let (statements, tx) = self.parts();
-        event_on(
-            statements,
-            tx,
-            &store.tables,
-            EventKey::Seq,
-            Param::Int(seq),
-        )
+        let by = (EventKey::Seq, Param::Int(seq));
+        event_on(statements, tx, &store.tables, by, within_err)
     }
 
     fn purge_anchor(&mut self) -> Result<Option<Head>> {
@@ -826,8 +811,8 @@ impl Append for PgAppendWithin<'_, '_> {
     fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
         let store = self.store;
         let (statements, tx) = self.parts();
-        let key = Param::Text(key.to_owned());
-        event_on(statements, tx, &store.tables, EventKey::IdempotencyKey, key)
+        let by = (EventKey::IdempotencyKey, Param::Text(key.to_owned()));
+        event_on(statements, tx, &store.tables, by, within_err)
     }
 
     fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {

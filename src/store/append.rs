@@ -39,8 +39,8 @@ pub trait AppendWithin<T>: AuditStore {
 }
 
 /// A store that can append inside a transaction the application holds on an asynchronous
-/// connection `C` (`sqlx::PgConnection` for [`crate::postgres::PgStore`], feature `sqlx`),
-/// for `AuditTrail::record_in_sqlx`. The contract is [`AppendWithin`]'s; the append comes in
+/// connection `C` (`sqlx::PgConnection` for [`crate::postgres::PgStore`]; feature `sqlx`),
+/// for [`crate::AuditTrail::record_in_sqlx`]. The contract is [`AppendWithin`]'s; the append comes in
 /// three steps so that the trail seals in between, without I/O: [`lock_within`] reads all
 /// that sealing needs under the lock, then [`push_within`] writes the sealed batch (or
 /// [`abandon_within`] writes nothing), and either ends the append.
@@ -48,6 +48,7 @@ pub trait AppendWithin<T>: AuditStore {
 /// [`lock_within`]: AppendWithinAsync::lock_within
 /// [`push_within`]: AppendWithinAsync::push_within
 /// [`abandon_within`]: AppendWithinAsync::abandon_within
+#[cfg(feature = "sqlx")]
 pub trait AppendWithinAsync<C: ?Sized>: AuditStore {
     /// Opens the append inside `conn`'s transaction (a savepoint of its own), takes the log's
     /// write lock there and reads under it the head, the newest event, the purge anchor and
@@ -85,6 +86,7 @@ pub trait AppendWithinAsync<C: ?Sized>: AuditStore {
 }
 
 /// What [`AppendWithinAsync::lock_within`] read under the lock.
+#[cfg(feature = "sqlx")]
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct LockedWithin {
@@ -98,6 +100,7 @@ pub struct LockedWithin {
     pub keyed: Vec<(String, Option<SealedEvent>)>,
 }
 
+#[cfg(feature = "sqlx")]
 impl LockedWithin {
     /// What was read under the lock.
     pub fn new(

@@ -13,7 +13,9 @@ pub(crate) mod personal_path;
 pub mod queue;
 pub(crate) mod sealed;
 
-pub use append::{append_through, Append, AppendWithin, AppendWithinAsync, LockedWithin};
+pub use append::{append_through, Append, AppendWithin};
+#[cfg(feature = "sqlx")]
+pub use append::{AppendWithinAsync, LockedWithin};
 pub use personal_path::{PersonalPath, PersonalPathRef};
 pub use sealed::{PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef};
 
