@@ -6,6 +6,8 @@
 //!   genesis `0x03`, personal-field commitment `0x04`).
 //! - [`merkle`]: the RFC 6962 Merkle frontier persisted with the head.
 //! - [`checkpoint`]: the C2SP tlog-checkpoint note.
+//! - [`proof`]: RFC 6962 inclusion and consistency proofs, made from stored subtree hashes
+//!   and verified with no store.
 //! - [`verify`]: the bounded-memory walk over the chain.
 //! - [`archive`]: archives of purged events and their verification.
 //! - `sign` (feature `sign`): Ed25519 signatures on checkpoints, as C2SP signed notes.
@@ -16,6 +18,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod hashes;
 pub mod merkle;
+pub mod proof;
 pub mod purge;
 #[cfg(feature = "sign")]
 pub mod sign;
