@@ -39,26 +39,44 @@ pub trait Subtrees {
     fn subtree(&mut self, level: u8, index: u64) -> Result<Hash>;
 }
 
-/// Every leaf hash in memory, in order: a [`Subtrees`] for tests and small logs (it hashes
-/// the subtrees it is asked for).
-#[derive(Debug, Clone, Copy)]
-pub struct Leaves<'a>(pub &'a [Hash]);
+/// A whole tree in memory: every perfect subtree's hash, level by level, built once from the
+/// leaf hashes in order. A [`Subtrees`] for tests, tools and small logs.
+#[derive(Debug, Clone)]
+pub struct MemoryTree {
+    /// `levels[l][i]`: the subtree of `2^l` leaves from leaf `i << l`.
+    levels: Vec<Vec<Hash>>,
+}
 
-impl Subtrees for Leaves<'_> {
-    fn subtree(&mut self, level: u8, index: u64) -> Result<Hash> {
-        let width = 1u64 << level;
-        let lo = index * width;
-        let hi = lo + width;
-        if hi > self.0.len() as u64 {
-            return Err(Error::invalid(
-                "subtree",
-                format!(
-                    "leaves {lo}..{hi} lie past the {} leaves there are",
-                    self.0.len()
-                ),
-            ));
+impl MemoryTree {
+    /// The tree over `leaves`.
+    pub fn new(leaves: &[Hash]) -> Self {
+        let mut levels = vec![leaves.to_vec()];
+        while let Some(below) = levels.last().filter(|l| l.len() > 1) {
+            let above = below
+                .chunks_exact(2)
+                .map(|pair| hashes::node(&pair[0], &pair[1]))
+                .collect();
+            levels.push(above);
         }
-        Ok(reference_root(&self.0[lo as usize..hi as usize]))
+        MemoryTree { levels }
+    }
+}
+
+impl Subtrees for MemoryTree {
+    fn subtree(&mut self, level: u8, index: u64) -> Result<Hash> {
+        self.levels
+            .get(usize::from(level))
+            .and_then(|l| l.get(index as usize))
+            .copied()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "subtree",
+                    format!(
+                        "the subtree of 2^{level} leaves at {index} lies past the {} leaves there are",
+                        self.levels[0].len()
+                    ),
+                )
+            })
     }
 }
 
@@ -491,7 +509,7 @@ mod tests {
             let tree = &all[..size as usize];
             let root = reference_root(tree);
             for index in 0..size {
-                let proof = inclusion_path(&mut Leaves(tree), index, size).unwrap();
+                let proof = inclusion_path(&mut MemoryTree::new(tree), index, size).unwrap();
                 let leaf = &tree[index as usize];
                 verify_inclusion(leaf, index, size, &proof, &root).unwrap();
                 // A wrong leaf, index, size or root is refused.
@@ -519,7 +537,8 @@ mod tests {
             let new_root = reference_root(&all[..new as usize]);
             for old in 0..=new {
                 let old_root = reference_root(&all[..old as usize]);
-                let proof = consistency_path(&mut Leaves(&all[..new as usize]), old, new).unwrap();
+                let proof =
+                    consistency_path(&mut MemoryTree::new(&all[..new as usize]), old, new).unwrap();
                 verify_consistency(old, new, &old_root, &new_root, &proof)
                     .unwrap_or_else(|e| panic!("{old} -> {new}: {e}"));
                 if old > 0 && old < new {
@@ -568,7 +587,11 @@ mod tests {
         let all = leaves(10);
         let root = reference_root(&all);
         let cp = Checkpoint::new("log-1", 10, root, [7; 32]);
-        let proof = InclusionProof::new(3, inclusion_path(&mut Leaves(&all), 3, 10).unwrap(), cp);
+        let proof = InclusionProof::new(
+            3,
+            inclusion_path(&mut MemoryTree::new(&all), 3, 10).unwrap(),
+            cp,
+        );
         let text = proof.to_string();
         assert!(
             text.starts_with("c2sp.org/tlog-proof@v1\nindex 3\n"),
@@ -587,7 +610,11 @@ mod tests {
         ] {
             assert!(bad.parse::<InclusionProof>().is_err(), "{bad}");
         }
-        let c = ConsistencyProof::new(4, 10, consistency_path(&mut Leaves(&all), 4, 10).unwrap());
+        let c = ConsistencyProof::new(
+            4,
+            10,
+            consistency_path(&mut MemoryTree::new(&all), 4, 10).unwrap(),
+        );
         let text = c.to_string();
         assert!(
             text.starts_with("auditkit/consistency-proof@v1\nold 4\nnew 10\n"),
