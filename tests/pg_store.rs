@@ -768,6 +768,9 @@ fn the_database_refuses_edits_outside_the_append_path() {
             .record(
                 NewEvent::new("booking.created")
                     .actor(Actor::user("u-1").name("Sarah"))
+                    .target(Target::new("booking", format!("b-{i}")))
+                    .before(json!({"start": "10:00"}))
+                    .after(json!({"start": "11:00"}))
                     .context("i", i),
             )
             .expect("record");
@@ -775,6 +778,16 @@ fn the_database_refuses_edits_outside_the_append_path() {
     let mut raw = pg_support::raw_client(&url);
     let s = format!("\"{schema}\"");
     let refused = [
+        // The derived rows a query answers from: never changed, deleted only by a purge or
+        // an erasure.
+        format!("DELETE FROM {s}.auditkit_event_targets WHERE seq = 2"),
+        format!("UPDATE {s}.auditkit_event_targets SET id = 'b-9' WHERE seq = 2"),
+        format!("TRUNCATE {s}.auditkit_event_targets"),
+        format!("DELETE FROM {s}.auditkit_event_changes"),
+        format!("UPDATE {s}.auditkit_event_changes SET path = 'x'"),
+        format!("TRUNCATE {s}.auditkit_event_changes"),
+        format!("DELETE FROM {s}.auditkit_personal_values WHERE seq = 2"),
+        format!("TRUNCATE {s}.auditkit_personal_values"),
         format!("UPDATE {s}.auditkit_events SET action = 'booking.deleted' WHERE seq = 2"),
         format!("DELETE FROM {s}.auditkit_events WHERE seq = 3"),
         format!("TRUNCATE {s}.auditkit_events"),

@@ -27,15 +27,20 @@ fn seeded(n: u64) -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, path)
 }
 
-/// An attacker with the file: the guard triggers are dropped first.
+/// An attacker with the file: every guard trigger is dropped first.
 fn attacker(path: &std::path::Path) -> Connection {
     let conn = Connection::open(path).unwrap();
-    conn.execute_batch(
-        "DROP TRIGGER auditkit_events_no_update; DROP TRIGGER auditkit_events_no_delete;
-         DROP TRIGGER auditkit_events_insert_at_head; DROP TRIGGER auditkit_head_forward_only;
-         DROP TRIGGER auditkit_personal_no_update;",
-    )
-    .unwrap();
+    let triggers: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(triggers.len() >= 11, "{triggers:?}");
+    for t in triggers {
+        conn.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
+    }
     conn
 }
 
@@ -212,6 +217,13 @@ fn direct_edits_of_an_untouched_file_are_refused() {
     refused("UPDATE auditkit_head SET seq = 1");
     refused("DELETE FROM auditkit_head");
     refused("UPDATE auditkit_personal_values SET value = '\"x\"'");
+    // The derived rows a query answers from: never changed, deleted only by a purge or an
+    // erasure (which marks its own transaction).
+    refused("DELETE FROM auditkit_event_targets WHERE seq = 2");
+    refused("UPDATE auditkit_event_targets SET id = 'b-9' WHERE seq = 2");
+    refused("DELETE FROM auditkit_event_changes");
+    refused("UPDATE auditkit_event_changes SET path = 'x'");
+    refused("DELETE FROM auditkit_personal_values WHERE seq = 2");
     // A refused append undoes the whole transaction it was part of.
     conn.execute_batch("BEGIN; UPDATE auditkit_head SET purged_hash = x'01' WHERE id = 1;")
         .unwrap();
@@ -235,8 +247,7 @@ fn read_each_lends_what_read_returns_on_a_damaged_file() {
     let (_dir, path) = seeded(30);
     let conn = attacker(&path);
     conn.execute_batch(
-        "DROP TRIGGER IF EXISTS personal_no_delete;
-         DELETE FROM auditkit_events WHERE seq = 7;
+        "DELETE FROM auditkit_events WHERE seq = 7;
          DELETE FROM auditkit_personal_values WHERE seq = 12 AND path = 'actor.name';
          DELETE FROM auditkit_personal_values WHERE seq = 13;
          DELETE FROM auditkit_events WHERE seq = 20;

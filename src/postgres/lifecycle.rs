@@ -96,7 +96,10 @@ impl PgStore {
             let Conn {
                 client, statements, ..
             } = conn;
-            let (tx, _) = locked(client)?;
+            let (mut tx, _) = locked(client)?;
+            // The guards let this transaction delete personal values and change paths
+            // (schema V6); the setting ends with it.
+            tx.execute("SELECT set_config('auditkit.erasing', 'on', true)", &[])?;
             let mut ops = PgEraser {
                 tx,
                 statements,

@@ -6,7 +6,7 @@ use super::connect::map_err;
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The tables auditkit creates in its schema (version 1's names, renamed by version 5, and
 /// the current ones); creating the schema refuses to run over any of them that something else
@@ -261,9 +261,47 @@ fn v5() -> String {
     )
 }
 
+/// Version 6: guards on the derived rows a query answers from, as in SQLite: the targets an
+/// event involves, its change paths and its personal values are never updated, and deleted
+/// only by a purge (rows at or below the purge anchor) or an erasure, which marks its
+/// transaction with the setting `auditkit.erasing` (`set_config(.., true)`: gone at its end).
+const V6: &str = r#"
+CREATE OR REPLACE FUNCTION {s}.auditkit_derived_guard() RETURNS trigger LANGUAGE plpgsql AS $guard$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.seq <= (SELECT purged_seq FROM {s}.auditkit_head WHERE id = 1)
+            OR (TG_TABLE_NAME <> 'auditkit_event_targets'
+                AND current_setting('auditkit.erasing', true) = 'on') THEN
+            RETURN OLD;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'auditkit: % of % is not allowed: derived rows change only by a purge or an erasure', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'integrity_constraint_violation';
+END
+$guard$;
+DROP TRIGGER IF EXISTS auditkit_targets_guard ON {s}.auditkit_event_targets;
+CREATE TRIGGER auditkit_targets_guard BEFORE UPDATE OR DELETE ON {s}.auditkit_event_targets
+    FOR EACH ROW EXECUTE FUNCTION {s}.auditkit_derived_guard();
+DROP TRIGGER IF EXISTS auditkit_changes_guard ON {s}.auditkit_event_changes;
+CREATE TRIGGER auditkit_changes_guard BEFORE UPDATE OR DELETE ON {s}.auditkit_event_changes
+    FOR EACH ROW EXECUTE FUNCTION {s}.auditkit_derived_guard();
+DROP TRIGGER IF EXISTS auditkit_personal_no_delete ON {s}.auditkit_personal_values;
+CREATE TRIGGER auditkit_personal_no_delete BEFORE DELETE ON {s}.auditkit_personal_values
+    FOR EACH ROW EXECUTE FUNCTION {s}.auditkit_derived_guard();
+DROP TRIGGER IF EXISTS auditkit_derived_no_truncate ON {s}.auditkit_event_targets;
+CREATE TRIGGER auditkit_derived_no_truncate BEFORE TRUNCATE ON {s}.auditkit_event_targets
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.auditkit_derived_guard();
+DROP TRIGGER IF EXISTS auditkit_derived_no_truncate ON {s}.auditkit_event_changes;
+CREATE TRIGGER auditkit_derived_no_truncate BEFORE TRUNCATE ON {s}.auditkit_event_changes
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.auditkit_derived_guard();
+DROP TRIGGER IF EXISTS auditkit_derived_no_truncate ON {s}.auditkit_personal_values;
+CREATE TRIGGER auditkit_derived_no_truncate BEFORE TRUNCATE ON {s}.auditkit_personal_values
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.auditkit_derived_guard();
+"#;
+
 /// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2), with `{s}` for
 /// the quoted schema name. A new schema is created as version 1 and then runs them all.
-const MIGRATIONS: &[fn() -> String] = &[|| V2.into(), || V3.into(), || V4.into(), v5];
+const MIGRATIONS: &[fn() -> String] = &[|| V2.into(), || V3.into(), || V4.into(), v5, || V6.into()];
 
 /// `name` quoted as an SQL identifier.
 pub(crate) fn quote_ident(name: &str) -> String {

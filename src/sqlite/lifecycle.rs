@@ -106,6 +106,10 @@ pub(super) fn erase(conn: &mut Connection, fields: &[(u64, PersonalPath)]) -> Re
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
+    // The guards let this transaction delete personal values and change paths
+    // (schema::v5_derived_guards); the mark is gone again before it commits.
+    tx.execute("UPDATE auditkit_head SET erasing = 1 WHERE id = 1", [])
+        .map_err(map_err)?;
     let mut ops = SqliteEraser {
         tx: &tx,
         load_sql: SQLITE.select_event_by(&Schema::unqualified(), EventKey::Seq),
@@ -113,6 +117,8 @@ pub(super) fn erase(conn: &mut Connection, fields: &[(u64, PersonalPath)]) -> Re
     if lifecycle::erase(&mut ops, &SQLITE, fields)? > 0 {
         optimize_search(&tx)?;
     }
+    tx.execute("UPDATE auditkit_head SET erasing = 0 WHERE id = 1", [])
+        .map_err(map_err)?;
     tx.commit().map_err(map_err)
 }
 

@@ -20,9 +20,10 @@ pub(crate) const LEGACY_APPLICATION_ID: i64 = 0x4155_4454;
 /// The newest schema version that kept its version in `user_version`.
 const LAST_LEGACY_VERSION: u32 = 4;
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
-/// The current schema's tables, which a fresh database (or one adopted from the app) gets.
+/// Schema version 5's tables, which a fresh database (or one adopted from the app) gets before
+/// the migrations from version 5 run.
 const TABLES: &str = r#"
 CREATE TABLE auditkit_meta (
     key   TEXT PRIMARY KEY,
@@ -90,7 +91,7 @@ CREATE TABLE auditkit_personal_values (
 ) WITHOUT ROWID;
 "#;
 
-/// The current schema's indexes and guard triggers.
+/// Schema version 5's indexes and guard triggers.
 ///
 /// The guards on appends raise ROLLBACK rather than ABORT: an ABORT in a trigger (like any
 /// ABORT constraint) obliges SQLite to give every INSERT into `auditkit_events` and every
@@ -155,9 +156,49 @@ END;
 /// A forward migration, run inside the opening transaction.
 type Migration = fn(&Connection) -> Result<()>;
 
-/// Migrations from version `5 + i` to `6 + i` (none yet: version 5 is the first kept in
-/// `auditkit_meta`; see [`from_legacy`] for the versions before it).
-const MIGRATIONS: &[Migration] = &[];
+/// Migrations from version `5 + i` to `6 + i` (version 5 is the first kept in
+/// `auditkit_meta`; see [`from_legacy`] for the versions before it). A fresh database is
+/// created at version 5 and migrated like any other, so every step runs on every database.
+const MIGRATIONS: &[Migration] = &[v5_derived_guards];
+
+/// Version 6: guards on the derived rows a query answers from (the targets an event
+/// involves, its change paths, its personal values): never updated, and deleted only by a
+/// purge (rows at or below the purge anchor) or an erasure, which marks its transaction by
+/// setting the head row's `erasing` (back to 0 before it commits). The full-text table
+/// cannot carry triggers; verify is what guards it.
+fn v5_derived_guards(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        r#"
+ALTER TABLE auditkit_head ADD COLUMN erasing INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER auditkit_targets_no_update BEFORE UPDATE ON auditkit_event_targets
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: derived rows are rebuilt from the events, never changed');
+END;
+CREATE TRIGGER auditkit_targets_no_delete BEFORE DELETE ON auditkit_event_targets
+WHEN OLD.seq > (SELECT purged_seq FROM auditkit_head WHERE id = 1)
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: derived rows cannot be deleted except by a purge');
+END;
+CREATE TRIGGER auditkit_changes_no_update BEFORE UPDATE ON auditkit_event_changes
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: derived rows are rebuilt from the events, never changed');
+END;
+CREATE TRIGGER auditkit_changes_no_delete BEFORE DELETE ON auditkit_event_changes
+WHEN OLD.seq > (SELECT purged_seq FROM auditkit_head WHERE id = 1)
+    AND (SELECT erasing FROM auditkit_head WHERE id = 1) = 0
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: derived rows cannot be deleted except by a purge or an erasure');
+END;
+CREATE TRIGGER auditkit_personal_no_delete BEFORE DELETE ON auditkit_personal_values
+WHEN OLD.seq > (SELECT purged_seq FROM auditkit_head WHERE id = 1)
+    AND (SELECT erasing FROM auditkit_head WHERE id = 1) = 0
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: personal values cannot be deleted except by a purge or an erasure');
+END;
+"#,
+    )
+    .map_err(map_err)
+}
 
 /// Takes a file of schema version `version` (1–4, auditkit's file alone) to version 5: the
 /// `auditkit_` prefix on every table, index and trigger, and the header's `application_id`
@@ -373,7 +414,10 @@ pub(crate) fn prepare(conn: &mut Connection, adopt: bool) -> Result<String> {
             tx.execute_batch(INDEXES_AND_TRIGGERS).map_err(map_err)?;
             tx.execute(
                 "INSERT INTO auditkit_meta (key, value) VALUES ('log_id', ?1), ('schema_version', ?2)",
-                rusqlite::params![uuid::Uuid::now_v7().to_string(), SCHEMA_VERSION.to_string()],
+                rusqlite::params![
+                    uuid::Uuid::now_v7().to_string(),
+                    (LAST_LEGACY_VERSION + 1).to_string()
+                ],
             )
             .map_err(map_err)?;
             tx.execute(
@@ -381,7 +425,7 @@ pub(crate) fn prepare(conn: &mut Connection, adopt: bool) -> Result<String> {
                 [],
             )
             .map_err(map_err)?;
-            SCHEMA_VERSION
+            LAST_LEGACY_VERSION + 1
         }
         Found::Legacy(v) => {
             from_legacy(&tx, v)?;
