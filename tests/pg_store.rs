@@ -1216,3 +1216,68 @@ fn many_app_servers_at_once_share_one_contiguous_chain() {
     }
     assert!(trail.verify().expect("verify").is_ok());
 }
+
+#[test]
+fn derived_rows_changed_behind_the_guards_are_caught_by_verify() {
+    let url = server!();
+    let store = fresh_pg_store(&url);
+    let schema = store.schema().to_owned();
+    let trail = AuditTrail::new(store);
+    for i in 1..=6 {
+        trail
+            .record(
+                NewEvent::new("booking.rescheduled")
+                    .target(Target::new("booking", format!("b-{i}")))
+                    .before(json!({"start": "10:00"}))
+                    .after(json!({"start": "11:00"})),
+            )
+            .expect("record");
+    }
+    let s = format!("\"{schema}\"");
+    let mut raw = pg_support::raw_client(&url);
+    let behind = |raw: &mut postgres::Client, sql: &str| {
+        raw.batch_execute(&format!(
+            "ALTER TABLE {s}.auditkit_event_targets DISABLE TRIGGER USER; \
+             ALTER TABLE {s}.auditkit_event_changes DISABLE TRIGGER USER; {sql}; \
+             ALTER TABLE {s}.auditkit_event_targets ENABLE TRIGGER USER; \
+             ALTER TABLE {s}.auditkit_event_changes ENABLE TRIGGER USER;"
+        ))
+        .expect("tamper as the owner");
+    };
+    for (tamper, restore, seq, says) in [
+        (
+            format!("DELETE FROM {s}.auditkit_event_targets WHERE seq = 5"),
+            format!("INSERT INTO {s}.auditkit_event_targets VALUES ('booking', 'b-5', 5)"),
+            5,
+            "lacks booking b-5",
+        ),
+        (
+            format!("INSERT INTO {s}.auditkit_event_targets VALUES ('customer', 'c-0', 3)"),
+            format!("DELETE FROM {s}.auditkit_event_targets WHERE kind = 'customer'"),
+            3,
+            "holds customer c-0",
+        ),
+        (
+            format!("UPDATE {s}.auditkit_event_changes SET path = 'end' WHERE seq = 2"),
+            format!("UPDATE {s}.auditkit_event_changes SET path = 'start' WHERE seq = 2"),
+            2,
+            "\"end\"",
+        ),
+    ] {
+        behind(&mut raw, &tamper);
+        let report = trail.verify_indexes().expect("verify");
+        let fault = report
+            .fault
+            .clone()
+            .unwrap_or_else(|| panic!("{tamper}: not caught"));
+        assert_eq!(
+            (fault.seq, fault.kind),
+            (seq, FaultKind::DerivedRow),
+            "{tamper}: {report}"
+        );
+        assert!(fault.detail.contains(says), "{tamper}: {}", fault.detail);
+        behind(&mut raw, &restore);
+        let report = trail.verify_indexes().expect("verify");
+        assert!(report.is_ok(), "{restore}: {report}");
+    }
+}

@@ -44,6 +44,12 @@ fn attacker(path: &std::path::Path) -> Connection {
     conn
 }
 
+fn verify_indexes(path: &std::path::Path) -> auditkit::VerifyReport {
+    AuditTrail::new(SqliteStore::open(path).unwrap())
+        .verify_indexes()
+        .unwrap()
+}
+
 fn verify(path: &std::path::Path) -> auditkit::VerifyReport {
     AuditTrail::new(SqliteStore::open(path).unwrap())
         .verify()
@@ -320,4 +326,61 @@ fn every_event_records_its_encoding_and_an_unknown_one_is_a_clear_error() {
         msg.contains("event 3") && msg.contains("encoding 2"),
         "{msg}"
     );
+}
+
+/// The rows queries answer from, changed behind the guards' back: verify names the event and
+/// what is wrong, and the log is intact again once the row is put back.
+#[test]
+fn derived_rows_deleted_added_or_altered_are_caught() {
+    let cases: [(&str, &str, u64, &str); 5] = [
+        (
+            "DELETE FROM auditkit_event_targets WHERE seq = 5",
+            "INSERT INTO auditkit_event_targets VALUES ('booking', 'b-5', 5)",
+            5,
+            "lacks booking b-5",
+        ),
+        (
+            "INSERT INTO auditkit_event_targets VALUES ('customer', 'c-0', 3)",
+            "DELETE FROM auditkit_event_targets WHERE kind = 'customer'",
+            3,
+            "holds customer c-0",
+        ),
+        (
+            "UPDATE auditkit_event_targets SET id = 'b-99' WHERE seq = 4",
+            "UPDATE auditkit_event_targets SET id = 'b-4' WHERE seq = 4",
+            4,
+            "holds booking b-99",
+        ),
+        (
+            "DELETE FROM auditkit_event_changes WHERE seq = 6",
+            "INSERT INTO auditkit_event_changes VALUES ('start', 6)",
+            6,
+            "lacks \"start\"",
+        ),
+        (
+            "INSERT INTO auditkit_event_changes VALUES ('price', 2)",
+            "DELETE FROM auditkit_event_changes WHERE path = 'price'",
+            2,
+            "holds \"price\"",
+        ),
+    ];
+    let (_dir, path) = seeded(8);
+    let conn = attacker(&path);
+    for (tamper, restore, seq, says) in cases {
+        conn.execute_batch(tamper).unwrap();
+        let report = verify_indexes(&path);
+        let fault = report
+            .fault
+            .clone()
+            .unwrap_or_else(|| panic!("{tamper}: not caught"));
+        assert_eq!(
+            (fault.seq, fault.kind),
+            (seq, FaultKind::DerivedRow),
+            "{tamper}: {report}"
+        );
+        assert!(fault.detail.contains(says), "{tamper}: {}", fault.detail);
+        conn.execute_batch(restore).unwrap();
+        let report = verify_indexes(&path);
+        assert!(report.is_ok(), "{restore}: {report}");
+    }
 }

@@ -30,6 +30,10 @@ pub enum FaultKind {
     Truncated,
     /// The log at a checkpoint's size has another root or chain head than the checkpoint.
     CheckpointMismatch,
+    /// A row a store derived from an event and answers queries from (a target it involves,
+    /// a change path) is missing, extra or altered, so a query would hide the event or show
+    /// it where it does not belong. The events themselves verified.
+    DerivedRow,
 }
 
 impl fmt::Display for FaultKind {
@@ -41,6 +45,7 @@ impl fmt::Display for FaultKind {
             FaultKind::Reordered => "reordered",
             FaultKind::Truncated => "truncated",
             FaultKind::CheckpointMismatch => "checkpoint mismatch",
+            FaultKind::DerivedRow => "derived row",
         })
     }
 }
@@ -203,7 +208,7 @@ pub(crate) struct Walker<'a> {
     buf: Vec<u8>,
 }
 
-fn fault(seq: u64, kind: FaultKind, detail: String) -> Option<Fault> {
+pub(crate) fn fault(seq: u64, kind: FaultKind, detail: String) -> Option<Fault> {
     Some(Fault { seq, kind, detail })
 }
 

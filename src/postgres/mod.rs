@@ -60,7 +60,7 @@ use crate::query::summary::GroupBy;
 use crate::query::Query;
 use crate::sql::Schema;
 use crate::store::sealed::{SealedEvent, SealedEventRef};
-use crate::store::{Append, AppendWithin, AuditStore, Head, PersonalPath};
+use crate::store::{Append, AppendWithin, AuditStore, DerivedRows, Head, PersonalPath};
 use crate::Result;
 use connect::Side;
 
@@ -170,6 +170,10 @@ impl AuditStore for PgStore {
         // The server keeps its own files whole (WAL, page checksums when enabled) and reports
         // damage as an error of the statement that meets it: this store knows of no other.
         Ok(())
+    }
+
+    fn derived_rows(&self, from: u64, to: u64) -> Result<Option<DerivedRows>> {
+        read::derived_rows(self, from, to).map(Some)
     }
 }
 

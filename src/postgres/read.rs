@@ -24,7 +24,7 @@ use crate::sql::{summary, EventKey, Param, Schema};
 use crate::store::sealed::{SealedEvent, SealedEventRef};
 #[cfg(doc)]
 use crate::store::AuditStore;
-use crate::store::Head;
+use crate::store::{DerivedRows, Head};
 use crate::{Error, Result};
 
 impl ToSql for Param {
@@ -356,4 +356,29 @@ fn each_row(
         each(row)?;
     }
     Ok(())
+}
+
+/// [`AuditStore::derived_rows`](crate::AuditStore::derived_rows), on the primary (what verify
+/// checks is what sealing wrote).
+pub(super) fn derived_rows(store: &PgStore, from: u64, to: u64) -> Result<DerivedRows> {
+    let [targets, changes] = POSTGRES.derived_rows_sql();
+    let range = (from as i64, to as i64);
+    store.run(|conn| {
+        let Conn {
+            client, statements, ..
+        } = conn;
+        let stmt = prepared(statements, client, &targets)?;
+        let involved = client
+            .query(&stmt, &[&range.0, &range.1])?
+            .iter()
+            .map(|r| Ok((get::<i64>(r, 0)? as u64, get(r, 1)?, get(r, 2)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let stmt = prepared(statements, client, &changes)?;
+        let change_paths = client
+            .query(&stmt, &[&range.0, &range.1])?
+            .iter()
+            .map(|r| Ok((get::<i64>(r, 0)? as u64, get(r, 1)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DerivedRows::new(involved, change_paths))
+    })
 }

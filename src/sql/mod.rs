@@ -83,6 +83,20 @@ impl Dialect {
     }
 }
 
+impl Dialect {
+    /// What [`crate::AuditStore::derived_rows`] runs, for seqs between the first and second
+    /// parameter: the involved targets `(seq, kind, id)`, then the change paths `(seq, path)`.
+    pub(crate) fn derived_rows_sql(&self) -> [String; 2] {
+        let (lo, hi) = ((self.placeholder)(1), (self.placeholder)(2));
+        [
+            format!(
+                "SELECT seq, kind, id FROM auditkit_event_targets WHERE seq BETWEEN {lo} AND {hi}"
+            ),
+            format!("SELECT seq, path FROM auditkit_event_changes WHERE seq BETWEEN {lo} AND {hi}"),
+        ]
+    }
+}
+
 /// How one SQL backend spells what differs between engines.
 pub(crate) struct Dialect {
     /// The `n`-th (1-based) parameter placeholder.

@@ -41,7 +41,7 @@ use crate::query::summary::GroupBy;
 use crate::query::Query;
 use crate::store::queue::Turn;
 use crate::store::sealed::{SealedEvent, SealedEventRef};
-use crate::store::{Append, AppendWithin, AuditStore, Head, PersonalPath};
+use crate::store::{Append, AppendWithin, AuditStore, DerivedRows, Head, PersonalPath};
 use crate::{Error, Result};
 
 /// An [`AuditStore`] in a SQLite database file.
@@ -147,6 +147,10 @@ impl AuditStore for SqliteStore {
             Some(d) => Err(Error::corrupt(d.clone())),
             None => Ok(()),
         }
+    }
+
+    fn derived_rows(&self, from: u64, to: u64) -> Result<Option<DerivedRows>> {
+        read::derived_rows(self, from, to).map(Some)
     }
 }
 

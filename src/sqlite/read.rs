@@ -15,7 +15,7 @@ use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
 use crate::sql::{EventKey, Param, Schema};
 use crate::store::sealed::{SealedEvent, SealedEventRef};
-use crate::store::Head;
+use crate::store::{DerivedRows, Head};
 use crate::{Error, Result};
 
 impl ToSql for Param {
@@ -302,5 +302,30 @@ pub(super) fn summarize(
             }
             Ok(())
         })
+    })
+}
+
+/// [`AuditStore::derived_rows`](crate::AuditStore::derived_rows) on a reader connection.
+pub(super) fn derived_rows(store: &SqliteStore, from: u64, to: u64) -> Result<DerivedRows> {
+    let [targets, changes] = SQLITE.derived_rows_sql();
+    let range = rusqlite::params![from as i64, to as i64];
+    store.read_with(|conn| {
+        let involved = conn
+            .prepare_cached(&targets)
+            .map_err(map_err)?
+            .query_map(range, |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+            })
+            .map_err(map_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(map_err)?;
+        let change_paths = conn
+            .prepare_cached(&changes)
+            .map_err(map_err)?
+            .query_map(range, |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+            .map_err(map_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(map_err)?;
+        Ok(DerivedRows::new(involved, change_paths))
     })
 }

@@ -336,6 +336,44 @@ pub trait AuditStore: Send + Sync {
     fn check_storage(&self) -> Result<()> {
         Ok(())
     }
+
+    /// The rows the store derived from the events `from..=to` and answers queries from (the
+    /// targets each involves, its change paths), for [`crate::AuditTrail::verify_indexes`] to check
+    /// against what the events themselves give: a row deleted, added or altered behind the
+    /// store's back would otherwise hide an event from a booking's history, or show one
+    /// where it does not belong.
+    ///
+    /// # Behavior
+    /// - `Ok(None)` for a store that keeps no derived rows (it answers queries from the
+    ///   events, with [`crate::Query::matches`]): the default.
+    /// - Otherwise every such row with a `seq` in `from..=to`, in any order.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn derived_rows(&self, from: u64, to: u64) -> Result<Option<DerivedRows>> {
+        let _ = (from, to);
+        Ok(None)
+    }
+}
+
+/// The derived rows of a range of events ([`AuditStore::derived_rows`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DerivedRows {
+    /// `(seq, kind, id)`: each target and related target an event involves.
+    pub involved: Vec<(u64, String, String)>,
+    /// `(seq, path)`: each change path of an event, ancestors included.
+    pub change_paths: Vec<(u64, String)>,
+}
+
+impl DerivedRows {
+    /// Rows as a store read them.
+    pub fn new(involved: Vec<(u64, String, String)>, change_paths: Vec<(u64, String)>) -> Self {
+        DerivedRows {
+            involved,
+            change_paths,
+        }
+    }
 }
 
 /// Calls `f` on every stored event in seq order until it returns `false`.
@@ -430,6 +468,9 @@ macro_rules! forward {
             }
             fn check_storage(&self) -> Result<()> {
                 (**self).check_storage()
+            }
+            fn derived_rows(&self, from: u64, to: u64) -> Result<Option<DerivedRows>> {
+                (**self).derived_rows(from, to)
             }
         }
     )*};

@@ -481,6 +481,10 @@ impl<S: AuditStore> AuditStore for Recorder<S> {
     fn check_storage(&self) -> Result<()> {
         self.inner.check_storage()
     }
+
+    fn derived_rows(&self, from: u64, to: u64) -> Result<Option<crate::store::DerivedRows>> {
+        self.inner.derived_rows(from, to)
+    }
 }
 
 /// A trail over the store under test plus raw access and the record of what was appended.
