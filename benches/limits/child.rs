@@ -97,6 +97,12 @@ pub fn child(job: &str) {
             assert!(r.is_ok(), "{r}");
             r.checked
         }
+        "verify-indexes-auditkit" => {
+            let trail = AuditTrail::new(open_store(&db, Synchronous::Full));
+            let r = trail.verify_indexes().expect("verify_indexes");
+            assert!(r.is_ok(), "{r}");
+            r.checked
+        }
         "export-auditkit" => {
             let trail = AuditTrail::new(open_store(&db, Synchronous::Full));
             trail

@@ -111,7 +111,8 @@ pub fn auditkit_schema(dir: &Path) -> Vec<String> {
     let mut stmt = conn
         .prepare(
             "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND type IN ('table', 'index') \
-             AND name NOT LIKE 'auditkit_%' AND name NOT LIKE 'event_search_%' ORDER BY rowid",
+             AND name NOT IN ('auditkit_meta', 'auditkit_head') \
+             AND substr(name, 1, 22) != 'auditkit_event_search_' ORDER BY rowid",
         )
         .expect("prepare");
     let ddl: Vec<String> = stmt

@@ -697,16 +697,18 @@ const SAVEPOINT_ROLLBACK: &str =
 fn within_err(f: Fail) -> Error {
     match f {
         Fail::Pg(e)
-            if e.as_db_error().is_some_and(|d| {
-                *d.code() == SqlState::T_R_SERIALIZATION_FAILURE
-                    || *d.code() == SqlState::T_R_DEADLOCK_DETECTED
-            }) =>
+            if e.as_db_error()
+                .is_some_and(|d| RETRY_TRANSACTION_STATES.contains(&d.code().code())) =>
         {
             Error::retry_transaction(map_err(e).to_string())
         }
         other => final_err(other),
     }
 }
+
+/// The SQLSTATEs that ask for the app's whole transaction to run again, whichever driver
+/// (here, or sqlx's in `within_sqlx.rs`) reports them: a serialization failure, a deadlock.
+pub(super) const RETRY_TRANSACTION_STATES: [&str; 2] = ["40001", "40P01"];
 
 /// Begins an append inside `tx`, in one round trip: the savepoint, the head row's lock, and
 /// the log id beside it (the app's transaction must be on the store's log).

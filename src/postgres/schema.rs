@@ -265,7 +265,7 @@ fn v5() -> String {
 /// event involves, its change paths and its personal values are never updated, and deleted
 /// only by a purge (rows at or below the purge anchor) or an erasure, which marks its
 /// transaction with the setting `auditkit.erasing` (`set_config(.., true)`: gone at its end).
-const V6: &str = r#"
+const V6_GUARD: &str = r#"
 CREATE OR REPLACE FUNCTION {s}.auditkit_derived_guard() RETURNS trigger LANGUAGE plpgsql AS $guard$
 BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -279,29 +279,47 @@ BEGIN
         USING ERRCODE = 'integrity_constraint_violation';
 END
 $guard$;
-DROP TRIGGER IF EXISTS auditkit_targets_guard ON {s}.auditkit_event_targets;
-CREATE TRIGGER auditkit_targets_guard BEFORE UPDATE OR DELETE ON {s}.auditkit_event_targets
-    FOR EACH ROW EXECUTE FUNCTION {s}.auditkit_derived_guard();
-DROP TRIGGER IF EXISTS auditkit_changes_guard ON {s}.auditkit_event_changes;
-CREATE TRIGGER auditkit_changes_guard BEFORE UPDATE OR DELETE ON {s}.auditkit_event_changes
-    FOR EACH ROW EXECUTE FUNCTION {s}.auditkit_derived_guard();
-DROP TRIGGER IF EXISTS auditkit_personal_no_delete ON {s}.auditkit_personal_values;
-CREATE TRIGGER auditkit_personal_no_delete BEFORE DELETE ON {s}.auditkit_personal_values
-    FOR EACH ROW EXECUTE FUNCTION {s}.auditkit_derived_guard();
-DROP TRIGGER IF EXISTS auditkit_derived_no_truncate ON {s}.auditkit_event_targets;
-CREATE TRIGGER auditkit_derived_no_truncate BEFORE TRUNCATE ON {s}.auditkit_event_targets
-    FOR EACH STATEMENT EXECUTE FUNCTION {s}.auditkit_derived_guard();
-DROP TRIGGER IF EXISTS auditkit_derived_no_truncate ON {s}.auditkit_event_changes;
-CREATE TRIGGER auditkit_derived_no_truncate BEFORE TRUNCATE ON {s}.auditkit_event_changes
-    FOR EACH STATEMENT EXECUTE FUNCTION {s}.auditkit_derived_guard();
-DROP TRIGGER IF EXISTS auditkit_derived_no_truncate ON {s}.auditkit_personal_values;
-CREATE TRIGGER auditkit_derived_no_truncate BEFORE TRUNCATE ON {s}.auditkit_personal_values
-    FOR EACH STATEMENT EXECUTE FUNCTION {s}.auditkit_derived_guard();
 "#;
 
 /// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2), with `{s}` for
 /// the quoted schema name. A new schema is created as version 1 and then runs them all.
-const MIGRATIONS: &[fn() -> String] = &[|| V2.into(), || V3.into(), || V4.into(), v5, || V6.into()];
+const MIGRATIONS: &[fn() -> String] = &[|| V2.into(), || V3.into(), || V4.into(), v5, v6];
+
+/// Version 6 whole: the guard function, and on each derived table a row trigger for what it
+/// guards and a statement trigger refusing `TRUNCATE` (dropped first, so a migration run
+/// again finds them gone).
+fn v6() -> String {
+    let mut sql = V6_GUARD.to_owned();
+    for (table, row_trigger, ops) in [
+        (
+            "auditkit_event_targets",
+            "auditkit_targets_guard",
+            "UPDATE OR DELETE",
+        ),
+        (
+            "auditkit_event_changes",
+            "auditkit_changes_guard",
+            "UPDATE OR DELETE",
+        ),
+        (
+            "auditkit_personal_values",
+            "auditkit_personal_no_delete",
+            "DELETE",
+        ),
+    ] {
+        for (trigger, when, each) in [
+            (row_trigger, ops, "ROW"),
+            ("auditkit_derived_no_truncate", "TRUNCATE", "STATEMENT"),
+        ] {
+            sql.push_str(&format!(
+                "DROP TRIGGER IF EXISTS {trigger} ON {{s}}.{table};\n\
+                 CREATE TRIGGER {trigger} BEFORE {when} ON {{s}}.{table}\n    \
+                 FOR EACH {each} EXECUTE FUNCTION {{s}}.auditkit_derived_guard();\n"
+            ));
+        }
+    }
+    sql
+}
 
 /// `name` quoted as an SQL identifier.
 pub(crate) fn quote_ident(name: &str) -> String {

@@ -28,7 +28,9 @@ fn run<'a>(conn: &'a mut PgConnection, sql: &'static str) -> Step<'a, ()> {
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
-use super::append::{index_rows, insert_sql, Column, Guard, InsertParams};
+use super::append::{
+    index_rows, insert_sql, Column, Guard, InsertParams, RETRY_TRANSACTION_STATES,
+};
 use super::lifecycle::anchor_sql;
 use super::read::personal_sql;
 use super::search::POSTGRES;
@@ -62,7 +64,9 @@ fn map_err(e: sqlx::Error) -> Error {
         .as_database_error()
         .and_then(|d| d.code().map(|c| c.into_owned()));
     match code.as_deref() {
-        Some("40001" | "40P01") => Error::retry_transaction(format!("PostgreSQL: {e}")),
+        Some(c) if RETRY_TRANSACTION_STATES.contains(&c) => {
+            Error::retry_transaction(format!("PostgreSQL: {e}"))
+        }
         Some("42501") => Error::storage(format!(
             "PostgreSQL: {e}; the role lacks a privilege auditkit needs (see the GRANTs in the README)"
         )),

@@ -28,9 +28,9 @@ impl<S: AuditStore> AuditTrail<S> {
     /// event and the row. Such a row would hide an event from a booking's history (or show it
     /// where it does not belong) while the chain itself is intact.
     ///
-    /// It reads and decodes every event a second time: measured on 30,000 events, 0.21 s
-    /// against 0.036 s for `verify` alone. The search index and personal-value rows are not
-    /// part of it yet.
+    /// It reads and decodes every event a second time, so it costs several times what
+    /// `verify` does (`benches/limits`, row `verify_indexes`; BENCHMARKS.md). The search index
+    /// and personal-value rows are not part of it yet.
     ///
     /// # Errors
     /// As [`AuditTrail::verify`].
