@@ -65,7 +65,7 @@ fn pinned_checkpoint_signature() {
             hex32(&c["root_hex"]),
             hex32(&c["chain_head_hex"]),
         );
-        let signed = signer.sign(&cp).to_string();
+        let signed = signer.sign(&cp).unwrap().to_string();
         assert_eq!(signed, c["signed"].as_str().unwrap(), "{signed}");
         let parsed: Checkpoint = signed.parse().unwrap();
         assert_eq!(parsed.to_string(), signed);
@@ -120,7 +120,7 @@ fn trail_signs_and_verifies_checkpoints() {
 
     // A second key adds its own line; signing again with the same key replaces its line.
     let witness = NoteSigner::from_seed("witness.example.org/w1", [5; 32]).unwrap();
-    let both = witness.sign(&signer.sign(&parsed));
+    let both = witness.sign(&signer.sign(&parsed).unwrap()).unwrap();
     assert_eq!(both.signatures.len(), 2);
     both.verify_signature(&verifier).unwrap();
     both.verify_signature(&witness.verifier()).unwrap();
@@ -138,7 +138,7 @@ fn trail_signs_and_verifies_checkpoints() {
     assert!(matches!(e, Error::Checkpoint { .. }), "{e}");
     assert!(e.to_string().contains("no signature by"), "{e}");
     // A signature by the impostor, checked with the right verifier, is ignored: not signed.
-    let by_impostor = impostor.sign(&trail.checkpoint().unwrap());
+    let by_impostor = impostor.sign(&trail.checkpoint().unwrap()).unwrap();
     let e = by_impostor.verify_signature(&verifier).unwrap_err();
     assert!(e.to_string().contains("no signature by"), "{e}");
     // Unsigned.
@@ -170,4 +170,23 @@ fn base64_decode(s: &str) -> Vec<u8> {
 fn base64_encode(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// What no note can carry is refused before signing, never a panic or a note that reads
+/// back as another checkpoint.
+#[test]
+fn unsignable_names_and_extensions_are_refused() {
+    for name in ["", "has space", "a+b", "ctl\u{1}x"] {
+        let err = NoteSigner::from_seed(name, [1; 32]).unwrap_err();
+        assert!(err.is_invalid(), "{name:?}: {err}");
+    }
+    let signer = NoteSigner::from_seed("audit.example.com/x", [1; 32]).unwrap();
+    let trail = AuditTrail::new(MemoryStore::new());
+    trail.record(NewEvent::new("booking.created")).unwrap();
+    for ext in ["", "a\tb", "a\n\nb", "a\nb"] {
+        let mut cp = trail.checkpoint().unwrap();
+        cp.extensions.push(ext.into());
+        let err = signer.sign(&cp).unwrap_err();
+        assert!(err.to_string().contains("extension"), "{ext:?}: {err}");
+    }
 }

@@ -218,7 +218,7 @@ fn direct_edits_of_an_untouched_file_are_refused() {
         "INSERT INTO auditkit_events SELECT 9, x'00', occurred_at, recorded_at, tenant, actor_kind, actor_id,
          actor_role, impersonator, source, request, action, failure, target_kind, target_id,
          related, before, after, context, NULL, payload_version, personal, prev_hash, hash,
-         encoding FROM auditkit_events WHERE seq = 1",
+         encoding, links, nodes FROM auditkit_events WHERE seq = 1",
     );
     refused("UPDATE auditkit_head SET seq = 1");
     refused("DELETE FROM auditkit_head");
@@ -310,12 +310,12 @@ fn every_event_records_its_encoding_and_an_unknown_one_is_a_clear_error() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(encodings, vec![1; 5]);
+    assert_eq!(encodings, vec![2; 5]);
     drop(conn);
     // A log a newer auditkit sealed with an encoding this one does not know: verify says so
     // instead of reporting tampering.
     attacker(&path)
-        .execute("UPDATE auditkit_events SET encoding = 2 WHERE seq = 3", [])
+        .execute("UPDATE auditkit_events SET encoding = 3 WHERE seq = 3", [])
         .unwrap();
     let err = AuditTrail::new(SqliteStore::open(&path).unwrap())
         .verify()
@@ -323,7 +323,7 @@ fn every_event_records_its_encoding_and_an_unknown_one_is_a_clear_error() {
     assert!(matches!(err, auditkit::Error::Unsupported { .. }), "{err}");
     let msg = err.to_string();
     assert!(
-        msg.contains("event 3") && msg.contains("encoding 2"),
+        msg.contains("event 3") && msg.contains("encoding 3"),
         "{msg}"
     );
 }

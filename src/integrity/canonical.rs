@@ -23,11 +23,11 @@ pub const EVENT_ENCODING_VERSION: u8 = crate::store::sealed::ENCODING;
 /// # Errors
 /// [`crate::Error::Unsupported`] naming the event and the version.
 pub fn check_encoding(seq: u64, encoding: u8) -> crate::Result<()> {
-    if encoding == EVENT_ENCODING_VERSION {
+    if (1..=EVENT_ENCODING_VERSION).contains(&encoding) {
         return Ok(());
     }
     Err(crate::Error::unsupported(format!(
-        "event {seq} was sealed with canonical encoding {encoding}, this auditkit knows encoding {EVENT_ENCODING_VERSION} only; verify it with a newer auditkit"
+        "event {seq} was sealed with canonical encoding {encoding}, this auditkit knows encodings 1 to {EVENT_ENCODING_VERSION}; verify it with a newer auditkit"
     )))
 }
 
@@ -239,8 +239,8 @@ pub fn event_bytes(log_id: &str, e: &SealedEvent) -> Vec<u8> {
 pub fn event_bytes_into(log_id: &str, e: &SealedEventRef<'_>, out: &mut Vec<u8>) {
     out.clear();
     let mut w = Writer(out);
-    // The event's own version byte: encoding 1 is the only layout, and an event claiming
-    // another is refused by `check_encoding` before anyone trusts these bytes.
+    // The event's own version byte: an event claiming one this build does not know is
+    // refused by `check_encoding` before anyone trusts these bytes.
     w.u8(e.encoding);
     w.str(log_id);
     w.u64(e.seq);
@@ -274,6 +274,14 @@ pub fn event_bytes_into(log_id: &str, e: &SealedEventRef<'_>, out: &mut Vec<u8>)
     for p in &e.personal {
         w.str(p.path.as_str());
         w.0.extend_from_slice(&p.commitment);
+    }
+    // Encoding 2: each involved target's previous event. Encoding 1 has no links (verify
+    // refuses an encoding-1 event that carries some, since nothing here would cover them).
+    if e.encoding >= 2 {
+        w.u32(e.links.len() as u32);
+        for l in &e.links {
+            w.u64(*l);
+        }
     }
 }
 

@@ -12,7 +12,8 @@ pub fn seal_hashes(log_id: &str, e: &SealedEvent) -> (Hash, Hash) {
 
 /// Makes `e` the event after `head` and moves `head` past it: `e` gets the next seq, links to
 /// the head's hash and is hashed; the head takes its seq and hash and its leaf joins the
-/// Merkle frontier. Everything else of `e` (its id, times and fields) must be final, since the
+/// Merkle frontier, and `e` carries the subtree hashes its leaf completes
+/// ([`SealedEvent::nodes`]). Everything else of `e` (its id, times and fields) must be final, since the
 /// hash covers it. The head of an empty log must carry the genesis hash
 /// ([`hashes::genesis`]).
 pub fn extend(log_id: &str, head: &mut Head, e: &mut SealedEvent) {
@@ -20,7 +21,7 @@ pub fn extend(log_id: &str, head: &mut Head, e: &mut SealedEvent) {
     e.prev_hash = head.hash;
     let (leaf, hash) = seal_hashes(log_id, e);
     e.hash = hash;
-    merkle::push(&mut head.frontier, head.seq, leaf);
+    e.nodes = merkle::stored_nodes(&mut head.frontier, e.seq, leaf);
     head.seq = e.seq;
     head.hash = hash;
 }

@@ -60,6 +60,12 @@ impl Checkpoint {
         }
     }
 
+    /// The id of the log the checkpoint is of: its origin without the `auditkit/` prefix
+    /// (`None` for another origin).
+    pub fn log_id(&self) -> Option<&str> {
+        self.origin.strip_prefix(ORIGIN_PREFIX)
+    }
+
     /// The note body: the text a signature covers (every line ends in a newline).
     pub fn body(&self) -> String {
         let mut s = format!(

@@ -8,8 +8,20 @@ use super::{hashes, Hash};
 
 /// Appends `leaf` to the frontier of a tree of `size` leaves (making it `size + 1`).
 pub fn push(frontier: &mut Vec<Hash>, size: u64, leaf: Hash) {
+    push_completing(frontier, size, leaf, |_, _| {});
+}
+
+/// [`push`], handing `completed` the level and hash of each perfect subtree of two leaves or
+/// more that the new leaf completes, smallest first.
+pub fn push_completing(
+    frontier: &mut Vec<Hash>,
+    size: u64,
+    leaf: Hash,
+    mut completed: impl FnMut(u32, &Hash),
+) {
     let mut h = leaf;
     let mut s = size;
+    let mut level = 0;
     // Each trailing 1-bit of `size` is a perfect subtree the new leaf completes.
     while s & 1 == 1 {
         let left = frontier
@@ -17,9 +29,26 @@ pub fn push(frontier: &mut Vec<Hash>, size: u64, leaf: Hash) {
             .expect("frontier holds one hash per set bit of size");
         h = hashes::node(&left, &h);
         s >>= 1;
+        level += 1;
+        completed(level, &h);
     }
     frontier.push(h);
 }
+
+/// The stored subtree hashes ([`crate::SealedEvent::nodes`]) of the event whose leaf makes a
+/// tree of `size - 1` leaves `size` long: those [`push_completing`] completes at
+/// [`NODE_LEVEL`] and up.
+pub(crate) fn stored_nodes(frontier: &mut Vec<Hash>, size: u64, leaf: Hash) -> Vec<Hash> {
+    let mut nodes = Vec::new();
+    push_completing(frontier, size - 1, leaf, |level, h| {
+        if level >= NODE_LEVEL {
+            nodes.push(*h);
+        }
+    });
+    nodes
+}
+
+pub(crate) use crate::store::sealed::NODE_LEVEL;
 
 /// The RFC 6962 root of the tree whose frontier is `frontier`.
 pub fn root(frontier: &[Hash]) -> Hash {

@@ -10,9 +10,11 @@
 //!   and verified with no store.
 //! - [`verify`]: the bounded-memory walk over the chain.
 //! - [`archive`]: archives of purged events and their verification.
+//! - [`bundle`]: evidence bundles of one target's events, checked with no store.
 //! - `sign` (feature `sign`): Ed25519 signatures on checkpoints, as C2SP signed notes.
 
 pub mod archive;
+pub mod bundle;
 pub mod canonical;
 pub mod chain;
 pub mod checkpoint;

@@ -67,10 +67,15 @@ pub fn key_id(name: &str, public: &[u8; 32]) -> u32 {
 }
 
 fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+') {
+    // Control characters too: a note holding one is refused by every reader, Go's included.
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '+')
+    {
         return Err(Error::invalid(
             "key name",
-            format!("{name:?} must be non-empty, without spaces or '+'; use a schema-less URL such as audit.example.com/clinic-42"),
+            format!("{name:?} must be non-empty, without spaces, control characters or '+'; use a schema-less URL such as audit.example.com/clinic-42"),
         ));
     }
     Ok(())
@@ -214,16 +219,29 @@ impl NoteSigner {
     }
 
     /// `checkpoint` with this key's signature added (replacing an earlier one by this key).
-    pub fn sign(&self, checkpoint: &Checkpoint) -> Checkpoint {
-        let line = self
-            .sign_note(&checkpoint.body())
-            .expect("a checkpoint body ends in a newline and has no control characters");
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (`extensions`) when an extension line is empty or holds a control
+    /// character (a newline or tab included): the note would not read back as the checkpoint
+    /// that was signed.
+    pub fn sign(&self, checkpoint: &Checkpoint) -> Result<Checkpoint> {
+        if let Some(bad) = checkpoint
+            .extensions
+            .iter()
+            .find(|e| e.is_empty() || e.chars().any(char::is_control))
+        {
+            return Err(Error::invalid(
+                "extensions",
+                format!("{bad:?} cannot be a checkpoint line: each extension is one non-empty line without control characters"),
+            ));
+        }
+        let line = self.sign_note(&checkpoint.body())?;
         let mut out = checkpoint.clone();
         let verifier = self.verifier();
         out.signatures
             .retain(|l| parse_line(l).is_none_or(|(n, id, _)| !verifier.is(n, id)));
         out.signatures.push(line);
-        out
+        Ok(out)
     }
 }
 

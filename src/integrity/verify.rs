@@ -131,17 +131,23 @@ pub(crate) struct Checked {
     seq: u64,
     id: uuid::Uuid,
     recorded_at: time::OffsetDateTime,
-    leaf: Hash,
+    pub(crate) leaf: Hash,
     prev_hash: Hash,
     hash: Hash,
     /// The stored hash is the chain hash of the stored fields.
-    sealed: bool,
+    pub(crate) sealed: bool,
     /// The first personal value that does not match its commitment.
-    bad_personal: Option<String>,
+    pub(crate) bad_personal: Option<String>,
     /// Some personal value was erased.
-    erased: bool,
+    pub(crate) erased: bool,
     /// For an `audit.purged` event, the seq it records purging through.
     purged_through: Option<u64>,
+    /// The stored subtree hashes ([`crate::SealedEvent::nodes`]).
+    nodes: Vec<Hash>,
+    /// The event must carry its subtree hashes: it was sealed after they existed.
+    nodes_required: bool,
+    /// Links stored with an encoding that does not hash them.
+    unhashed_links: bool,
 }
 
 /// Checks `e` on its own; `buf` is scratch space for its canonical bytes.
@@ -188,6 +194,9 @@ pub(crate) fn check_event(
         bad_personal,
         erased,
         purged_through,
+        nodes: e.nodes.clone(),
+        nodes_required: e.encoding >= 2,
+        unhashed_links: e.encoding < 2 && !e.links.is_empty(),
     })
 }
 
@@ -328,11 +337,15 @@ impl<'a> Walker<'a> {
             );
             return false;
         }
-        if !e.sealed {
+        if !e.sealed || e.unhashed_links {
             self.report.fault = fault(
                 e.seq,
                 FaultKind::Modified,
-                "its fields do not match its hash".into(),
+                if e.sealed {
+                    "it carries target links its encoding does not hash".into()
+                } else {
+                    "its fields do not match its hash".into()
+                },
             );
             return false;
         }
@@ -369,7 +382,19 @@ impl<'a> Walker<'a> {
         if self.purge_to_find > 0 && e.purged_through == Some(self.purge_to_find) {
             self.purge_to_find = 0;
         }
-        merkle::push(&mut self.frontier, e.seq - 1, e.leaf);
+        let nodes = merkle::stored_nodes(&mut self.frontier, e.seq, e.leaf);
+        if nodes != e.nodes && (e.nodes_required || !e.nodes.is_empty()) {
+            self.report.fault = fault(
+                e.seq,
+                FaultKind::Modified,
+                format!(
+                    "its stored Merkle subtree hashes are not those of the events before it ({} stored, {} due)",
+                    e.nodes.len(),
+                    nodes.len()
+                ),
+            );
+            return false;
+        }
         self.prev = e.hash;
         self.prev_event = Some((e.recorded_at, e.id));
         self.report.checked += 1;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::store::sealed::SealedEvent;
 use crate::store::{
-    append_through, check_batch, check_purge, Append, AuditStore, Head, PersonalPath,
+    append_through, check_batch, check_purge, Append, AuditStore, Head, PersonalPath, TargetKey,
 };
 use crate::{Error, Result};
 
@@ -29,12 +29,28 @@ struct Inner {
     /// Seq of each event by id and by idempotency key.
     by_id: HashMap<Uuid, u64>,
     by_key: HashMap<String, u64>,
+    /// The newest stored event of each (tenant, kind, id) the events involve.
+    by_target: HashMap<(Option<String>, String, String), u64>,
 }
 
 impl Inner {
     fn at(&self, seq: u64) -> Option<&SealedEvent> {
         let i = self.events.partition_point(|e| e.seq < seq);
         self.events.get(i).filter(|e| e.seq == seq)
+    }
+
+    fn newest_involving(&self, targets: &[TargetKey<'_>]) -> Vec<u64> {
+        targets
+            .iter()
+            .map(|t| {
+                let key = (
+                    t.tenant.map(str::to_owned),
+                    t.kind.to_owned(),
+                    t.id.to_owned(),
+                );
+                self.by_target.get(&key).copied().unwrap_or(0)
+            })
+            .collect()
     }
 }
 
@@ -85,6 +101,10 @@ impl Append for MemoryAppend<'_> {
             .cloned())
     }
 
+    fn newest_involving(&mut self, targets: &[TargetKey<'_>]) -> Result<Option<Vec<u64>>> {
+        Ok(Some(self.inner.newest_involving(targets)))
+    }
+
     fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
         check_batch(self.head.seq, batch, new_head)?;
         let mut keys: std::collections::HashSet<&str> = self
@@ -121,6 +141,11 @@ impl Append for MemoryAppend<'_> {
             inner.by_id.insert(e.id, e.seq);
             if let Some(k) = &e.idempotency_key {
                 inner.by_key.insert(k.clone(), e.seq);
+            }
+            // A store keeps what it is given; an event whose targets cannot be read is
+            // stored all the same and indexes none (verify reports it).
+            for (kind, id) in e.involved().unwrap_or_default() {
+                inner.by_target.insert((e.tenant.clone(), kind, id), e.seq);
             }
             inner.events.push(e);
         }
@@ -182,6 +207,10 @@ impl AuditStore for MemoryStore {
         Ok(self.lock().anchor.clone())
     }
 
+    fn newest_involving(&self, targets: &[TargetKey<'_>]) -> Result<Vec<u64>> {
+        Ok(self.lock().newest_involving(targets))
+    }
+
     fn purge(&self, anchor: &Head) -> Result<()> {
         let mut inner = self.lock();
         check_purge(inner.anchor.as_ref(), &inner.head, anchor)?;
@@ -193,6 +222,8 @@ impl AuditStore for MemoryStore {
                 inner.by_key.remove(k);
             }
         }
+        // As an SQL store's target index loses the purged events' rows.
+        inner.by_target.retain(|_, seq| *seq > anchor.seq);
         inner.anchor = (anchor.seq > 0).then(|| anchor.clone());
         Ok(())
     }

@@ -9,7 +9,7 @@ use postgres::{GenericClient, Statement};
 use super::connect::{final_err, map_err, prepared, Conn, Fail};
 use super::lifecycle::anchor_on;
 use super::queue;
-use super::read::{get, select_on};
+use super::read::{get, newest_involving_on, select_on};
 use super::search::POSTGRES;
 use super::PgStore;
 use crate::integrity::merkle;
@@ -18,15 +18,15 @@ use crate::sql::index_rows::IndexRows;
 use crate::sql::{EventKey, Param, Schema};
 use crate::store::queue::{QueueId, Settled};
 use crate::store::sealed::SealedEvent;
-use crate::store::{check_batch, Append, AuditStore, Head};
+use crate::store::{check_batch, Append, AuditStore, Head, TargetKey};
 use crate::{Error, Result};
 
 /// The PostgreSQL element type of each of [`codec::COLUMNS`], in order: the events go in as
 /// one array per column.
-const COLUMN_TYPES: [&str; 25] = [
+const COLUMN_TYPES: [&str; 27] = [
     "bigint", "bytea", "bigint", "bigint", "text", "text", "text", "text", "text", "text", "text",
     "text", "text", "text", "text", "text", "text", "text", "text", "text", "bigint", "text",
-    "bytea", "bytea", "bigint",
+    "bytea", "bytea", "bigint", "bytea", "bytea",
 ];
 
 /// One statement that inserts a batch of events with every derived row and moves the head,
@@ -101,7 +101,7 @@ pub(super) enum Guard {
 pub(super) enum Column<'a> {
     Int(Vec<Option<i64>>),
     Text(Vec<Option<std::borrow::Cow<'a, str>>>),
-    Blob(Vec<Option<&'a [u8]>>),
+    Blob(Vec<Option<std::borrow::Cow<'a, [u8]>>>),
 }
 
 impl<'a> Column<'a> {
@@ -577,6 +577,16 @@ impl Append for PgAppend<'_> {
         event_on(statements, client, &store.tables, by, final_err)
     }
 
+    fn newest_involving(&mut self, targets: &[TargetKey<'_>]) -> Result<Option<Vec<u64>>> {
+        let store = self.store;
+        let Conn {
+            client, statements, ..
+        } = self.conn();
+        newest_involving_on(statements, client, &store.tables, targets)
+            .map(Some)
+            .map_err(final_err)
+    }
+
     fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
         let (at, store) = (self.head.seq, self.store);
         let Conn {
@@ -815,6 +825,14 @@ impl Append for PgAppendWithin<'_, '_> {
         let (statements, tx) = self.parts();
         let by = (EventKey::IdempotencyKey, Param::Text(key.to_owned()));
         event_on(statements, tx, &store.tables, by, within_err)
+    }
+
+    fn newest_involving(&mut self, targets: &[TargetKey<'_>]) -> Result<Option<Vec<u64>>> {
+        let store = self.store;
+        let (statements, tx) = self.parts();
+        newest_involving_on(statements, tx, &store.tables, targets)
+            .map(Some)
+            .map_err(within_err)
     }
 
     fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {

@@ -175,6 +175,10 @@ impl AuditStore for PgStore {
     fn derived_rows(&self, from: u64, to: u64) -> Result<Option<DerivedRows>> {
         read::derived_rows(self, from, to).map(Some)
     }
+
+    fn newest_involving(&self, targets: &[crate::store::TargetKey<'_>]) -> Result<Vec<u64>> {
+        read::newest_involving(self, targets)
+    }
 }
 
 /// The app's open transaction on its own connection to the store's database (`postgres`

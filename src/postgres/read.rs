@@ -160,6 +160,39 @@ pub(super) fn select_on(
     Ok(events)
 }
 
+/// [`crate::AuditStore::newest_involving`] for the targets whose kinds, ids and tenants are
+/// the array parameters `$1`, `$2` and `$3`, in one statement: each answered by the shared
+/// single-target query with the key's columns for its parameters.
+pub(super) fn newest_involving_sql(schema: &Schema) -> String {
+    let one = crate::sql::newest_involving_sql(schema, |n| {
+        ["k.kind", "k.id", "k.tenant"][n - 1].to_owned()
+    });
+    format!(
+        "SELECT ({one}) FROM unnest($1::text[], $2::text[], $3::text[]) \
+         WITH ORDINALITY AS k(kind, id, tenant, n) ORDER BY k.n"
+    )
+}
+
+/// [`crate::AuditStore::newest_involving`] on `client`, in one statement.
+pub(super) fn newest_involving_on(
+    statements: &mut HashMap<String, Statement>,
+    client: &mut impl GenericClient,
+    schema: &Schema,
+    targets: &[crate::store::TargetKey<'_>],
+) -> std::result::Result<Vec<u64>, Fail> {
+    let sql = newest_involving_sql(schema);
+    let kinds: Vec<&str> = targets.iter().map(|t| t.kind).collect();
+    let ids: Vec<&str> = targets.iter().map(|t| t.id).collect();
+    let tenants: Vec<Option<&str>> = targets.iter().map(|t| t.tenant).collect();
+    let stmt = prepared(statements, client, &sql)?;
+    client
+        .query(&stmt, &[&kinds, &ids, &tenants])?
+        .iter()
+        .map(|r| Ok(get::<Option<i64>>(r, 0)?.map_or(0, |s| s as u64)))
+        .collect::<Result<Vec<_>>>()
+        .map_err(Fail::from)
+}
+
 /// Puts each event's personal values (those not erased) next to their commitments.
 pub(super) fn fill_personal(
     statements: &mut HashMap<String, Statement>,
@@ -356,6 +389,20 @@ fn each_row(
         each(row)?;
     }
     Ok(())
+}
+
+/// [`AuditStore::newest_involving`](crate::AuditStore::newest_involving), on the primary
+/// (sealing asks it).
+pub(super) fn newest_involving(
+    store: &PgStore,
+    targets: &[crate::store::TargetKey<'_>],
+) -> Result<Vec<u64>> {
+    store.run(|conn| {
+        let Conn {
+            client, statements, ..
+        } = conn;
+        newest_involving_on(statements, client, &store.tables, targets)
+    })
 }
 
 /// [`AuditStore::derived_rows`](crate::AuditStore::derived_rows), on the primary (what verify

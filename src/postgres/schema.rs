@@ -6,7 +6,7 @@ use super::connect::map_err;
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// The tables auditkit creates in its schema (version 1's names, renamed by version 5, and
 /// the current ones); creating the schema refuses to run over any of them that something else
@@ -283,7 +283,19 @@ $guard$;
 
 /// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2), with `{s}` for
 /// the quoted schema name. A new schema is created as version 1 and then runs them all.
-const MIGRATIONS: &[fn() -> String] = &[|| V2.into(), || V3.into(), || V4.into(), v5, v6];
+const MIGRATIONS: &[fn() -> String] = &[
+    || V2.into(),
+    || V3.into(),
+    || V4.into(),
+    v5,
+    v6,
+    || V7.into(),
+];
+
+/// Version 7, as in SQLite: each event's links to the previous event of each target it
+/// involves (`SealedEvent::links`, varints) and the Merkle subtree hashes it completes
+/// (`SealedEvent::nodes`); NULL in events sealed before.
+const V7: &str = "ALTER TABLE {s}.auditkit_events ADD COLUMN IF NOT EXISTS links bytea, ADD COLUMN IF NOT EXISTS nodes bytea;";
 
 /// Version 6 whole: the guard function, and on each derived table a row trigger for what it
 /// guards and a statement trigger refusing `TRUNCATE` (dropped first, so a migration run

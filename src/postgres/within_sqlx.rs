@@ -38,7 +38,7 @@ use super::PgStore;
 use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::EventKey;
 use crate::store::sealed::SealedEvent;
-use crate::store::{check_batch, AppendWithinAsync, Head, LockedWithin};
+use crate::store::{check_batch, AppendWithinAsync, Head, LockedWithin, TargetKey};
 use crate::{Error, Result};
 
 impl RowAccess for PgRow {
@@ -127,6 +127,7 @@ impl PgStore {
         &'a self,
         conn: &'a mut PgConnection,
         keys: &'a [String],
+        targets: &'a [TargetKey<'a>],
     ) -> Step<'a, LockedWithin> {
         Box::pin(async move {
             let log: Option<String> = sqlx::query_scalar(&format!(
@@ -178,7 +179,26 @@ impl PgStore {
                     .pop();
                 keyed.push((key.clone(), found));
             }
-            Ok(LockedWithin::new(head, newest, purge_anchor, keyed))
+            let involving = if targets.is_empty() {
+                Vec::new()
+            } else {
+                let kinds: Vec<&str> = targets.iter().map(|t| t.kind).collect();
+                let ids: Vec<&str> = targets.iter().map(|t| t.id).collect();
+                let tenants: Vec<Option<&str>> = targets.iter().map(|t| t.tenant).collect();
+                sqlx::query_scalar::<_, Option<i64>>(&super::read::newest_involving_sql(
+                    &self.tables,
+                ))
+                .bind(kinds)
+                .bind(ids)
+                .bind(tenants)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(map_err)?
+                .into_iter()
+                .map(|s| s.map_or(0, |s| s as u64))
+                .collect()
+            };
+            Ok(LockedWithin::new(head, newest, purge_anchor, keyed).with_involving(involving))
         })
     }
 
@@ -217,7 +237,9 @@ impl PgStore {
                     Column::Text(v) => {
                         query.bind(v.iter().map(|t| t.as_deref()).collect::<Vec<_>>())
                     }
-                    Column::Blob(v) => query.bind(v),
+                    Column::Blob(v) => {
+                        query.bind(v.iter().map(|b| b.as_deref()).collect::<Vec<_>>())
+                    }
                 };
             }
             query
@@ -250,6 +272,7 @@ impl AppendWithinAsync<PgConnection> for PgStore {
         &'a self,
         conn: &'a mut PgConnection,
         keys: &'a [String],
+        targets: &'a [TargetKey<'a>],
     ) -> Result<LockedWithin> {
         run(conn, SAVEPOINT).await.map_err(|e| {
             Error::invalid(
@@ -259,7 +282,7 @@ impl AppendWithinAsync<PgConnection> for PgStore {
                 ),
             )
         })?;
-        let out = self.lock_sqlx(conn, keys).await;
+        let out = self.lock_sqlx(conn, keys, targets).await;
         or_roll_back(conn, out).await
     }
 

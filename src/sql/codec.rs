@@ -12,7 +12,7 @@ use crate::store::sealed::{PersonalField, PersonalFieldRef, SealedEvent, SealedE
 use crate::{model::time_util, Error, Result};
 
 /// The columns of the events table, in the order [`encode`] binds and [`decode`] reads them.
-pub(crate) const COLUMNS: [&str; 25] = [
+pub(crate) const COLUMNS: [&str; 27] = [
     "seq",
     "id",
     "occurred_at",
@@ -38,6 +38,8 @@ pub(crate) const COLUMNS: [&str; 25] = [
     "prev_hash",
     "hash",
     "encoding",
+    "links",
+    "nodes",
 ];
 
 /// `e.seq, e.id, ...`: the select list for [`decode`].
@@ -138,7 +140,7 @@ pub(crate) enum ColumnValue<'a> {
     Null,
     Int(i64),
     Text(std::borrow::Cow<'a, str>),
-    Blob(&'a [u8]),
+    Blob(std::borrow::Cow<'a, [u8]>),
 }
 
 impl<'a> From<Option<&'a str>> for ColumnValue<'a> {
@@ -153,18 +155,18 @@ impl From<ColumnValue<'_>> for Param {
             ColumnValue::Null => Param::Null,
             ColumnValue::Int(i) => Param::Int(i),
             ColumnValue::Text(s) => Param::Text(s.into_owned()),
-            ColumnValue::Blob(b) => Param::Blob(b.to_vec()),
+            ColumnValue::Blob(b) => Param::Blob(b.into_owned()),
         }
     }
 }
 
 /// The values that insert `e` into the events table, in [`COLUMNS`] order, without copying
 /// the event's text and bytes.
-pub(crate) fn encode_ref(e: &SealedEvent) -> [ColumnValue<'_>; 25] {
+pub(crate) fn encode_ref(e: &SealedEvent) -> [ColumnValue<'_>; 27] {
     use ColumnValue::{Blob, Int, Null, Text};
     [
         Int(e.seq as i64),
-        Blob(e.id.as_bytes()),
+        Blob(e.id.as_bytes().into()),
         Int(time_util::to_micros(e.occurred_at)),
         Int(time_util::to_micros(e.recorded_at)),
         e.tenant.as_deref().into(),
@@ -185,10 +187,69 @@ pub(crate) fn encode_ref(e: &SealedEvent) -> [ColumnValue<'_>; 25] {
         e.idempotency_key.as_deref().into(),
         e.payload_version.map_or(Null, |v| Int(v.into())),
         encode_personal(&e.personal).map_or(Null, |s| Text(s.into())),
-        Blob(&e.prev_hash),
-        Blob(&e.hash),
+        Blob(e.prev_hash.as_slice().into()),
+        Blob(e.hash.as_slice().into()),
         Int(e.encoding.into()),
+        encode_links(&e.links).map_or(Null, Blob),
+        if e.nodes.is_empty() {
+            Null
+        } else {
+            Blob(e.nodes.as_flattened().into())
+        },
     ]
+}
+
+/// The `links` column: each seq as an unsigned LEB128 varint (a few bytes where eight would
+/// mostly be zeros); NULL for none.
+fn encode_links(links: &[u64]) -> Option<std::borrow::Cow<'static, [u8]>> {
+    if links.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(links.len() * 3);
+    for &l in links {
+        let mut v = l;
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    Some(out.into())
+}
+
+fn decode_links(bytes: Option<&[u8]>) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    let (mut v, mut shift) = (0u64, 0u32);
+    for &b in bytes.unwrap_or_default() {
+        if shift > 63 {
+            return Err(corrupt("links", "a varint runs past 64 bits"));
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            out.push(v);
+            (v, shift) = (0, 0);
+        } else {
+            shift += 7;
+        }
+    }
+    if shift > 0 {
+        return Err(corrupt("links", "the last varint is cut short"));
+    }
+    Ok(out)
+}
+
+fn decode_nodes(bytes: Option<&[u8]>) -> Result<Vec<Hash>> {
+    let bytes = bytes.unwrap_or_default();
+    crate::integrity::merkle::from_bytes(bytes).ok_or_else(|| {
+        corrupt(
+            "nodes",
+            format!("holds {} bytes, not 32 per hash", bytes.len()),
+        )
+    })
 }
 
 /// A sealed event from a row selected with [`select_list`]; personal values are left `None`
@@ -235,6 +296,8 @@ pub(crate) fn decode_ref<R: RowAccess + ?Sized>(row: &R) -> Result<SealedEventRe
         hash: hash(need(row.blob(23)?, "hash")?, "hash")?,
         encoding: u8::try_from(need(row.int(24)?, "encoding")?)
             .map_err(|e| corrupt("encoding", e))?,
+        links: decode_links(row.blob(25)?)?,
+        nodes: decode_nodes(row.blob(26)?)?,
     })
 }
 

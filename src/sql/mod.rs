@@ -97,6 +97,23 @@ impl Dialect {
     }
 }
 
+/// [`crate::AuditStore::newest_involving`] for one target: the newest event of tenant `$3`
+/// (NULL: none) involving target `$1`:`$2`, walking the target index from its newest row
+/// (both engines spell the null-safe comparison `IS NOT DISTINCT FROM`). `pos` gives the
+/// n-th placeholder.
+pub(crate) fn newest_involving_sql(schema: &Schema, pos: fn(usize) -> String) -> String {
+    format!(
+        "SELECT t.seq FROM {targets} t JOIN {events} e ON e.seq = t.seq \
+         WHERE t.kind = {k} AND t.id = {i} AND e.tenant IS NOT DISTINCT FROM {n} \
+         ORDER BY t.seq DESC LIMIT 1",
+        targets = schema.table("auditkit_event_targets"),
+        events = schema.table("auditkit_events"),
+        k = pos(1),
+        i = pos(2),
+        n = pos(3),
+    )
+}
+
 /// How one SQL backend spells what differs between engines.
 pub(crate) struct Dialect {
     /// The `n`-th (1-based) parameter placeholder.

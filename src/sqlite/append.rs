@@ -12,7 +12,7 @@ use crate::integrity::merkle;
 use crate::sql::codec;
 use crate::sql::index_rows::IndexRows;
 use crate::store::sealed::SealedEvent;
-use crate::store::{check_batch, Append, Head};
+use crate::store::{check_batch, Append, Head, TargetKey};
 use crate::{Error, Result};
 
 impl ToSql for codec::ColumnValue<'_> {
@@ -21,7 +21,7 @@ impl ToSql for codec::ColumnValue<'_> {
             codec::ColumnValue::Null => ValueRef::Null,
             codec::ColumnValue::Int(i) => ValueRef::Integer(*i),
             codec::ColumnValue::Text(s) => ValueRef::Text(s.as_bytes()),
-            codec::ColumnValue::Blob(b) => ValueRef::Blob(b),
+            codec::ColumnValue::Blob(b) => ValueRef::Blob(b.as_ref()),
         }))
     }
 }
@@ -216,6 +216,10 @@ impl Append for SqliteAppend<'_> {
         read::key_on(&self.conn, key)
     }
 
+    fn newest_involving(&mut self, targets: &[TargetKey<'_>]) -> Result<Option<Vec<u64>>> {
+        read::newest_involving_on(&self.conn, targets).map(Some)
+    }
+
     fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
         push_on(&self.conn, &self.head, batch, new_head, OnRefusal::RollBack)?;
         self.head = new_head.clone();
@@ -307,6 +311,10 @@ impl Append for SqliteAppendWithin<'_> {
 
     fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
         read::key_on(self.conn, key)
+    }
+
+    fn newest_involving(&mut self, targets: &[TargetKey<'_>]) -> Result<Option<Vec<u64>>> {
+        read::newest_involving_on(self.conn, targets).map(Some)
     }
 
     fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {

@@ -152,6 +152,10 @@ impl AuditStore for SqliteStore {
     fn derived_rows(&self, from: u64, to: u64) -> Result<Option<DerivedRows>> {
         read::derived_rows(self, from, to).map(Some)
     }
+
+    fn newest_involving(&self, targets: &[crate::store::TargetKey<'_>]) -> Result<Vec<u64>> {
+        self.read_with(|conn| read::newest_involving_on(conn, targets))
+    }
 }
 
 // The app's transaction on its own connection to the store's file (`SqliteStore::adopt`).

@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{params_from_iter, Connection, ToSql};
+use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 use uuid::Uuid;
 
 use super::open::map_err;
@@ -212,6 +212,25 @@ pub(super) fn at_seq_on(conn: &Connection, seq: u64) -> Result<Option<SealedEven
 pub(super) fn key_on(conn: &Connection, key: &str) -> Result<Option<SealedEvent>> {
     let sql = SQLITE.select_event_by(&Schema::unqualified(), EventKey::IdempotencyKey);
     Ok(SqliteStore::select(conn, &sql, &[Param::Text(key.to_owned())])?.pop())
+}
+
+/// [`crate::AuditStore::newest_involving`] as `conn` sees it.
+pub(super) fn newest_involving_on(
+    conn: &Connection,
+    targets: &[crate::store::TargetKey<'_>],
+) -> Result<Vec<u64>> {
+    let sql = crate::sql::newest_involving_sql(&Schema::unqualified(), SQLITE.placeholder);
+    let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
+    targets
+        .iter()
+        .map(|t| {
+            let seq: Option<i64> = stmt
+                .query_row(rusqlite::params![t.kind, t.id, t.tenant], |r| r.get(0))
+                .optional()
+                .map_err(map_err)?;
+            Ok(seq.map_or(0, |s| s as u64))
+        })
+        .collect()
 }
 
 pub(super) fn read(store: &SqliteStore, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {

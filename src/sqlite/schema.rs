@@ -20,7 +20,7 @@ pub(crate) const LEGACY_APPLICATION_ID: i64 = 0x4155_4454;
 /// The newest schema version that kept its version in `user_version`.
 const LAST_LEGACY_VERSION: u32 = 4;
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Schema version 5's tables, which a fresh database (or one adopted from the app) gets before
 /// the migrations from version 5 run.
@@ -159,7 +159,15 @@ type Migration = fn(&Connection) -> Result<()>;
 /// Migrations from version `5 + i` to `6 + i` (version 5 is the first kept in
 /// `auditkit_meta`; see [`from_legacy`] for the versions before it). A fresh database is
 /// created at version 5 and migrated like any other, so every step runs on every database.
-const MIGRATIONS: &[Migration] = &[v5_derived_guards];
+const MIGRATIONS: &[Migration] = &[v5_derived_guards, v6_proof_columns];
+
+/// Version 7: each event's links to the previous event of each target it involves
+/// (`SealedEvent::links`, varints) and the Merkle subtree hashes it completes
+/// (`SealedEvent::nodes`). Events sealed before keep both NULL.
+fn v6_proof_columns(conn: &Connection) -> Result<()> {
+    add_event_column(conn, "links", "BLOB")?;
+    add_event_column(conn, "nodes", "BLOB")
+}
 
 /// Version 6: guards on the derived rows a query answers from (the targets an event
 /// involves, its change paths, its personal values): never updated, and deleted only by a
@@ -241,6 +249,7 @@ fn from_legacy(conn: &Connection, version: u32) -> Result<()> {
 fn v1_search_tokens(conn: &Connection) -> Result<()> {
     // Decoding events needs every column the codec reads.
     v3_encoding(conn)?;
+    v6_proof_columns(conn)?;
     conn.execute(
         "INSERT INTO auditkit_event_search (auditkit_event_search) VALUES ('delete-all')",
         [],
@@ -275,19 +284,25 @@ fn v1_search_tokens(conn: &Connection) -> Result<()> {
 /// adds the column without rewriting a row. Version 2's step decodes events, so it runs this
 /// first; hence it adds the column only when it is missing.
 fn v3_encoding(conn: &Connection) -> Result<()> {
+    add_event_column(conn, "encoding", "INTEGER NOT NULL DEFAULT 1")
+}
+
+/// Adds column `name` to the events table unless it is there: the steps that decode events
+/// run on older layouts, and need every column the codec reads.
+fn add_event_column(conn: &Connection, name: &str, decl: &str) -> Result<()> {
     let has: bool = conn
         .query_row(
-            "SELECT COUNT(*) > 0 FROM pragma_table_info('auditkit_events') WHERE name = 'encoding'",
-            [],
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('auditkit_events') WHERE name = ?1",
+            [name],
             |r| r.get(0),
         )
         .map_err(map_err)?;
     if has {
         return Ok(());
     }
-    conn.execute_batch(
-        "ALTER TABLE auditkit_events ADD COLUMN encoding INTEGER NOT NULL DEFAULT 1;",
-    )
+    conn.execute_batch(&format!(
+        "ALTER TABLE auditkit_events ADD COLUMN {name} {decl};"
+    ))
     .map_err(map_err)
 }
 

@@ -2,7 +2,7 @@
 //! committing, so that events are sealed against the head as it is under that lock.
 
 use super::queue::{QueueId, Settled};
-use super::{check_batch, AuditStore, Head};
+use super::{check_batch, AuditStore, Head, TargetKey};
 use crate::store::sealed::SealedEvent;
 use crate::{Error, Result};
 
@@ -51,8 +51,9 @@ pub trait AppendWithin<T>: AuditStore {
 #[cfg(feature = "sqlx")]
 pub trait AppendWithinAsync<C: ?Sized>: AuditStore {
     /// Opens the append inside `conn`'s transaction (a savepoint of its own), takes the log's
-    /// write lock there and reads under it the head, the newest event, the purge anchor and
-    /// the stored event of each of `keys`. On an error, nothing of the append is left in the
+    /// write lock there and reads under it the head, the newest event, the purge anchor,
+    /// the stored event of each of `keys` and the newest event involving each of `targets`
+    /// (as [`Append::newest_involving`]). On an error, nothing of the append is left in the
     /// transaction.
     ///
     /// # Errors
@@ -61,6 +62,7 @@ pub trait AppendWithinAsync<C: ?Sized>: AuditStore {
         &'a self,
         conn: &'a mut C,
         keys: &'a [String],
+        targets: &'a [TargetKey<'a>],
     ) -> impl std::future::Future<Output = Result<LockedWithin>> + Send + 'a;
 
     /// Writes `batch` (sealed against the locked head) and moves the head to `new_head`, then
@@ -98,6 +100,9 @@ pub struct LockedWithin {
     pub purge_anchor: Option<Head>,
     /// Each key asked for, with the event stored under it.
     pub keyed: Vec<(String, Option<SealedEvent>)>,
+    /// For each target asked for, in order, the seq of the newest event involving it (0:
+    /// none); set with [`LockedWithin::with_involving`].
+    pub involving: Vec<u64>,
 }
 
 #[cfg(feature = "sqlx")]
@@ -114,7 +119,14 @@ impl LockedWithin {
             newest,
             purge_anchor,
             keyed,
+            involving: Vec::new(),
         }
+    }
+
+    /// What was read, with the newest event involving each target asked for.
+    pub fn with_involving(mut self, involving: Vec<u64>) -> Self {
+        self.involving = involving;
+        self
     }
 }
 
@@ -123,6 +135,8 @@ impl LockedWithin {
 #[cfg(feature = "sqlx")]
 pub(crate) struct Prefetched<'a> {
     pub(crate) locked: LockedWithin,
+    /// The targets whose newest events `locked` holds, in its order.
+    pub(crate) targets: &'a [TargetKey<'a>],
     pub(crate) pushed: &'a mut Option<(Vec<SealedEvent>, Head)>,
 }
 
@@ -147,6 +161,23 @@ impl Append for Prefetched<'_> {
                 "idempotency key {key:?} was not read under the lock"
             ))),
         }
+    }
+
+    fn newest_involving(&mut self, targets: &[TargetKey<'_>]) -> Result<Option<Vec<u64>>> {
+        targets
+            .iter()
+            .map(|t| {
+                let at = self.targets.iter().position(|k| k == t);
+                match at.and_then(|i| self.locked.involving.get(i)) {
+                    Some(&seq) => Ok(seq),
+                    None => Err(Error::corrupt(format!(
+                        "target {}:{} was not read under the lock",
+                        t.kind, t.id
+                    ))),
+                }
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
     }
 
     fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
@@ -211,6 +242,24 @@ pub trait Append {
     /// # Errors
     /// When the store cannot be read.
     fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>>;
+
+    /// For each of `targets`, the seq of the newest event of its tenant that involves it, 0
+    /// when none, as the log is at [`Append::head`] (what the trail links the batch's events
+    /// to, [`SealedEvent::links`]); read under the lock.
+    ///
+    /// # Behavior
+    /// - `Ok(None)` (the provided implementation): the trail asks
+    ///   [`AuditStore::newest_involving`] instead, while this append is open. That is right
+    ///   for an append that holds no lock (the provided optimistic one); a store whose append
+    ///   holds a lock its reads would wait for, or runs in a transaction of its own or in the
+    ///   app's ([`AppendWithin`]), answers here, from inside it.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    fn newest_involving(&mut self, targets: &[TargetKey<'_>]) -> Result<Option<Vec<u64>>> {
+        let _ = targets;
+        Ok(None)
+    }
 
     /// Adds `batch` (seqs `head().seq + 1 ..`, in order) with `new_head` as the head after it.
     /// A store may write it at once (so the work overlaps with callers still arriving) or

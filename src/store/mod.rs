@@ -354,6 +354,59 @@ pub trait AuditStore: Send + Sync {
         let _ = (from, to);
         Ok(None)
     }
+
+    /// For each of `targets`, the seq of the newest stored event of its tenant that involves
+    /// it (as its target or a related target), 0 when none: what the trail links a new event
+    /// to ([`SealedEvent::links`]) when the store's [`Append`] does not say
+    /// ([`Append::newest_involving`]).
+    ///
+    /// # Behavior
+    /// - One answer per key, in order.
+    /// - The provided implementation queries each key with [`Query::involving`]; SQL stores
+    ///   answer from their target index.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn newest_involving(&self, targets: &[TargetKey<'_>]) -> Result<Vec<u64>> {
+        newest_involving_by_query(self, targets)
+    }
+}
+
+/// A target as an event's links key it ([`SealedEvent::links`]): its kind and id within
+/// one tenant (`None`: events without a tenant), so one tenant's chain of events about a
+/// booking never passes through another tenant's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetKey<'a> {
+    /// The tenant of the events.
+    pub tenant: Option<&'a str>,
+    /// The target's kind.
+    pub kind: &'a str,
+    /// The target's id.
+    pub id: &'a str,
+}
+
+/// The provided [`AuditStore::newest_involving`]: each key's events found by a query, the
+/// tenant compared here (a query cannot ask for "no tenant").
+fn newest_involving_by_query<S: AuditStore + ?Sized>(
+    store: &S,
+    targets: &[TargetKey<'_>],
+) -> Result<Vec<u64>> {
+    targets
+        .iter()
+        .map(|t| {
+            let mut q = Query::new().involving(&crate::model::event::Target::new(t.kind, t.id));
+            if let Some(tenant) = t.tenant {
+                q = q.tenant(tenant);
+            }
+            Ok(store
+                .query(&q, usize::MAX)?
+                .iter()
+                .filter(|e| e.tenant.as_deref() == t.tenant)
+                .map(|e| e.seq)
+                .max()
+                .unwrap_or(0))
+        })
+        .collect()
 }
 
 /// The derived rows of a range of events ([`AuditStore::derived_rows`]).
@@ -471,6 +524,9 @@ macro_rules! forward {
             }
             fn derived_rows(&self, from: u64, to: u64) -> Result<Option<DerivedRows>> {
                 (**self).derived_rows(from, to)
+            }
+            fn newest_involving(&self, targets: &[TargetKey<'_>]) -> Result<Vec<u64>> {
+                (**self).newest_involving(targets)
             }
         }
     )*};

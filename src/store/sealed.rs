@@ -16,10 +16,15 @@ use crate::model::event::{
 use crate::store::personal_path::{ActorField, PersonalPath, PersonalPathRef};
 use crate::{model::changes, Error, Result};
 
-/// The canonical encoding version this build seals with (the first: 1). Verify dispatches on
-/// each event's own [`SealedEvent::encoding`], so a later build that seals with a new one
-/// still verifies old logs.
-pub(crate) const ENCODING: u8 = 1;
+/// The canonical encoding version this build seals with: 2, which adds the event's
+/// [`SealedEvent::links`] to what the first hashed. Verify dispatches on each event's own
+/// [`SealedEvent::encoding`], so logs sealed with the first still verify.
+pub(crate) const ENCODING: u8 = 2;
+
+/// The lowest level of the Merkle subtrees whose hashes events carry ([`SealedEvent::nodes`]):
+/// subtrees of 16 leaves and up. Below it a proof re-hashes at most 16 events, which costs
+/// less than the 32 bytes a stored node of every smaller subtree would add to each event.
+pub(crate) const NODE_LEVEL: u32 = 4;
 
 fn first_encoding() -> u8 {
     1
@@ -114,6 +119,19 @@ pub struct SealedEvent {
     /// the same.
     #[serde(default = "first_encoding", skip_serializing_if = "is_first_encoding")]
     pub encoding: u8,
+    /// For each target the event involves ([`SealedEvent::involved`]: its target and related
+    /// targets, sorted and deduplicated), the seq of the newest earlier event of the same
+    /// tenant that involves it (0 when none): each target's events form a chain of their own,
+    /// so that a set of them ([`crate::integrity::bundle`]) shows when one was left out.
+    /// Hashed from encoding 2 on; empty in events of encoding 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<u64>,
+    /// The hashes of the Merkle subtrees this event's leaf completes, of 16 leaves and more,
+    /// smallest first: empty unless `seq` is a multiple of 16. Not hashed into the event:
+    /// they are what proofs are made from without re-hashing the log, and verify recomputes
+    /// each. Events sealed before they existed (encoding 1) carry none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "hex32_list")]
+    pub nodes: Vec<[u8; 32]>,
 }
 
 /// One personal field of an event: its commitment (hashed into the chain) and, until erased,
@@ -200,6 +218,10 @@ pub struct SealedEventRef<'a> {
     pub hash: [u8; 32],
     /// The canonical encoding version; see [`SealedEvent::encoding`].
     pub encoding: u8,
+    /// Each involved target's previous event; see [`SealedEvent::links`].
+    pub links: Vec<u64>,
+    /// Stored subtree hashes; see [`SealedEvent::nodes`].
+    pub nodes: Vec<[u8; 32]>,
 }
 
 /// A [`PersonalField`] lent by a store.
@@ -248,6 +270,8 @@ impl SealedEvent {
             prev_hash: [0; 32],
             hash: [0; 32],
             encoding: ENCODING,
+            links: Vec::new(),
+            nodes: Vec::new(),
         }
     }
 
@@ -287,6 +311,8 @@ impl SealedEvent {
             prev_hash: self.prev_hash,
             hash: self.hash,
             encoding: self.encoding,
+            links: self.links.clone(),
+            nodes: self.nodes.clone(),
         }
     }
 }
@@ -321,6 +347,8 @@ impl<'a> SealedEventRef<'a> {
             prev_hash: [0; 32],
             hash: [0; 32],
             encoding: ENCODING,
+            links: Vec::new(),
+            nodes: Vec::new(),
         }
     }
 
@@ -365,7 +393,28 @@ impl<'a> SealedEventRef<'a> {
             prev_hash: self.prev_hash,
             hash: self.hash,
             encoding: self.encoding,
+            links: self.links.clone(),
+            nodes: self.nodes.clone(),
         }
+    }
+}
+
+mod hex32_list {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
+        v.iter().map(hex::encode).collect::<Vec<_>>().serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|h| {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(h, &mut out).map_err(serde::de::Error::custom)?;
+                Ok(out)
+            })
+            .collect()
     }
 }
 

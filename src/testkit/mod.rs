@@ -344,6 +344,12 @@ impl Append for Recording<'_> {
     fn find_by_key(&mut self, key: &str) -> Result<Option<SealedEvent>> {
         self.inner.find_by_key(key)
     }
+    fn newest_involving(
+        &mut self,
+        targets: &[crate::store::TargetKey<'_>],
+    ) -> Result<Option<Vec<u64>>> {
+        self.inner.newest_involving(targets)
+    }
     fn push(&mut self, batch: &[SealedEvent], new_head: &Head) -> Result<()> {
         self.inner.push(batch, new_head)?;
         self.pushed.extend_from_slice(batch);
@@ -484,6 +490,9 @@ impl<S: AuditStore> AuditStore for Recorder<S> {
 
     fn derived_rows(&self, from: u64, to: u64) -> Result<Option<crate::store::DerivedRows>> {
         self.inner.derived_rows(from, to)
+    }
+    fn newest_involving(&self, targets: &[crate::store::TargetKey<'_>]) -> Result<Vec<u64>> {
+        self.inner.newest_involving(targets)
     }
 }
 

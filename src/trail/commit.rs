@@ -13,7 +13,7 @@ use crate::integrity::{self, hashes, merkle};
 use crate::store::append::Optimistic;
 use crate::store::queue::{Queue, QueueId, Settled, Stamp, Turn};
 use crate::store::sealed::SealedEvent;
-use crate::store::{Append, AuditStore, Head};
+use crate::store::{Append, AuditStore, Head, TargetKey};
 use crate::{model::time_util, Error, Result};
 
 /// How often a batch is resealed after losing a compare-and-append race before giving up.
@@ -541,14 +541,23 @@ impl<S: AuditStore> AuditTrail<S> {
             batch: Vec::new(),
             keys: HashMap::new(),
             found: HashMap::new(),
+            links: HashMap::new(),
         };
+        sealing.prefetch_links(
+            &mut *append,
+            &self.inner.store,
+            queued
+                .iter()
+                .map(|(_, d)| d)
+                .chain(jobs.iter().flat_map(|j| &j.drafts)),
+        )?;
         // A call whose idempotency key names another event is refused whole, before anything
         // of it is sealed; the others go on.
         let mut queued_slots = Vec::with_capacity(queued.len());
         for (id, draft) in &queued {
             let slot = match sealing.refusal(&mut *append, std::slice::from_ref(draft))? {
                 Some(why) => Err(why),
-                None => Ok(sealing.place(log_id, draft)),
+                None => Ok(sealing.place(log_id, draft)?),
             };
             queued_slots.push((*id, slot));
         }
@@ -556,11 +565,11 @@ impl<S: AuditStore> AuditTrail<S> {
         for job in jobs {
             slots.push(match sealing.refusal(&mut *append, &job.drafts)? {
                 Some(why) => Err(Error::invalid("idempotency_key", why)),
-                None => Ok(job
+                None => job
                     .drafts
                     .iter()
                     .map(|d| sealing.place(log_id, d))
-                    .collect()),
+                    .collect(),
             });
         }
         let Sealing { next, batch, .. } = sealing;
@@ -667,9 +676,79 @@ struct Sealing<'d> {
     keys: HashMap<&'d str, usize>,
     /// Keys looked up in the store under the append's lock, with what was found.
     found: HashMap<&'d str, Option<Box<SealedEvent>>>,
+    /// The newest seq involving each target the drafts involve (what the next event about
+    /// it links to), read under the lock and moved on as the batch is sealed.
+    links: HashMap<LinkKey, u64>,
+}
+
+/// A [`crate::store::TargetKey`], owned: tenant, kind, id.
+pub(super) type LinkKey = (Option<String>, String, String);
+
+/// Every target `drafts` link to, once each, in the order first met.
+pub(super) fn link_keys_of<'x>(
+    drafts: impl IntoIterator<Item = &'x SealedEvent>,
+) -> Result<Vec<LinkKey>> {
+    let mut out: Vec<LinkKey> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for d in drafts {
+        for k in link_keys(d)? {
+            if seen.insert(k.clone()) {
+                out.push(k);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `key` as the store's lookups take it.
+pub(super) fn target_key(key: &LinkKey) -> TargetKey<'_> {
+    TargetKey {
+        tenant: key.0.as_deref(),
+        kind: &key.1,
+        id: &key.2,
+    }
+}
+
+/// The targets `draft` links to, in [`SealedEvent::involved`] order.
+fn link_keys(draft: &SealedEvent) -> Result<Vec<LinkKey>> {
+    Ok(draft
+        .involved()?
+        .into_iter()
+        .map(|(kind, id)| (draft.tenant.clone(), kind, id))
+        .collect())
 }
 
 impl<'d> Sealing<'d> {
+    /// Reads under the append's lock, in one call, the newest event of each target `drafts`
+    /// involve that this batch has not yet sealed an event about.
+    fn prefetch_links<'x>(
+        &mut self,
+        append: &mut dyn Append,
+        store: &dyn AuditStore,
+        drafts: impl IntoIterator<Item = &'x SealedEvent>,
+    ) -> Result<()> {
+        let mut wanted = link_keys_of(drafts)?;
+        wanted.retain(|k| !self.links.contains_key(k));
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<TargetKey<'_>> = wanted.iter().map(target_key).collect();
+        let seqs = match append.newest_involving(&keys)? {
+            Some(seqs) => seqs,
+            None => store.newest_involving(&keys)?,
+        };
+        if seqs.len() != keys.len() {
+            return Err(Error::corrupt(format!(
+                "the store answered {} of {} target lookups",
+                seqs.len(),
+                keys.len()
+            )));
+        }
+        drop(keys);
+        self.links.extend(wanted.into_iter().zip(seqs));
+        Ok(())
+    }
+
     /// Why one call's `drafts` cannot be recorded (the problem of an [`Error::Invalid`] for
     /// `idempotency_key`): one reuses a key of another event (stored, earlier in this batch,
     /// or earlier in the call). `None` when they can. Looks up each key under the append's
@@ -712,18 +791,37 @@ impl<'d> Sealing<'d> {
 
     /// Seals `draft` onto the batch, unless its idempotency key is already recorded (found
     /// by [`Sealing::refusal`], which has passed it) or earlier in the batch.
-    fn place(&mut self, log_id: &str, draft: &'d SealedEvent) -> Slot {
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when the draft's targets cannot be read.
+    fn place(&mut self, log_id: &str, draft: &'d SealedEvent) -> Result<Slot> {
         if let Some(k) = draft.idempotency_key.as_deref() {
             if let Some(&i) = self.keys.get(k) {
-                return Slot::Same(i);
+                return Ok(Slot::Same(i));
             }
             if let Some(Some(existing)) = self.found.get(k) {
-                return Slot::Existing(existing.clone());
+                return Ok(Slot::Existing(existing.clone()));
             }
             self.keys.insert(k, self.batch.len());
         }
-        self.batch.push(seal(log_id, draft, &mut self.next));
-        Slot::Own(self.batch.len() - 1)
+        let keys = link_keys(draft)?;
+        let links = keys
+            .iter()
+            .map(|k| {
+                self.links.get(k).copied().ok_or_else(|| {
+                    Error::corrupt(format!(
+                        "target {}:{} was not looked up under the lock",
+                        k.1, k.2
+                    ))
+                })
+            })
+            .collect::<Result<Vec<u64>>>()?;
+        let e = seal(log_id, draft, links, &mut self.next);
+        for k in keys {
+            self.links.insert(k, e.seq);
+        }
+        self.batch.push(e);
+        Ok(Slot::Own(self.batch.len() - 1))
     }
 }
 
@@ -770,9 +868,11 @@ impl<S> Drop for LeaderGuard<'_, S> {
     }
 }
 
-/// Stamps `draft` as the event after `tip` and advances `tip` past it.
-fn seal(log_id: &str, draft: &SealedEvent, tip: &mut Tip) -> SealedEvent {
+/// Stamps `draft` as the event after `tip`, linked to its targets' previous events by
+/// `links`, and advances `tip` past it.
+fn seal(log_id: &str, draft: &SealedEvent, links: Vec<u64>, tip: &mut Tip) -> SealedEvent {
     let mut e = draft.clone();
+    e.links = links;
     e.recorded_at = time_util::now().max(tip.last_recorded);
     let micros = time_util::to_micros(e.recorded_at);
     let ts = uuid::Timestamp::from_unix(

@@ -3,11 +3,13 @@
 //! Layer: the pipeline users call (prepare, group commit, reads, exports, retention,
 //! erasure); uses every layer below it but no backend.
 
+mod bundle;
 pub(crate) mod config;
 pub(crate) mod erasure;
 pub(crate) mod export;
 pub(crate) mod pages;
 mod prepare;
+mod prove;
 pub(crate) mod retention;
 #[cfg(feature = "sign")]
 mod sign;
@@ -24,7 +26,7 @@ use crate::model::event::Event;
 use crate::model::new_event::NewEvent;
 use crate::store::sealed::SealedEvent;
 #[cfg(feature = "sqlx")]
-use crate::store::{append::Prefetched, AppendWithinAsync};
+use crate::store::{append::Prefetched, AppendWithinAsync, TargetKey};
 use crate::store::{AppendWithin, AuditStore};
 use crate::trail::config::{normalize, TrailConfig};
 use crate::{Error, Result};
@@ -284,12 +286,15 @@ impl<S: AuditStore> AuditTrail<S> {
             .iter()
             .filter_map(|d| d.idempotency_key.clone())
             .collect();
+        let wanted = commit::link_keys_of(&drafts)?;
+        let targets: Vec<TargetKey<'_>> = wanted.iter().map(commit::target_key).collect();
         let store = &self.inner.store;
-        let locked = store.lock_within(conn, &keys).await?;
+        let locked = store.lock_within(conn, &keys, &targets).await?;
         let mut pushed = None;
         let sealed = {
             let append = Box::new(Prefetched {
                 locked,
+                targets: &targets,
                 pushed: &mut pushed,
             });
             self.append_within(&log_id, append, drafts)

@@ -216,6 +216,8 @@ impl NewEvent {
             prev_hash: [0; 32],
             hash: [0; 32],
             encoding: crate::store::sealed::ENCODING,
+            links: Vec::new(),
+            nodes: Vec::new(),
         };
         // What `SealedEvent::decode` gives for `sealed` (tests hold the two equal): the values
         // as given, redacted and number-normalized, personal parts in place.

@@ -11,9 +11,9 @@ impl<S: AuditStore> AuditTrail<S> {
     /// [`AuditTrail::checkpoint`], signed by `signer` (feature `sign`).
     ///
     /// # Errors
-    /// As [`AuditTrail::checkpoint`].
+    /// As [`AuditTrail::checkpoint`] and [`NoteSigner::sign`].
     pub fn signed_checkpoint(&self, signer: &NoteSigner) -> Result<Checkpoint> {
-        Ok(signer.sign(&self.checkpoint()?))
+        signer.sign(&self.checkpoint()?)
     }
 
     /// Checks `checkpoint`'s signature by `verifier`, then [`AuditTrail::verify_against`] it
