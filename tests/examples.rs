@@ -13,6 +13,10 @@ mod bookitlive;
 #[allow(dead_code)]
 #[path = "../examples/calcom.rs"]
 mod calcom;
+#[cfg(feature = "sign")]
+#[allow(dead_code)]
+#[path = "../examples/dispute.rs"]
+mod dispute;
 #[allow(dead_code)]
 #[path = "../examples/in_transaction.rs"]
 mod in_transaction;
@@ -286,4 +290,23 @@ fn in_transaction_records_the_same_day_both_ways() {
         .query_row("SELECT COUNT(*) FROM auditkit_events", [], |r| r.get(0))
         .unwrap();
     assert_eq!(events, 4);
+}
+
+#[cfg(feature = "sign")]
+#[test]
+fn dispute_hands_over_a_bundle_an_outsider_verifies_and_edits_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = Vec::new();
+    dispute::run(dir.path(), &mut out).expect("the example runs");
+    let text = String::from_utf8(out).unwrap();
+    for want in [
+        "ok: 3 events about booking:b-1 (tenant salon-7) are in log ",
+        "none involving it between seq 1 and 6 is left out, and seq 1 is its first",
+        "  #5 2026-03-24T14:15:00Z  Sarah (staff) rescheduled Colour & cut (customer called to move it)",
+        "  the reschedule's time changed: refused: ",
+        "  the reschedule left out: refused: ",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(!text.contains("ACCEPTED"), "{text}");
 }
