@@ -205,3 +205,62 @@ fn each_event_links_to_the_previous_event_of_each_target_in_its_tenant() {
     let stored = sqlite.store().read(batch[1].seq, 1).unwrap();
     assert_eq!(stored[0].links[0], batch[0].seq);
 }
+
+#[test]
+fn verify_since_checks_only_what_came_after_a_trusted_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let trail = AuditTrail::new(SqliteStore::open(&path).unwrap());
+    let cps = fill(&trail, 45);
+    let trusted = &cps[29];
+    let report = trail.verify_since(trusted).unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(
+        (report.checked, report.trusted_through),
+        (15, 30),
+        "{report}"
+    );
+    assert!(report.to_string().contains("trusted"), "{report}");
+    // Every size works, the head's included.
+    for cp in &cps {
+        let r = trail.verify_since(cp).unwrap();
+        assert!(r.is_ok() && r.checked == 45 - cp.size, "{} {r}", cp.size);
+    }
+    // A derived row of a newer event is checked; one of an older event is not (a full
+    // verify finds it), as the docs say.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(
+        "DROP TRIGGER auditkit_targets_no_delete;
+         DELETE FROM auditkit_event_targets WHERE seq = 40 AND kind = 'customer';",
+    )
+    .unwrap();
+    let fault = trail.verify_since(trusted).unwrap().fault.unwrap();
+    assert_eq!((fault.seq, fault.kind), (40, FaultKind::DerivedRow));
+    raw.execute(
+        "INSERT INTO auditkit_event_targets VALUES ('customer', 'c-1', 40)",
+        [],
+    )
+    .unwrap();
+    raw.execute(
+        "DELETE FROM auditkit_event_targets WHERE seq = 10 AND kind = 'customer'",
+        [],
+    )
+    .unwrap();
+    assert!(trail.verify_since(trusted).unwrap().is_ok());
+    let fault = trail.verify().unwrap().fault.unwrap();
+    assert_eq!((fault.seq, fault.kind), (10, FaultKind::DerivedRow));
+    // A log that no longer extends the checkpoint is refused.
+    raw.execute_batch("DROP TRIGGER auditkit_events_no_update")
+        .unwrap();
+    raw.execute(
+        "UPDATE auditkit_events SET action = 'booking.deleted' WHERE seq = 30",
+        [],
+    )
+    .unwrap();
+    let err = trail.verify_since(trusted).unwrap_err();
+    assert!(err.to_string().contains("verify_against"), "{err}");
+    // Another log's checkpoint is refused.
+    let other = AuditTrail::new(MemoryStore::new());
+    other.record(event(1)).unwrap();
+    assert!(trail.verify_since(&other.checkpoint().unwrap()).is_err());
+}

@@ -91,15 +91,15 @@ pub fn child(job: &str) {
     let db = PathBuf::from(env::var("AUDITKIT_BENCH_DB").expect("AUDITKIT_BENCH_DB"));
     let t = Instant::now();
     let count = match job {
-        "verify-auditkit" => {
+        "verify-chain-auditkit" => {
             let trail = AuditTrail::new(open_store(&db, Synchronous::Full));
-            let r = trail.verify().expect("verify");
+            let r = trail.verify_chain().expect("verify_chain");
             assert!(r.is_ok(), "{r}");
             r.checked
         }
-        "verify-indexes-auditkit" => {
+        "verify-auditkit" => {
             let trail = AuditTrail::new(open_store(&db, Synchronous::Full));
-            let r = trail.verify_indexes().expect("verify_indexes");
+            let r = trail.verify().expect("verify");
             assert!(r.is_ok(), "{r}");
             r.checked
         }

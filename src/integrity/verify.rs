@@ -5,8 +5,9 @@ use std::fmt;
 use super::checkpoint::Checkpoint;
 use super::purge::{PurgeRecord, PURGE_ACTION};
 use super::{canonical, hashes, merkle, Hash};
+use crate::store::derived::{first_difference, Expected};
 use crate::store::sealed::SealedEventRef;
-use crate::store::Head;
+use crate::store::{DerivedRows, Head};
 use crate::{Error, Result};
 
 /// Events read per round trip while verifying; memory stays bounded by this.
@@ -85,6 +86,10 @@ pub struct VerifyReport {
     /// Events `1..=purged_through` were purged (0 when none were): verification started from
     /// the purge anchor after them.
     pub purged_through: u64,
+    /// Events `1..=trusted_through` were taken as verified, from the checkpoint given to
+    /// [`crate::AuditTrail::verify_since`] (0 for a full verify): neither they nor their
+    /// derived rows were checked.
+    pub trusted_through: u64,
     /// The first fault, `None` when the log is intact.
     pub fault: Option<Fault>,
 }
@@ -118,6 +123,13 @@ impl fmt::Display for VerifyReport {
         }
         if self.purged_through > 0 {
             write!(f, ", events 1..={} purged", self.purged_through)?;
+        }
+        if self.trusted_through > 0 {
+            write!(
+                f,
+                ", events up to {} trusted from a checkpoint",
+                self.trusted_through
+            )?;
         }
         Ok(())
     }
@@ -260,6 +272,7 @@ impl<'a> Walker<'a> {
                 redacted: 0,
                 checkpoint_size: checkpoint.map(|c| c.size),
                 purged_through: seq,
+                trusted_through: 0,
                 fault: None,
             },
             buf: Vec::new(),
@@ -466,29 +479,63 @@ pub(crate) trait EventSource: Sync {
     /// # Errors
     /// [`crate::Error::Corrupt`] naming the damage.
     fn check_storage(&self) -> Result<()>;
+    /// The rows derived from events `from..=to` that queries answer from
+    /// ([`crate::AuditStore::derived_rows`]), to compare with what the events give; `None`
+    /// when there are none to check.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    fn derived_rows(&self, from: u64, to: u64) -> Result<Option<DerivedRows>>;
 }
 
-/// Reads up to [`CHUNK`] events from seq `from` and checks each with [`check_event`].
+/// A chunk of events read and checked on a reader thread.
+pub(crate) struct Chunk {
+    events: Vec<Checked>,
+    /// The first event whose derived rows differ from what it gives, and how.
+    derived: Option<(u64, String)>,
+}
+
+/// Reads up to [`CHUNK`] events from seq `from` and checks each with [`check_event`]; with
+/// `derived`, also compares their derived rows with what they give.
 fn read_checked<S: EventSource + ?Sized>(
     store: &S,
     log_id: &str,
     from: u64,
+    derived: bool,
     buf: &mut Vec<u8>,
-) -> Result<Vec<Checked>> {
+) -> Result<Chunk> {
     let mut out = Vec::with_capacity(CHUNK);
+    let mut expected = Vec::new();
     let mut refused = None;
     store.read_each(from, CHUNK, &mut |e| {
         if refused.is_none() {
-            match check_event(log_id, e, buf) {
-                Ok(c) => out.push(c),
-                Err(err) => refused = Some(err),
+            let mut checked = || -> Result<()> {
+                out.push(check_event(log_id, e, buf)?);
+                if derived {
+                    expected.push(Expected::of(&e.to_owned())?);
+                }
+                Ok(())
+            };
+            if let Err(err) = checked() {
+                refused = Some(err);
             }
         }
     })?;
-    match refused {
-        Some(err) => Err(err),
-        None => Ok(out),
+    if let Some(err) = refused {
+        return Err(err);
     }
+    // Read after the events, so every row of an event read is there (a store writes an
+    // event and its rows in one commit).
+    let derived = match (derived, out.first(), out.last()) {
+        (true, Some(first), Some(last)) => store
+            .derived_rows(first.seq, last.seq)?
+            .and_then(|have| first_difference(&expected, have)),
+        _ => None,
+    };
+    Ok(Chunk {
+        events: out,
+        derived,
+    })
 }
 
 /// Calls `walk` with a source of consecutive chunks of the log from seq `from`, read and
@@ -500,7 +547,8 @@ fn read_ahead<S: EventSource + ?Sized, T>(
     store: &S,
     log_id: &str,
     from: u64,
-    walk: impl FnOnce(&mut dyn FnMut() -> Result<Vec<Checked>>) -> T,
+    derived: bool,
+    walk: impl FnOnce(&mut dyn FnMut() -> Result<Chunk>) -> T,
 ) -> T {
     // Two readers take alternate chunks at fixed offsets. While the log is intact a full
     // chunk holds exactly seqs `start .. start + CHUNK`, which is where a sequential reader
@@ -515,8 +563,9 @@ fn read_ahead<S: EventSource + ?Sized, T>(
                     let mut buf = Vec::new();
                     let mut k = r;
                     loop {
-                        let chunk = read_checked(store, log_id, from + k * CHUNK as u64, &mut buf);
-                        let full = chunk.as_ref().is_ok_and(|c| c.len() == CHUNK);
+                        let chunk =
+                            read_checked(store, log_id, from + k * CHUNK as u64, derived, &mut buf);
+                        let full = chunk.as_ref().is_ok_and(|c| c.events.len() == CHUNK);
                         // The walk stopped (a fault) once the receiver is gone.
                         if tx.send(chunk).is_err() || !full {
                             return;
@@ -532,19 +581,24 @@ fn read_ahead<S: EventSource + ?Sized, T>(
         // the fixed offsets no longer line up, so the rest is read in order, here.
         let mut sequential: Option<u64> = None;
         let mut buf = Vec::new();
-        let mut next = || -> Result<Vec<Checked>> {
+        let mut next = || -> Result<Chunk> {
             if let Some(from) = sequential {
-                let chunk = read_checked(store, log_id, from, &mut buf)?;
-                if let Some(e) = chunk.last() {
+                let chunk = read_checked(store, log_id, from, derived, &mut buf)?;
+                if let Some(e) = chunk.events.last() {
                     sequential = Some(e.seq + 1);
                 }
                 return Ok(chunk);
             }
             let rx = &receivers[(k % READERS) as usize];
             k += 1;
-            let chunk = rx.recv().unwrap_or_else(|_| Ok(Vec::new()))?;
-            if chunk.len() < CHUNK {
-                sequential = chunk.last().map(|e| e.seq + 1);
+            let chunk = rx.recv().unwrap_or_else(|_| {
+                Ok(Chunk {
+                    events: Vec::new(),
+                    derived: None,
+                })
+            })?;
+            if chunk.events.len() < CHUNK {
+                sequential = chunk.events.last().map(|e| e.seq + 1);
             }
             Ok(chunk)
         };
@@ -552,7 +606,17 @@ fn read_ahead<S: EventSource + ?Sized, T>(
     })
 }
 
-/// Verifies `store`'s whole chain (from its purge anchor), and against `checkpoint` when given.
+/// What a walk checks besides the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// The chain alone.
+    Chain,
+    /// The chain and the derived rows of every event it checks.
+    Everything,
+}
+
+/// Verifies `store`'s whole chain (from its purge anchor), and against `checkpoint` when given;
+/// with [`Scope::Everything`], each event's derived rows too.
 ///
 /// # Errors
 /// When the log cannot be read, or its storage is damaged where no event shows it.
@@ -560,6 +624,7 @@ pub(crate) fn run<S: EventSource + ?Sized>(
     store: &S,
     log_id: &str,
     checkpoint: Option<&Checkpoint>,
+    scope: Scope,
 ) -> Result<VerifyReport> {
     let head = store.head()?;
     let anchor = store.purge_anchor()?;
@@ -567,22 +632,58 @@ pub(crate) fn run<S: EventSource + ?Sized>(
     if anchor.as_ref().is_some_and(|a| a.seq > 0) {
         w.require_purge_record();
     }
+    walk(store, log_id, w, head, scope)
+}
+
+/// Verifies `store`'s events after `start`, a head taken as verified (a trusted checkpoint's
+/// size, chain head and Merkle frontier), with `scope`: what [`run`] does from there on.
+///
+/// # Errors
+/// As [`run`].
+pub(crate) fn run_from<S: EventSource + ?Sized>(
+    store: &S,
+    log_id: &str,
+    start: Head,
+    scope: Scope,
+) -> Result<VerifyReport> {
+    let head = store.head()?;
+    let mut w = Walker::new(log_id, Some(&start), None, head.seq)?;
+    w.report.purged_through = store.purge_anchor()?.map_or(0, |a| a.seq);
+    w.report.trusted_through = start.seq;
+    walk(store, log_id, w, head, scope)
+}
+
+/// The walk of [`run`] and [`run_from`], once `w` is where it starts.
+fn walk<S: EventSource + ?Sized>(
+    store: &S,
+    log_id: &str,
+    mut w: Walker<'_>,
+    head: Head,
+    scope: Scope,
+) -> Result<VerifyReport> {
     // The walk covers the log as of the head read above: other processes may append while it
     // runs, so events past that head are judged against a fresh head at the end.
     let mut beyond = None;
     let start = w.expected;
-    read_ahead(store, log_id, start, |next_chunk| -> Result<()> {
+    // A store that keeps no derived rows has nothing more to check.
+    let derived = scope == Scope::Everything && store.derived_rows(0, 0)?.is_some();
+    read_ahead(store, log_id, start, derived, |next_chunk| -> Result<()> {
         'walk: while w.report.fault.is_none() {
             let chunk = next_chunk()?;
-            if chunk.is_empty() {
+            if chunk.events.is_empty() {
                 break;
             }
-            for e in &chunk {
+            for e in &chunk.events {
                 if w.expected > head.seq {
                     beyond = Some(e.seq);
                     break 'walk;
                 }
                 if !w.step(e) {
+                    break 'walk;
+                }
+                if let Some((seq, detail)) = chunk.derived.as_ref().filter(|d| d.0 == e.seq) {
+                    w.report.fault = fault(*seq, FaultKind::DerivedRow, detail.clone());
+                    w.report.verified_through = seq - 1;
                     break 'walk;
                 }
             }

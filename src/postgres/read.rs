@@ -24,7 +24,7 @@ use crate::sql::{summary, EventKey, Param, Schema};
 use crate::store::sealed::{SealedEvent, SealedEventRef};
 #[cfg(doc)]
 use crate::store::AuditStore;
-use crate::store::{DerivedRows, Head};
+use crate::store::{DerivedRows, Head, SearchEntry};
 use crate::{Error, Result};
 
 impl ToSql for Param {
@@ -426,6 +426,17 @@ pub(super) fn derived_rows(store: &PgStore, from: u64, to: u64) -> Result<Derive
             .iter()
             .map(|r| Ok((get::<i64>(r, 0)? as u64, get(r, 1)?)))
             .collect::<Result<Vec<_>>>()?;
-        Ok(DerivedRows::new(involved, change_paths))
+        // The search words live in the event's row (guarded to lose words only by erasure).
+        let words = format!(
+            "SELECT seq, search_words FROM {} WHERE seq BETWEEN $1 AND $2",
+            store.tables.table("auditkit_events")
+        );
+        let stmt = prepared(statements, client, &words)?;
+        let search = client
+            .query(&stmt, &[&range.0, &range.1])?
+            .iter()
+            .map(|r| Ok((get::<i64>(r, 0)? as u64, SearchEntry::Words(get(r, 1)?))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DerivedRows::new(involved, change_paths).with_search(search))
     })
 }

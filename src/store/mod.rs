@@ -9,6 +9,7 @@
 //! helpers [`check_batch`] and [`check_purge`].
 
 pub(crate) mod append;
+pub(crate) mod derived;
 pub(crate) mod personal_path;
 pub mod queue;
 pub(crate) mod sealed;
@@ -16,6 +17,7 @@ pub(crate) mod sealed;
 pub use append::{append_through, Append, AppendWithin};
 #[cfg(feature = "sqlx")]
 pub use append::{AppendWithinAsync, LockedWithin};
+pub use derived::{DerivedRows, SearchEntry};
 pub use personal_path::{PersonalPath, PersonalPathRef};
 pub use sealed::{PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef};
 
@@ -338,7 +340,8 @@ pub trait AuditStore: Send + Sync {
     }
 
     /// The rows the store derived from the events `from..=to` and answers queries from (the
-    /// targets each involves, its change paths), for [`crate::AuditTrail::verify_indexes`] to check
+    /// targets each involves, its change paths, its search-index entry), for
+    /// [`crate::AuditTrail::verify`] to check
     /// against what the events themselves give: a row deleted, added or altered behind the
     /// store's back would otherwise hide an event from a booking's history, or show one
     /// where it does not belong.
@@ -346,7 +349,8 @@ pub trait AuditStore: Send + Sync {
     /// # Behavior
     /// - `Ok(None)` for a store that keeps no derived rows (it answers queries from the
     ///   events, with [`crate::Query::matches`]): the default.
-    /// - Otherwise every such row with a `seq` in `from..=to`, in any order.
+    /// - Otherwise every such row with a `seq` in `from..=to`, in any order, and the search
+    ///   entries when the store can read them back ([`DerivedRows::with_search`]).
     ///
     /// # Errors
     /// Storage errors.
@@ -407,26 +411,6 @@ fn newest_involving_by_query<S: AuditStore + ?Sized>(
                 .unwrap_or(0))
         })
         .collect()
-}
-
-/// The derived rows of a range of events ([`AuditStore::derived_rows`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DerivedRows {
-    /// `(seq, kind, id)`: each target and related target an event involves.
-    pub involved: Vec<(u64, String, String)>,
-    /// `(seq, path)`: each change path of an event, ancestors included.
-    pub change_paths: Vec<(u64, String)>,
-}
-
-impl DerivedRows {
-    /// Rows as a store read them.
-    pub fn new(involved: Vec<(u64, String, String)>, change_paths: Vec<(u64, String)>) -> Self {
-        DerivedRows {
-            involved,
-            change_paths,
-        }
-    }
 }
 
 /// Calls `f` on every stored event in seq order until it returns `false`.

@@ -154,7 +154,7 @@ suite! { $
     get_and_idempotency: "`get` by id, `find_by_key`, and recording an idempotency key twice \
         stores one event",
     verify: "`AuditTrail::verify` passes on the store and catches a lost or altered event \
-        read through it",
+        read through it, and derived rows hidden or added",
     concurrent_writers: "several trails appending at once keep one contiguous, verifiable \
         chain",
     sealing_under_lock: "while one `begin_append` is open a second one waits for it (and \

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::integrity::proof::{
     consistency_path, inclusion_path, ConsistencyProof, InclusionProof, Subtrees,
 };
-use crate::integrity::{chain, hashes, Checkpoint, Hash};
+use crate::integrity::{chain, hashes, merkle, Checkpoint, Hash};
 use crate::store::sealed::{SealedEvent, NODE_LEVEL};
 use crate::store::{AuditStore, Head};
 use crate::trail::AuditTrail;
@@ -90,6 +90,43 @@ impl<S: AuditStore> AuditTrail<S> {
         let proof = ConsistencyProof::new(old.size, new.size, path);
         proof.verify(old, new).map_err(|e| mismatch(new, e))?;
         Ok(proof)
+    }
+
+    /// The head the log had at `checkpoint`'s size, from stored subtree hashes and the event
+    /// at that size, once it is known to match the checkpoint: where
+    /// [`AuditTrail::verify_since`] starts.
+    pub(super) fn head_at(&self, checkpoint: &Checkpoint) -> Result<Head> {
+        let mut tree = self.stored_tree(checkpoint)?;
+        let size = checkpoint.size;
+        let log_id = tree.log_id;
+        if size == 0 {
+            return Ok(Head::new(0, hashes::genesis(log_id), Vec::new()));
+        }
+        let mut frontier = Vec::new();
+        let mut start = 0u64;
+        for bit in (0..64u8).rev().filter(|b| size >> b & 1 == 1) {
+            frontier.push(tree.subtree(bit, start >> bit)?);
+            start += 1 << bit;
+        }
+        let hash = if size == tree.purged.seq {
+            tree.purged.hash
+        } else {
+            let e = tree.event(size)?;
+            if chain::seal_hashes(log_id, &e).1 != e.hash {
+                return Err(mismatch(
+                    checkpoint,
+                    Error::corrupt(format!("event {size}'s fields do not match its hash")),
+                ));
+            }
+            e.hash
+        };
+        if merkle::root(&frontier) != checkpoint.root || hash != checkpoint.chain_head {
+            return Err(mismatch(
+                checkpoint,
+                Error::checkpoint("its root or chain head differs from the log's"),
+            ));
+        }
+        Ok(Head::new(size, hash, frontier))
     }
 
     /// The store's tree as a [`Subtrees`] for proofs up to `checkpoint`, once the checkpoint

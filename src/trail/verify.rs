@@ -1,42 +1,47 @@
 //! Verification and checkpoints of the trail's log.
 
 use super::AuditTrail;
-use std::collections::BTreeSet;
 
-use crate::integrity::{self, merkle, Checkpoint, FaultKind, VerifyReport};
-use crate::store::{AuditStore, Head};
+use crate::integrity::verify::Scope;
+use crate::integrity::{self, merkle, Checkpoint, VerifyReport};
+use crate::store::{AuditStore, DerivedRows, Head};
 use crate::{Error, Result};
 
 impl<S: AuditStore> AuditTrail<S> {
-    /// Recomputes every hash of the chain, in bounded memory.
+    /// Verifies the log: recomputes every hash of the chain and the Merkle tree, and, for a
+    /// store that keeps derived rows ([`AuditStore::derived_rows`]: SQLite and PostgreSQL),
+    /// checks every event's rows that queries answer from: the targets it involves, its
+    /// change paths and its search-index entry. In bounded memory.
     ///
-    /// Returns `Ok` with `report.fault` set for a tampered log; `Err` only when the store
-    /// cannot be read. Without an outside checkpoint, cutting off the newest events together
-    /// with the recorded head cannot be detected: keep checkpoints and use
-    /// [`AuditTrail::verify_against`].
+    /// Returns `Ok` with `report.fault` set for a tampered log: an event modified, missing,
+    /// inserted or reordered, or a derived row missing, extra or altered
+    /// ([`crate::FaultKind::DerivedRow`], naming the event and the row: such a row would hide
+    /// the event from a booking's history or a search, or show it where it does not
+    /// belong). Erased personal values are counted as redacted, never a fault. Without an
+    /// outside checkpoint, cutting off the newest events together with the recorded head
+    /// cannot be detected: keep checkpoints and use [`AuditTrail::verify_against`].
+    ///
+    /// Checking the derived rows decodes every event; [`AuditTrail::verify_chain`] checks the
+    /// chain alone, several times faster (BENCHMARKS.md).
     ///
     /// # Errors
     /// When the store cannot be read.
     pub fn verify(&self) -> Result<VerifyReport> {
-        integrity::verify::run(&Log(&self.inner.store), self.log_id()?, None)
+        integrity::verify::run(
+            &Log(&self.inner.store),
+            self.log_id()?,
+            None,
+            Scope::Everything,
+        )
     }
 
-    /// [`AuditTrail::verify`], then the derived rows the store answers queries from, for a
-    /// store that keeps them ([`AuditStore::derived_rows`]): each verified event's involved
-    /// targets and change paths are recomputed and compared with the stored rows, and the
-    /// first missing, extra or altered row is a [`FaultKind::DerivedRow`] fault naming the
-    /// event and the row. Such a row would hide an event from a booking's history (or show it
-    /// where it does not belong) while the chain itself is intact.
-    ///
-    /// It reads and decodes every event a second time, so it costs several times what
-    /// `verify` does (`benches/limits`, row `verify_indexes`; BENCHMARKS.md). The search index
-    /// and personal-value rows are not part of it yet.
+    /// [`AuditTrail::verify`] of the chain and the Merkle tree alone: every event read,
+    /// re-encoded and re-hashed, and the derived rows not compared.
     ///
     /// # Errors
-    /// As [`AuditTrail::verify`].
-    pub fn verify_indexes(&self) -> Result<VerifyReport> {
-        let report = self.verify()?;
-        self.check_derived(report)
+    /// When the store cannot be read.
+    pub fn verify_chain(&self) -> Result<VerifyReport> {
+        integrity::verify::run(&Log(&self.inner.store), self.log_id()?, None, Scope::Chain)
     }
 
     /// [`AuditTrail::verify`], and also checks that the log still holds exactly what
@@ -47,77 +52,48 @@ impl<S: AuditStore> AuditTrail<S> {
     /// [`AuditTrail::verify`] otherwise.
     pub fn verify_against(&self, checkpoint: &Checkpoint) -> Result<VerifyReport> {
         let log_id = self.log_id()?;
-        let origin = format!("{}{log_id}", integrity::checkpoint::ORIGIN_PREFIX);
-        if checkpoint.origin != origin {
-            return Err(Error::checkpoint(format!(
-                "it is for log {:?}, this log is {origin:?}",
-                checkpoint.origin
-            )));
-        }
-        integrity::verify::run(&Log(&self.inner.store), log_id, Some(checkpoint))
+        self.check_origin(checkpoint)?;
+        integrity::verify::run(
+            &Log(&self.inner.store),
+            log_id,
+            Some(checkpoint),
+            Scope::Everything,
+        )
     }
 
-    /// [`AuditTrail::verify_indexes`] once the events verified: the first difference, in seq
-    /// order, between the stored derived rows and what each event gives.
-    fn check_derived(&self, mut report: VerifyReport) -> Result<VerifyReport> {
-        if report.fault.is_some() || report.verified_through == 0 {
-            return Ok(report);
+    /// Verifies only what was appended after a checkpoint you trust (one a full
+    /// [`AuditTrail::verify_against`] accepted, kept outside the database): that the log
+    /// still extends it (the Merkle tree of its first `checkpoint.size` events has the
+    /// checkpoint's root, read from O(log n) stored subtree hashes, and the event at its
+    /// size has its chain head), then every later event and its derived rows, as `verify`
+    /// does. A nightly check costs the day's events, not the whole log.
+    ///
+    /// The events up to the checkpoint and their derived rows are **not** re-checked: a row
+    /// of an older event deleted since the checkpoint is found only by a full `verify`. Run
+    /// one now and then. The report's `trusted_through` is the checkpoint's size.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] for a checkpoint of another log, one beyond the head, or one the
+    /// log no longer extends (its events up to it changed: run `verify_against` with it to
+    /// see where); [`Error::Unsupported`] for a checkpoint inside the purged events; storage
+    /// errors.
+    pub fn verify_since(&self, checkpoint: &Checkpoint) -> Result<VerifyReport> {
+        let log_id = self.log_id()?;
+        self.check_origin(checkpoint)?;
+        let start = self.head_at(checkpoint)?;
+        integrity::verify::run_from(&Log(&self.inner.store), log_id, start, Scope::Everything)
+    }
+
+    fn check_origin(&self, checkpoint: &Checkpoint) -> Result<()> {
+        let log_id = self.log_id()?;
+        if checkpoint.log_id() != Some(log_id) {
+            return Err(Error::checkpoint(format!(
+                "it is for log {:?}, this log is {:?}",
+                checkpoint.origin,
+                format!("{}{log_id}", integrity::checkpoint::ORIGIN_PREFIX)
+            )));
         }
-        let store = &self.inner.store;
-        let mut from = report.purged_through + 1;
-        while from <= report.verified_through {
-            let events = store.read(from, DERIVED_CHUNK)?;
-            let Some(last) = events.last().map(|e| e.seq.min(report.verified_through)) else {
-                break;
-            };
-            let Some(stored) = store.derived_rows(from, last)? else {
-                return Ok(report);
-            };
-            let mut want_targets = BTreeSet::new();
-            let mut want_paths = BTreeSet::new();
-            for e in events.iter().filter(|e| e.seq <= last) {
-                for (kind, id) in e.involved()? {
-                    want_targets.insert((e.seq, kind, id));
-                }
-                for path in e.change_paths()? {
-                    want_paths.insert((e.seq, path));
-                }
-            }
-            let have_targets: BTreeSet<_> = stored.involved.into_iter().collect();
-            let have_paths: BTreeSet<_> = stored.change_paths.into_iter().collect();
-            let mut found: Vec<(u64, String)> = Vec::new();
-            for (seq, kind, id) in want_targets.difference(&have_targets) {
-                found.push((
-                    *seq,
-                    format!("the targets index lacks {kind} {id}, which it involves"),
-                ));
-            }
-            for (seq, kind, id) in have_targets.difference(&want_targets) {
-                found.push((
-                    *seq,
-                    format!("the targets index holds {kind} {id}, which it does not involve"),
-                ));
-            }
-            for (seq, path) in want_paths.difference(&have_paths) {
-                found.push((
-                    *seq,
-                    format!("the change-path index lacks {path:?}, which it changes"),
-                ));
-            }
-            for (seq, path) in have_paths.difference(&want_paths) {
-                found.push((
-                    *seq,
-                    format!("the change-path index holds {path:?}, which it does not change"),
-                ));
-            }
-            if let Some((seq, detail)) = found.into_iter().min() {
-                report.fault = integrity::verify::fault(seq, FaultKind::DerivedRow, detail);
-                report.verified_through = seq - 1;
-                return Ok(report);
-            }
-            from = last + 1;
-        }
-        Ok(report)
+        Ok(())
     }
 
     /// The log's current checkpoint: size, Merkle root and chain head, as a C2SP note.
@@ -140,9 +116,6 @@ impl<S: AuditStore> AuditTrail<S> {
     }
 }
 
-/// Events checked per round of [`AuditTrail::check_derived`].
-const DERIVED_CHUNK: usize = 1_000;
-
 /// A store seen as the plain log verification reads.
 struct Log<'a, S: ?Sized>(&'a S);
 
@@ -163,5 +136,8 @@ impl<S: AuditStore + ?Sized> integrity::verify::EventSource for Log<'_, S> {
     }
     fn check_storage(&self) -> Result<()> {
         self.0.check_storage()
+    }
+    fn derived_rows(&self, from: u64, to: u64) -> Result<Option<DerivedRows>> {
+        self.0.derived_rows(from, to)
     }
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::record_corpus;
 use crate::store::sealed::SealedEvent;
-use crate::store::{AuditStore, Head};
+use crate::store::{AuditStore, DerivedRows, Head};
 #[cfg(doc)]
 use crate::testkit::Failure;
 use crate::testkit::{describe, ensure, CheckResult, Ctx, Harness};
@@ -23,6 +23,10 @@ enum Distortion {
     AlterPersonal(u64),
     /// Hides the newest event and moves the head back with it.
     CutNewest,
+    /// Hides the target rows the store derived for this seq (a store that keeps some).
+    DropDerived(u64),
+    /// Adds a target row for this seq that its event does not involve.
+    AddDerived(u64),
 }
 
 /// A read-only view of the store under test that loses or alters what it reads: verify must
@@ -75,8 +79,23 @@ impl<S: AuditStore> AuditStore for Tamper<S> {
                 }
             }
             Distortion::CutNewest => out.retain(|e| e.seq != head),
+            Distortion::DropDerived(_) | Distortion::AddDerived(_) => {}
         }
         Ok(out)
+    }
+    fn derived_rows(&self, from: u64, to: u64) -> crate::Result<Option<DerivedRows>> {
+        let Some(mut rows) = self.inner.derived_rows(from, to)? else {
+            return Ok(None);
+        };
+        match self.how {
+            Distortion::DropDerived(s) => rows.involved.retain(|(seq, _, _)| *seq != s),
+            Distortion::AddDerived(s) if (from..=to).contains(&s) => {
+                rows.involved
+                    .push((s, "booking".into(), "b-not-involved".into()));
+            }
+            _ => {}
+        }
+        Ok(Some(rows))
     }
 }
 
@@ -86,7 +105,10 @@ impl<S: AuditStore> AuditStore for Tamper<S> {
 /// [`AuditTrail::verify_against`] passes against a fresh checkpoint; read through a view that
 /// loses an event, alters an event, alters a personal value, or cuts off the newest event,
 /// verify reports `Missing`, `Modified`, `Modified` and (against the checkpoint)
-/// `Truncated` at that event.
+/// `Truncated` at that event. For a store that keeps derived rows
+/// ([`AuditStore::derived_rows`]), a view that hides an event's target rows or adds one it
+/// does not involve makes verify report `DerivedRow` at that event, as rows deleted or added
+/// behind the store's back would.
 ///
 /// # Errors
 /// A [`Failure`] naming the distortion and what verify reported.
@@ -121,7 +143,16 @@ pub fn verify<S: AuditStore>(store: S) -> CheckResult {
         .rev()
         .find(|e| e.personal.iter().any(|p| p.value.is_some()))
         .map_or(n, |e| e.seq);
-    let cases = [
+    let targeted = all
+        .iter()
+        .find(|e| e.target_kind.is_some())
+        .map_or(1, |e| e.seq);
+    let keeps_derived = h
+        .shared()
+        .derived_rows(0, 0)
+        .ctx(C, "derived_rows(0, 0)")?
+        .is_some();
+    let mut cases = vec![
         (Distortion::Lose(7), 7, FaultKind::Missing, "loses event 7"),
         (
             Distortion::Alter(5),
@@ -142,6 +173,20 @@ pub fn verify<S: AuditStore>(store: S) -> CheckResult {
             "cuts off the newest event",
         ),
     ];
+    if keeps_derived {
+        cases.push((
+            Distortion::DropDerived(targeted),
+            targeted,
+            FaultKind::DerivedRow,
+            "hides the target rows of an event",
+        ));
+        cases.push((
+            Distortion::AddDerived(3),
+            3,
+            FaultKind::DerivedRow,
+            "adds a target row an event does not involve",
+        ));
+    }
     for (how, seq, kind, what) in cases {
         let view = AuditTrail::new(Tamper {
             inner: h.shared(),
