@@ -1244,7 +1244,7 @@ fn derived_rows_changed_behind_the_guards_are_caught_by_verify() {
         ))
         .expect("tamper as the owner");
     };
-    for (tamper, restore, seq, says) in [
+    let cases = [
         (
             format!("DELETE FROM {s}.auditkit_event_targets WHERE seq = 5"),
             format!("INSERT INTO {s}.auditkit_event_targets VALUES ('booking', 'b-5', 5)"),
@@ -1277,8 +1277,31 @@ fn derived_rows_changed_behind_the_guards_are_caught_by_verify() {
             4,
             "lacks the word \"rescheduled\"",
         ),
-    ] {
-        behind(&mut raw, &tamper);
+    ];
+    let answers = |trail: &AuditTrail<PgStore>| -> Vec<Vec<u64>> {
+        [
+            Query::new().involving(&Target::new("booking", "b-5")),
+            Query::new().changed("start"),
+            Query::new().search("rescheduled"),
+        ]
+        .iter()
+        .map(|q| {
+            let mut seqs: Vec<u64> = trail
+                .query(q)
+                .expect("query")
+                .events
+                .iter()
+                .map(|e| e.seq)
+                .collect();
+            seqs.sort_unstable();
+            seqs
+        })
+        .collect()
+    };
+    let before = answers(&trail);
+    for (tamper, restore, seq, says) in &cases {
+        let seq = *seq;
+        behind(&mut raw, tamper);
         let report = trail.verify().expect("verify");
         let fault = report
             .fault
@@ -1290,8 +1313,22 @@ fn derived_rows_changed_behind_the_guards_are_caught_by_verify() {
             "{tamper}: {report}"
         );
         assert!(fault.detail.contains(says), "{tamper}: {}", fault.detail);
-        behind(&mut raw, &restore);
+        behind(&mut raw, restore);
         let report = trail.verify().expect("verify");
         assert!(report.is_ok(), "{restore}: {report}");
     }
+    // Everything at once, then the rebuild: verify passes and queries answer as before.
+    for (tamper, ..) in &cases {
+        behind(&mut raw, tamper);
+    }
+    assert!(!trail.verify().expect("verify").is_ok());
+    assert_ne!(answers(&trail), before);
+    let event = trail
+        .rebuild_indexes(Actor::user("ops-1"))
+        .expect("rebuild")
+        .expect("PostgreSQL keeps derived rows");
+    assert_eq!(event.context["events"], 6);
+    let report = trail.verify().expect("verify");
+    assert!(report.is_ok() && report.checked == 7, "{report}");
+    assert_eq!(answers(&trail), before);
 }

@@ -112,6 +112,107 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Rebuilds every derived row from the events, holding the head row's lock, past the
+    /// guards with the setting `auditkit.repairing` (schema V7; gone with the transaction);
+    /// returns how many events were re-indexed.
+    pub(super) fn lifecycle_rebuild(&self) -> Result<u64> {
+        self.run(|conn| {
+            let Conn {
+                client, statements, ..
+            } = conn;
+            let (mut tx, row) = locked(client)?;
+            tx.execute("SELECT set_config('auditkit.repairing', 'on', true)", &[])?;
+            let after = get::<i64>(&row, 1)? as u64;
+            let mut ops = PgRebuilder {
+                tx,
+                statements,
+                tables: &self.tables,
+            };
+            let n = lifecycle::rebuild(&mut ops, &POSTGRES, after)?;
+            commit(ops.tx)?;
+            Ok(n)
+        })
+    }
+}
+
+/// An index rebuild's statements on an open PostgreSQL transaction.
+struct PgRebuilder<'a, 'c> {
+    tx: Transaction<'c>,
+    statements: &'a mut HashMap<String, Statement>,
+    tables: &'a Schema,
+}
+
+impl lifecycle::Rebuilder for PgRebuilder<'_, '_> {
+    fn clear(&mut self, after: u64) -> Result<()> {
+        for table in ["auditkit_event_targets", "auditkit_event_changes"] {
+            self.tx
+                .execute(
+                    &format!("DELETE FROM {table} WHERE seq > $1"),
+                    &[&(after as i64)],
+                )
+                .map_err(map_err)?;
+        }
+        // Search words live in the event rows: `index` overwrites them.
+        Ok(())
+    }
+
+    fn load(&mut self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
+        let sql = codec::read_sql(&POSTGRES);
+        let stmt = prepared(self.statements, &mut self.tx, &sql).map_err(map_err)?;
+        let rows = self
+            .tx
+            .query(&stmt, &[&(from as i64), &(limit as i64)])
+            .map_err(map_err)?;
+        let mut events = rows.iter().map(codec::decode).collect::<Result<Vec<_>>>()?;
+        fill_personal(self.statements, &mut self.tx, self.tables, &mut events)
+            .map_err(final_err)?;
+        Ok(events)
+    }
+
+    fn index(&mut self, events: &[(u64, IndexRows<'_>)]) -> Result<()> {
+        let (mut t_kind, mut t_id, mut t_seq) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut c_path, mut c_seq) = (Vec::new(), Vec::new());
+        let (mut w_seq, mut w_words) = (Vec::new(), Vec::new());
+        for (seq, rows) in events {
+            let seq = *seq as i64;
+            for (kind, id) in &rows.involved {
+                t_kind.push(kind.as_str());
+                t_id.push(id.as_str());
+                t_seq.push(seq);
+            }
+            for path in &rows.change_paths {
+                c_path.push(path.as_str());
+                c_seq.push(seq);
+            }
+            w_seq.push(seq);
+            w_words.push(rows.search.as_str());
+        }
+        self.tx
+            .execute(
+                "INSERT INTO auditkit_event_targets (kind, id, seq) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
+                &[&t_kind, &t_id, &t_seq],
+            )
+            .map_err(map_err)?;
+        self.tx
+            .execute(
+                "INSERT INTO auditkit_event_changes (path, seq) \
+                 SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING",
+                &[&c_path, &c_seq],
+            )
+            .map_err(map_err)?;
+        self.tx
+            .execute(
+                "UPDATE auditkit_events e SET search_words = string_to_array(w.words, ' ') \
+                 FROM unnest($1::bigint[], $2::text[]) AS w(seq, words) WHERE e.seq = w.seq",
+                &[&w_seq, &w_words],
+            )
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
 /// Erasure's statements on an open PostgreSQL transaction.
 struct PgEraser<'a, 'c> {
     tx: Transaction<'c>,

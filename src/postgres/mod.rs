@@ -166,6 +166,10 @@ impl AuditStore for PgStore {
         self.lifecycle_erase(fields)
     }
 
+    fn rebuild_derived(&self) -> Result<Option<u64>> {
+        self.lifecycle_rebuild().map(Some)
+    }
+
     fn check_storage(&self) -> Result<()> {
         // The server keeps its own files whole (WAL, page checksums when enabled) and reports
         // damage as an error of the statement that meets it: this store knows of no other.

@@ -283,19 +283,29 @@ $guard$;
 
 /// Migrations from version `i + 1` to `i + 2` (index 0 takes version 1 to 2), with `{s}` for
 /// the quoted schema name. A new schema is created as version 1 and then runs them all.
-const MIGRATIONS: &[fn() -> String] = &[
-    || V2.into(),
-    || V3.into(),
-    || V4.into(),
-    v5,
-    v6,
-    || V7.into(),
-];
+const MIGRATIONS: &[fn() -> String] = &[|| V2.into(), || V3.into(), || V4.into(), v5, v6, v7];
 
 /// Version 7, as in SQLite: each event's links to the previous event of each target it
 /// involves (`SealedEvent::links`, varints) and the Merkle subtree hashes it completes
-/// (`SealedEvent::nodes`); NULL in events sealed before.
-const V7: &str = "ALTER TABLE {s}.auditkit_events ADD COLUMN IF NOT EXISTS links bytea, ADD COLUMN IF NOT EXISTS nodes bytea;";
+/// (`SealedEvent::nodes`), NULL in events sealed before; and the guards let an index
+/// rebuild through, marked by the setting `auditkit.repairing`: it may delete target rows
+/// and change paths and set search words (adding some back), never personal values.
+fn v7() -> String {
+    const REPAIRING: &str = "current_setting('auditkit.repairing', true) = 'on'";
+    let events_guard = V2.replace("{s}.events", "{s}.auditkit_events").replace(
+        "OR NOT (NEW.search_words <@ OLD.search_words)",
+        &format!("OR NOT (NEW.search_words <@ OLD.search_words OR {REPAIRING})"),
+    );
+    let derived_guard = V6_GUARD.replace(
+        "AND current_setting('auditkit.erasing', true) = 'on') THEN",
+        &format!(
+            "AND current_setting('auditkit.erasing', true) = 'on')\n            OR (TG_TABLE_NAME <> 'auditkit_personal_values' AND {REPAIRING}) THEN"
+        ),
+    );
+    format!(
+        "ALTER TABLE {{s}}.auditkit_events ADD COLUMN IF NOT EXISTS links bytea, ADD COLUMN IF NOT EXISTS nodes bytea;\n{events_guard}{derived_guard}"
+    )
+}
 
 /// Version 6 whole: the guard function, and on each derived table a row trigger for what it
 /// guards and a statement trigger refusing `TRUNCATE` (dropped first, so a migration run
@@ -444,4 +454,14 @@ pub(crate) fn prepare(client: &mut impl GenericClient, schema: &str) -> Result<S
     })?;
     tx.commit().map_err(map_err)?;
     Ok(log_id)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Version 7 rewrites two guards by replacing a line of each: both lines must be found.
+    #[test]
+    fn version_7_lets_rebuilds_through_both_guards() {
+        let sql = super::v7();
+        assert_eq!(sql.matches("auditkit.repairing").count(), 2, "{sql}");
+    }
 }

@@ -117,3 +117,39 @@ pub(crate) fn erase(
     }
     Ok(reindexed)
 }
+
+/// The statements an index rebuild needs from a backend, all inside one open transaction
+/// that holds the append lock and carries the mark that lets it past the guards.
+pub(crate) trait Rebuilder {
+    /// Deletes the target rows, change paths and search entries of every event after
+    /// `after` (the purge anchor's seq).
+    fn clear(&mut self, after: u64) -> Result<()>;
+    /// Up to `limit` stored events from seq `from` on, in seq order, personal values present.
+    fn load(&mut self, from: u64, limit: usize) -> Result<Vec<SealedEvent>>;
+    /// Writes the index rows of `events` (each with what [`IndexRows::of`] gives for it).
+    fn index(&mut self, events: &[(u64, IndexRows<'_>)]) -> Result<()>;
+}
+
+/// Events re-indexed per round of [`rebuild`].
+const REBUILD_CHUNK: usize = 1_000;
+
+/// Rebuilds every derived row of the events after `after` from the events themselves, with
+/// search words in `dialect`'s form; returns how many events were re-indexed.
+pub(crate) fn rebuild(ops: &mut impl Rebuilder, dialect: &Dialect, after: u64) -> Result<u64> {
+    ops.clear(after)?;
+    let mut from = after + 1;
+    let mut n = 0;
+    loop {
+        let events = ops.load(from, REBUILD_CHUNK)?;
+        let Some(last) = events.last() else {
+            return Ok(n);
+        };
+        from = last.seq + 1;
+        let rows = events
+            .iter()
+            .map(|e| Ok((e.seq, IndexRows::of(e, dialect)?)))
+            .collect::<Result<Vec<_>>>()?;
+        ops.index(&rows)?;
+        n += rows.len() as u64;
+    }
+}

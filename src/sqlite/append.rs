@@ -86,6 +86,13 @@ fn insert_event(tx: &Connection, e: &SealedEvent, on: OnRefusal, head: u64) -> R
     inserted?;
     let seq = e.seq as i64;
     let rows = IndexRows::of(e, &SQLITE)?;
+    insert_personal(tx, seq, &rows)?;
+    insert_derived(tx, seq, &rows)?;
+    Ok(rows.search)
+}
+
+/// The personal-value rows of event `seq`.
+fn insert_personal(tx: &Connection, seq: i64, rows: &IndexRows<'_>) -> Result<()> {
     let mut personal = tx
         .prepare_cached(
             "INSERT INTO auditkit_personal_values (seq, path, value, salt) VALUES (?1, ?2, ?3, ?4)",
@@ -101,6 +108,11 @@ fn insert_event(tx: &Connection, e: &SealedEvent, on: OnRefusal, head: u64) -> R
             ])
             .map_err(map_err)?;
     }
+    Ok(())
+}
+
+/// The target and change-path rows of event `seq` (the rows an index rebuild rewrites).
+pub(super) fn insert_derived(tx: &Connection, seq: i64, rows: &IndexRows<'_>) -> Result<()> {
     let mut targets = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO auditkit_event_targets (kind, id, seq) VALUES (?1, ?2, ?3)",
@@ -119,7 +131,7 @@ fn insert_event(tx: &Connection, e: &SealedEvent, on: OnRefusal, head: u64) -> R
             .execute(rusqlite::params![path, seq])
             .map_err(map_err)?;
     }
-    Ok(rows.search)
+    Ok(())
 }
 
 /// Adds the batch's full-text entries. They go in after every event row on purpose: FTS5
@@ -128,12 +140,15 @@ fn insert_event(tx: &Connection, e: &SealedEvent, on: OnRefusal, head: u64) -> R
 /// event INSERTs had one until schema version 3; lifecycle statements still do); FTS rows
 /// between events made every event a segment (and later merges), about half the cost of a
 /// batch.
-fn insert_search(tx: &Connection, batch: &[SealedEvent], texts: &[String]) -> Result<()> {
+pub(super) fn insert_search<'t>(
+    tx: &Connection,
+    entries: impl IntoIterator<Item = (u64, &'t str)>,
+) -> Result<()> {
     let mut stmt = tx
         .prepare_cached("INSERT INTO auditkit_event_search (rowid, body) VALUES (?1, ?2)")
         .map_err(map_err)?;
-    for (e, text) in batch.iter().zip(texts) {
-        stmt.execute(rusqlite::params![e.seq as i64, text])
+    for (seq, text) in entries {
+        stmt.execute(rusqlite::params![seq as i64, text])
             .map_err(map_err)?;
     }
     Ok(())
@@ -152,7 +167,10 @@ fn push_on(
     for e in batch {
         texts.push(insert_event(conn, e, on, head.seq)?);
     }
-    insert_search(conn, batch, &texts)?;
+    insert_search(
+        conn,
+        batch.iter().zip(&texts).map(|(e, t)| (e.seq, t.as_str())),
+    )?;
     conn.prepare_cached(match on {
         // OR ROLLBACK, as for events: no statement journal for the head.
         OnRefusal::RollBack => {

@@ -2,10 +2,12 @@
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+use super::append;
 use super::open::map_err;
 use super::search::SQLITE;
 use super::SqliteStore;
 use crate::integrity::merkle;
+use crate::sql::codec;
 use crate::sql::index_rows::IndexRows;
 use crate::sql::{lifecycle, EventKey, Param, Schema};
 use crate::store::sealed::SealedEvent;
@@ -98,6 +100,68 @@ impl lifecycle::Eraser for SqliteEraser<'_> {
             .map_err(map_err)?;
         Ok(())
     }
+}
+
+/// An index rebuild's statements on an open SQLite transaction.
+struct SqliteRebuilder<'a> {
+    tx: &'a Connection,
+}
+
+impl lifecycle::Rebuilder for SqliteRebuilder<'_> {
+    fn clear(&mut self, after: u64) -> Result<()> {
+        let after = after as i64;
+        for table in ["auditkit_event_targets", "auditkit_event_changes"] {
+            self.tx
+                .execute(&format!("DELETE FROM {table} WHERE seq > ?1"), [after])
+                .map_err(map_err)?;
+        }
+        // The full-text table keeps no rows of purged events: all of it goes.
+        self.tx
+            .execute(
+                "INSERT INTO auditkit_event_search (auditkit_event_search) VALUES ('delete-all')",
+                [],
+            )
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    fn load(&mut self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
+        SqliteStore::select(
+            self.tx,
+            &codec::read_sql(&SQLITE),
+            &[Param::Int(from as i64), Param::Int(limit as i64)],
+        )
+    }
+
+    fn index(&mut self, events: &[(u64, IndexRows<'_>)]) -> Result<()> {
+        for (seq, rows) in events {
+            append::insert_derived(self.tx, *seq as i64, rows)?;
+        }
+        append::insert_search(
+            self.tx,
+            events
+                .iter()
+                .map(|(seq, rows)| (*seq, rows.search.as_str())),
+        )
+    }
+}
+
+/// Rebuilds the derived rows of every stored event from the events, under the write lock,
+/// past the guards with the head's mark (`erasing = 2`, cleared before commit); returns how
+/// many events were re-indexed.
+pub(super) fn rebuild(conn: &mut Connection) -> Result<u64> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    tx.execute("UPDATE auditkit_head SET erasing = 2 WHERE id = 1", [])
+        .map_err(map_err)?;
+    let after = anchor(&tx)?.map_or(0, |a| a.seq);
+    let n = lifecycle::rebuild(&mut SqliteRebuilder { tx: &tx }, &SQLITE, after)?;
+    optimize_search(&tx)?;
+    tx.execute("UPDATE auditkit_head SET erasing = 0 WHERE id = 1", [])
+        .map_err(map_err)?;
+    tx.commit().map_err(map_err)?;
+    Ok(n)
 }
 
 /// Deletes the personal values and re-indexes the affected events (search text, change

@@ -142,6 +142,10 @@ impl AuditStore for SqliteStore {
         Ok(())
     }
 
+    fn rebuild_derived(&self) -> Result<Option<u64>> {
+        lifecycle::rebuild(&mut self.writer()).map(Some)
+    }
+
     fn check_storage(&self) -> Result<()> {
         match &self.damage {
             Some(d) => Err(Error::corrupt(d.clone())),

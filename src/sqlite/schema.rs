@@ -159,11 +159,38 @@ type Migration = fn(&Connection) -> Result<()>;
 /// Migrations from version `5 + i` to `6 + i` (version 5 is the first kept in
 /// `auditkit_meta`; see [`from_legacy`] for the versions before it). A fresh database is
 /// created at version 5 and migrated like any other, so every step runs on every database.
-const MIGRATIONS: &[Migration] = &[v5_derived_guards, v6_proof_columns];
+const MIGRATIONS: &[Migration] = &[v5_derived_guards, v6_proofs_and_rebuilds];
 
 /// Version 7: each event's links to the previous event of each target it involves
 /// (`SealedEvent::links`, varints) and the Merkle subtree hashes it completes
-/// (`SealedEvent::nodes`). Events sealed before keep both NULL.
+/// (`SealedEvent::nodes`); events sealed before keep both NULL. And the head's `erasing`
+/// names the sanctioned operation under way: 1 an erasure (personal values and change
+/// paths may go), 2 an index rebuild (target rows and change paths may go, to be written
+/// again from the events; personal values may not).
+fn v6_proofs_and_rebuilds(conn: &Connection) -> Result<()> {
+    v6_proof_columns(conn)?;
+    conn.execute_batch(
+        r#"
+DROP TRIGGER auditkit_targets_no_delete;
+CREATE TRIGGER auditkit_targets_no_delete BEFORE DELETE ON auditkit_event_targets
+WHEN OLD.seq > (SELECT purged_seq FROM auditkit_head WHERE id = 1)
+    AND (SELECT erasing FROM auditkit_head WHERE id = 1) <> 2
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: derived rows cannot be deleted except by a purge or an index rebuild');
+END;
+DROP TRIGGER auditkit_personal_no_delete;
+CREATE TRIGGER auditkit_personal_no_delete BEFORE DELETE ON auditkit_personal_values
+WHEN OLD.seq > (SELECT purged_seq FROM auditkit_head WHERE id = 1)
+    AND (SELECT erasing FROM auditkit_head WHERE id = 1) <> 1
+BEGIN
+    SELECT RAISE(ABORT, 'auditkit: personal values cannot be deleted except by a purge or an erasure');
+END;
+"#,
+    )
+    .map_err(map_err)
+}
+
+/// The columns of version 7, added where missing (the steps that decode events need them).
 fn v6_proof_columns(conn: &Connection) -> Result<()> {
     add_event_column(conn, "links", "BLOB")?;
     add_event_column(conn, "nodes", "BLOB")

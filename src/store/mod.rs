@@ -374,6 +374,22 @@ pub trait AuditStore: Send + Sync {
     fn newest_involving(&self, targets: &[TargetKey<'_>]) -> Result<Vec<u64>> {
         newest_involving_by_query(self, targets)
     }
+
+    /// Rebuilds every derived row ([`AuditStore::derived_rows`]: target rows, change paths,
+    /// search entries) from the stored events, in one transaction that holds the append
+    /// lock and passes the store's guards as a sanctioned operation; for
+    /// [`crate::AuditTrail::rebuild_indexes`]. Events and personal values are not touched.
+    ///
+    /// # Behavior
+    /// - `Ok(None)` for a store that keeps no derived rows (the default): nothing to do.
+    /// - Otherwise the number of events re-indexed; queries answer from the events as
+    ///   [`crate::Query::matches`] would once it returns.
+    ///
+    /// # Errors
+    /// Storage errors (nothing changed then).
+    fn rebuild_derived(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// A target as an event's links key it ([`SealedEvent::links`]): its kind and id within
@@ -511,6 +527,9 @@ macro_rules! forward {
             }
             fn newest_involving(&self, targets: &[TargetKey<'_>]) -> Result<Vec<u64>> {
                 (**self).newest_involving(targets)
+            }
+            fn rebuild_derived(&self) -> Result<Option<u64>> {
+                (**self).rebuild_derived()
             }
         }
     )*};

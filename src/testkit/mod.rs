@@ -494,6 +494,9 @@ impl<S: AuditStore> AuditStore for Recorder<S> {
     fn newest_involving(&self, targets: &[crate::store::TargetKey<'_>]) -> Result<Vec<u64>> {
         self.inner.newest_involving(targets)
     }
+    fn rebuild_derived(&self) -> Result<Option<u64>> {
+        self.inner.rebuild_derived()
+    }
 }
 
 /// A trail over the store under test plus raw access and the record of what was appended.

@@ -18,7 +18,7 @@ mod commit;
 mod idempotency;
 use commit::{State, Stored};
 mod read;
-mod verify;
+pub(crate) mod verify;
 
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 

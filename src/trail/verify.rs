@@ -7,6 +7,9 @@ use crate::integrity::{self, merkle, Checkpoint, VerifyReport};
 use crate::store::{AuditStore, DerivedRows, Head};
 use crate::{Error, Result};
 
+/// The action of the event [`AuditTrail::rebuild_indexes`] records.
+pub const INDEX_REBUILD_ACTION: &str = "audit.indexes_rebuilt";
+
 impl<S: AuditStore> AuditTrail<S> {
     /// Verifies the log: recomputes every hash of the chain and the Merkle tree, and, for a
     /// store that keeps derived rows ([`AuditStore::derived_rows`]: SQLite and PostgreSQL),
@@ -82,6 +85,33 @@ impl<S: AuditStore> AuditTrail<S> {
         self.check_origin(checkpoint)?;
         let start = self.head_at(checkpoint)?;
         integrity::verify::run_from(&Log(&self.inner.store), log_id, start, Scope::Everything)
+    }
+
+    /// Rebuilds the rows the store derived from the events and answers queries from (target
+    /// rows, change paths, the search index) from the events themselves, after
+    /// [`AuditTrail::verify`] reported a [`crate::FaultKind::DerivedRow`] (or to be sure),
+    /// and records that it did as an [`INDEX_REBUILD_ACTION`] event by `by` (who ran it),
+    /// with the number of events re-indexed in its context. The store passes its own guards
+    /// in a sanctioned way for it (a mark on the transaction); events and personal values are
+    /// not touched, so the chain and every proof stay as they were. Afterwards every query
+    /// answers as it did before the rows were damaged.
+    ///
+    /// `Ok(None)` for a store that keeps no derived rows: nothing to rebuild, nothing
+    /// recorded.
+    ///
+    /// # Errors
+    /// Storage errors, with nothing changed; as [`AuditTrail::record`] for the event.
+    pub fn rebuild_indexes(&self, by: crate::Actor) -> Result<Option<crate::Event>> {
+        let Some(events) = self.inner.store.rebuild_derived()? else {
+            return Ok(None);
+        };
+        self.record(
+            crate::NewEvent::new(INDEX_REBUILD_ACTION)
+                .actor(by)
+                .source(crate::Source::System)
+                .context("events", events),
+        )
+        .map(Some)
     }
 
     fn check_origin(&self, checkpoint: &Checkpoint) -> Result<()> {
