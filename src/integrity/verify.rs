@@ -1,5 +1,6 @@
 //! Walking the chain: recompute every hash, in bounded memory, and name the first bad entry.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use super::checkpoint::Checkpoint;
@@ -493,6 +494,8 @@ pub(crate) struct Chunk {
     events: Vec<Checked>,
     /// The first event whose derived rows differ from what it gives, and how.
     derived: Option<(u64, String)>,
+    /// Each event's links, by key digest (checked with derived rows).
+    links: Vec<(u64, Vec<([u8; 16], u64)>)>,
 }
 
 /// Reads up to [`CHUNK`] events from seq `from` and checks each with [`check_event`]; with
@@ -535,6 +538,7 @@ fn read_checked<S: EventSource + ?Sized>(
     Ok(Chunk {
         events: out,
         derived,
+        links: expected.into_iter().map(|e| (e.seq, e.links)).collect(),
     })
 }
 
@@ -595,6 +599,7 @@ fn read_ahead<S: EventSource + ?Sized, T>(
                 Ok(Chunk {
                     events: Vec::new(),
                     derived: None,
+                    links: Vec::new(),
                 })
             })?;
             if chunk.events.len() < CHUNK {
@@ -604,6 +609,37 @@ fn read_ahead<S: EventSource + ?Sized, T>(
         };
         walk(&mut next)
     })
+}
+
+/// Checks event `seq`'s links (`keys`: each target's key digest and link) against the
+/// newest event of each target seen so far in a walk that started at `start`, and records
+/// the event as each target's newest; the problem, if any.
+fn check_links(
+    newest: &mut HashMap<[u8; 16], u64>,
+    seq: u64,
+    start: u64,
+    keys: &[([u8; 16], u64)],
+) -> Option<String> {
+    for (key, link) in keys {
+        let ok = match newest.get(key) {
+            Some(prev) => link == prev,
+            None => *link < start,
+        };
+        if !ok {
+            return Some(match newest.get(key) {
+                Some(prev) => format!(
+                    "it links one of its targets to event {link}, but that target's previous event is {prev}"
+                ),
+                None => format!(
+                    "it links one of its targets to event {link}, which does not involve it"
+                ),
+            });
+        }
+    }
+    for (key, _) in keys {
+        newest.insert(*key, seq);
+    }
+    None
 }
 
 /// What a walk checks besides the chain.
@@ -667,12 +703,16 @@ fn walk<S: EventSource + ?Sized>(
     let start = w.expected;
     // A store that keeps no derived rows has nothing more to check.
     let derived = scope == Scope::Everything && store.derived_rows(0, 0)?.is_some();
+    // The newest event seen of each target (by key digest), for its next event's link: an
+    // event must link to exactly that one, or, for the first seen, to one before the walk.
+    let mut newest: HashMap<[u8; 16], u64> = HashMap::new();
     read_ahead(store, log_id, start, derived, |next_chunk| -> Result<()> {
         'walk: while w.report.fault.is_none() {
             let chunk = next_chunk()?;
             if chunk.events.is_empty() {
                 break;
             }
+            let mut links = chunk.links.iter().peekable();
             for e in &chunk.events {
                 if w.expected > head.seq {
                     beyond = Some(e.seq);
@@ -680,6 +720,13 @@ fn walk<S: EventSource + ?Sized>(
                 }
                 if !w.step(e) {
                     break 'walk;
+                }
+                if let Some((_, keys)) = links.next_if(|(seq, _)| *seq == e.seq) {
+                    if let Some(detail) = check_links(&mut newest, e.seq, start, keys) {
+                        w.report.fault = fault(e.seq, FaultKind::Modified, detail);
+                        w.report.verified_through = e.seq - 1;
+                        break 'walk;
+                    }
                 }
                 if let Some((seq, detail)) = chunk.derived.as_ref().filter(|d| d.0 == e.seq) {
                     w.report.fault = fault(*seq, FaultKind::DerivedRow, detail.clone());

@@ -291,7 +291,8 @@ const MIGRATIONS: &[fn() -> String] = &[|| V2.into(), || V3.into(), || V4.into()
 /// rebuild through, marked by the setting `auditkit.repairing`: it may delete target rows
 /// and change paths and set search words (adding some back), never personal values.
 fn v7() -> String {
-    const REPAIRING: &str = "current_setting('auditkit.repairing', true) = 'on'";
+    // COALESCE: unset, the setting is NULL, and NOT (.. OR NULL) would let any UPDATE by.
+    const REPAIRING: &str = "COALESCE(current_setting('auditkit.repairing', true), '') = 'on'";
     let events_guard = V2.replace("{s}.events", "{s}.auditkit_events").replace(
         "OR NOT (NEW.search_words <@ OLD.search_words)",
         &format!("OR NOT (NEW.search_words <@ OLD.search_words OR {REPAIRING})"),

@@ -52,7 +52,10 @@ pub enum SearchEntry {
 /// What one event's derived rows must be.
 #[derive(Debug, Clone)]
 pub(crate) struct Expected {
-    seq: u64,
+    pub(crate) seq: u64,
+    /// Each target it links to ([`SealedEvent::links`]), by a digest of its key (tenant,
+    /// kind, id), with the link; empty for an event without links (encoding 1).
+    pub(crate) links: Vec<([u8; 16], u64)>,
     involved: Vec<(String, String)>,
     change_paths: Vec<String>,
     /// The words of its search text, duplicates kept.
@@ -66,13 +69,37 @@ impl Expected {
     /// [`crate::Error::Corrupt`] when the event cannot be decoded.
     pub(crate) fn of(e: &SealedEvent) -> Result<Self> {
         let event = e.decode()?;
+        let involved = e.involved()?;
+        let links = if e.encoding >= 2 {
+            involved
+                .iter()
+                .zip(&e.links)
+                .map(|((kind, id), link)| (link_key(e.tenant.as_deref(), kind, id), *link))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Expected {
             seq: e.seq,
-            involved: e.involved()?,
+            links,
+            involved,
             change_paths: change_paths_of(&event.changes),
             words: crate::query::words(&crate::query::search_text(&event)),
         })
     }
+}
+
+/// A digest of a link's key, so that a walk over the whole log keeps 24 bytes per target
+/// however long its ids: the first 16 bytes of SHA-256 over the length-prefixed parts.
+fn link_key(tenant: Option<&str>, kind: &str, id: &str) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [tenant.unwrap_or("\0none"), kind, id] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    let d = h.finalize();
+    d[..16].try_into().expect("SHA-256 gives 32 bytes")
 }
 
 /// The first difference, in seq order, between the rows `want` gives and the rows `have` a
