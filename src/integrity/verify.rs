@@ -6,7 +6,7 @@ use std::fmt;
 use super::checkpoint::Checkpoint;
 use super::purge::{PurgeRecord, PURGE_ACTION};
 use super::{canonical, hashes, merkle, Hash};
-use crate::store::derived::{first_difference, Expected};
+use crate::store::derived::{first_difference, Expected, Link};
 use crate::store::sealed::SealedEventRef;
 use crate::store::{DerivedRows, Head};
 use crate::{Error, Result};
@@ -495,7 +495,7 @@ pub(crate) struct Chunk {
     /// The first event whose derived rows differ from what it gives, and how.
     derived: Option<(u64, String)>,
     /// Each event's links, by key digest (checked with derived rows).
-    links: Vec<(u64, Vec<([u8; 16], u64)>)>,
+    links: Vec<(u64, Vec<Link>)>,
 }
 
 /// Reads up to [`CHUNK`] events from seq `from` and checks each with [`check_event`]; with
@@ -618,7 +618,7 @@ fn check_links(
     newest: &mut HashMap<[u8; 16], u64>,
     seq: u64,
     start: u64,
-    keys: &[([u8; 16], u64)],
+    keys: &[Link],
 ) -> Option<String> {
     for (key, link) in keys {
         let ok = match newest.get(key) {

@@ -49,13 +49,17 @@ pub enum SearchEntry {
     WordCount(u64),
 }
 
+/// One target's link in an event: the digest of its key (tenant, kind, id) and the seq it
+/// links to.
+pub(crate) type Link = ([u8; 16], u64);
+
 /// What one event's derived rows must be.
 #[derive(Debug, Clone)]
 pub(crate) struct Expected {
     pub(crate) seq: u64,
     /// Each target it links to ([`SealedEvent::links`]), by a digest of its key (tenant,
     /// kind, id), with the link; empty for an event without links (encoding 1).
-    pub(crate) links: Vec<([u8; 16], u64)>,
+    pub(crate) links: Vec<Link>,
     involved: Vec<(String, String)>,
     change_paths: Vec<String>,
     /// The words of its search text, duplicates kept.
