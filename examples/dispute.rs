@@ -14,7 +14,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use auditkit::integrity::bundle::{verify_bundle, EvidenceBundle};
+use auditkit::integrity::bundle::{verify_signed_bundle, EvidenceBundle};
 use auditkit::integrity::sign::{NoteSigner, NoteVerifier};
 use auditkit::sqlite::SqliteStore;
 use auditkit::{Actor, AuditTrail, NewEvent, Source, Target};
@@ -75,8 +75,7 @@ fn salon(dir: &Path) -> Fallible<(std::path::PathBuf, String)> {
     )?;
     // The salon's signing key lives in its secret store; its public half is published.
     let signer = NoteSigner::from_seed("audit.salon-7.example", [42; 32])?;
-    let checkpoint = trail.signed_checkpoint(&signer)?;
-    let bundle = trail.bundle(&Target::new("booking", "b-1"), Some("salon-7"), &checkpoint)?;
+    let bundle = trail.signed_bundle(&Target::new("booking", "b-1"), Some("salon-7"), &signer)?;
     let file = dir.join("booking-b-1.evidence.json");
     std::fs::write(&file, bundle.to_json())?;
     Ok((file, signer.verifier().to_key_string()))
@@ -85,10 +84,7 @@ fn salon(dir: &Path) -> Fallible<(std::path::PathBuf, String)> {
 /// The outsider's side: the file and the published key, nothing else.
 fn check(text: &str, key: &str) -> Fallible<String> {
     let bundle = EvidenceBundle::from_json(text)?;
-    bundle
-        .checkpoint
-        .verify_signature(&NoteVerifier::from_key_string(key)?)?;
-    let report = verify_bundle(&bundle)?;
+    let report = verify_signed_bundle(&bundle, &NoteVerifier::from_key_string(key)?)?;
     let mut out = format!("{report}\n");
     for b in &bundle.events {
         let event = b.event.decode()?;

@@ -208,3 +208,22 @@ fn a_bundle_of_another_format_is_refused_with_what_to_do() {
     assert!(err.contains("v1"), "{err}");
     assert!(EvidenceBundle::from_json("not json").is_err());
 }
+
+#[cfg(feature = "sign")]
+#[test]
+fn a_signed_bundle_verifies_with_the_published_key_only() {
+    use auditkit::integrity::bundle::verify_signed_bundle;
+    use auditkit::integrity::sign::NoteSigner;
+    let (_dir, trail, _) = log();
+    let salon = NoteSigner::from_seed("audit.salon-1.example", [3; 32]).unwrap();
+    let bundle = trail.signed_bundle(&b1(), Some("salon-1"), &salon).unwrap();
+    let report = verify_signed_bundle(&bundle, &salon.verifier()).unwrap();
+    assert_eq!(report.signed_by.as_deref(), Some("audit.salon-1.example"));
+    assert!(verify_bundle(&bundle).unwrap().signed_by.is_none());
+    let impostor = NoteSigner::from_seed("audit.salon-1.example", [4; 32]).unwrap();
+    assert!(verify_signed_bundle(&bundle, &impostor.verifier()).is_err());
+    // Re-signed by the impostor, the bundle no longer verifies with the salon's key.
+    let mut forged = bundle.clone();
+    forged.checkpoint = impostor.sign(&trail.checkpoint().unwrap()).unwrap();
+    assert!(verify_signed_bundle(&forged, &salon.verifier()).is_err());
+}

@@ -301,7 +301,7 @@ fn dispute_hands_over_a_bundle_an_outsider_verifies_and_edits_are_refused() {
     let text = String::from_utf8(out).unwrap();
     for want in [
         "ok: 3 events about booking:b-1 (tenant salon-7) are in log ",
-        "none involving it between seq 1 and 6 is left out, and seq 1 is its first",
+        "none involving it between seq 1 and 6 is left out, and seq 1 is its first; the checkpoint is signed by audit.salon-7.example",
         "  #5 2026-03-24T14:15:00Z  Sarah (staff) rescheduled Colour & cut (customer called to move it)",
         "  the reschedule's time changed: refused: ",
         "  the reschedule left out: refused: ",

@@ -163,6 +163,9 @@ pub struct BundleReport {
     pub from_first: bool,
     /// Events with personal values erased or left out.
     pub redacted: u64,
+    /// The key whose signature on the checkpoint was checked ([`verify_signed_bundle`]);
+    /// `None` when none was.
+    pub signed_by: Option<String>,
 }
 
 impl fmt::Display for BundleReport {
@@ -193,7 +196,10 @@ impl fmt::Display for BundleReport {
         if self.redacted > 0 {
             write!(f, "; {} with personal values redacted", self.redacted)?;
         }
-        Ok(())
+        match &self.signed_by {
+            Some(key) => write!(f, "; the checkpoint is signed by {key}"),
+            None => write!(f, "; the checkpoint's signature was not checked"),
+        }
     }
 }
 
@@ -205,8 +211,8 @@ fn refuse(problem: impl Into<String>) -> Error {
 
 /// Checks `bundle` with nothing but its own content: see the [module documentation](self)
 /// for what an accepted bundle proves and what it does not. The checkpoint's signatures are
-/// not checked here: check them with `Checkpoint::verify_signature` (feature `sign`) against
-/// the key the business published.
+/// not checked here: `verify_signed_bundle` (feature `sign`) checks them against the key the
+/// business published first.
 ///
 /// # Errors
 /// [`Error::Checkpoint`] naming the first problem: an event altered, a proof that does not
@@ -238,6 +244,7 @@ pub fn verify_bundle(bundle: &EvidenceBundle) -> Result<BundleReport> {
         newest_seq: 0,
         from_first: false,
         redacted: 0,
+        signed_by: None,
     };
     let mut buf = Vec::new();
     let mut previous: Option<u64> = None;
@@ -315,6 +322,23 @@ pub fn verify_bundle(bundle: &EvidenceBundle) -> Result<BundleReport> {
         report.newest_seq = seq;
         previous = Some(seq);
     }
+    Ok(report)
+}
+
+/// [`verify_bundle`], once the checkpoint's signature by `verifier` (the key the business
+/// published) checks out (feature `sign`): what an outsider runs.
+///
+/// # Errors
+/// [`Error::Checkpoint`] for a missing or bad signature (nothing else is checked then); as
+/// [`verify_bundle`] otherwise.
+#[cfg(feature = "sign")]
+pub fn verify_signed_bundle(
+    bundle: &EvidenceBundle,
+    verifier: &super::sign::NoteVerifier,
+) -> Result<BundleReport> {
+    bundle.checkpoint.verify_signature(verifier)?;
+    let mut report = verify_bundle(bundle)?;
+    report.signed_by = Some(verifier.name().to_owned());
     Ok(report)
 }
 

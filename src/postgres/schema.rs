@@ -289,7 +289,8 @@ const MIGRATIONS: &[fn() -> String] = &[|| V2.into(), || V3.into(), || V4.into()
 /// involves (`SealedEvent::links`, varints) and the Merkle subtree hashes it completes
 /// (`SealedEvent::nodes`), NULL in events sealed before; and the guards let an index
 /// rebuild through, marked by the setting `auditkit.repairing`: it may delete target rows
-/// and change paths and set search words (adding some back), never personal values.
+/// and change paths and set search words (adding some back), never personal values; and the
+/// target and change-path rows are indexed by seq, for verify.
 fn v7() -> String {
     // COALESCE: unset, the setting is NULL, and NOT (.. OR NULL) would let any UPDATE by.
     const REPAIRING: &str = "COALESCE(current_setting('auditkit.repairing', true), '') = 'on'";
@@ -303,8 +304,12 @@ fn v7() -> String {
             "AND current_setting('auditkit.erasing', true) = 'on')\n            OR (TG_TABLE_NAME <> 'auditkit_personal_values' AND {REPAIRING}) THEN"
         ),
     );
+    // Verify reads the derived rows of a range of events: by seq, not by a full scan.
     format!(
-        "ALTER TABLE {{s}}.auditkit_events ADD COLUMN IF NOT EXISTS links bytea, ADD COLUMN IF NOT EXISTS nodes bytea;\n{events_guard}{derived_guard}"
+        "ALTER TABLE {{s}}.auditkit_events ADD COLUMN IF NOT EXISTS links bytea, ADD COLUMN IF NOT EXISTS nodes bytea;\n\
+         CREATE INDEX IF NOT EXISTS auditkit_event_targets_seq ON {{s}}.auditkit_event_targets (seq);\n\
+         CREATE INDEX IF NOT EXISTS auditkit_event_changes_seq ON {{s}}.auditkit_event_changes (seq);\n\
+         {events_guard}{derived_guard}"
     )
 }
 

@@ -166,11 +166,16 @@ const MIGRATIONS: &[Migration] = &[v5_derived_guards, v6_proofs_and_rebuilds];
 /// (`SealedEvent::nodes`); events sealed before keep both NULL. And the head's `erasing`
 /// names the sanctioned operation under way: 1 an erasure (personal values and change
 /// paths may go), 2 an index rebuild (target rows and change paths may go, to be written
-/// again from the events; personal values may not).
+/// again from the events; personal values may not). And the target and change-path rows are
+/// indexed by seq, for verify.
 fn v6_proofs_and_rebuilds(conn: &Connection) -> Result<()> {
     v6_proof_columns(conn)?;
     conn.execute_batch(
         r#"
+-- Verify reads the derived rows of a range of events; their keys start with the target or
+-- the path, so without these it would scan the whole table for every range.
+CREATE INDEX auditkit_event_targets_seq ON auditkit_event_targets(seq);
+CREATE INDEX auditkit_event_changes_seq ON auditkit_event_changes(seq);
 DROP TRIGGER auditkit_targets_no_delete;
 CREATE TRIGGER auditkit_targets_no_delete BEFORE DELETE ON auditkit_event_targets
 WHEN OLD.seq > (SELECT purged_seq FROM auditkit_head WHERE id = 1)

@@ -16,6 +16,21 @@ impl<S: AuditStore> AuditTrail<S> {
         signer.sign(&self.checkpoint()?)
     }
 
+    /// [`AuditTrail::bundle`] against a checkpoint signed now by `signer` (feature `sign`):
+    /// the evidence bundle to hand to a customer or an auditor, who checks it with
+    /// [`crate::integrity::bundle::verify_signed_bundle`] and the key you published.
+    ///
+    /// # Errors
+    /// As [`AuditTrail::signed_checkpoint`] and [`AuditTrail::bundle`].
+    pub fn signed_bundle(
+        &self,
+        target: &crate::Target,
+        tenant: Option<&str>,
+        signer: &NoteSigner,
+    ) -> Result<crate::integrity::bundle::EvidenceBundle> {
+        self.bundle(target, tenant, &self.signed_checkpoint(signer)?)
+    }
+
     /// Checks `checkpoint`'s signature by `verifier`, then [`AuditTrail::verify_against`] it
     /// (feature `sign`).
     ///
