@@ -7,6 +7,8 @@
 //! the factory a conformance suite (`auditkit::testkit::run`) can take as it is.
 #![cfg(feature = "postgres")]
 
+#[path = "support/answers.rs"]
+mod answers;
 mod pg_support;
 #[path = "support/summaries.rs"]
 mod summaries;
@@ -1278,27 +1280,12 @@ fn derived_rows_changed_behind_the_guards_are_caught_by_verify() {
             "lacks the word \"rescheduled\"",
         ),
     ];
-    let answers = |trail: &AuditTrail<PgStore>| -> Vec<Vec<u64>> {
-        [
-            Query::new().involving(&Target::new("booking", "b-5")),
-            Query::new().changed("start"),
-            Query::new().search("rescheduled"),
-        ]
-        .iter()
-        .map(|q| {
-            let mut seqs: Vec<u64> = trail
-                .query(q)
-                .expect("query")
-                .events
-                .iter()
-                .map(|e| e.seq)
-                .collect();
-            seqs.sort_unstable();
-            seqs
-        })
-        .collect()
-    };
-    let before = answers(&trail);
+    let queries = [
+        Query::new().involving(&Target::new("booking", "b-5")),
+        Query::new().changed("start"),
+        Query::new().search("rescheduled"),
+    ];
+    let before = answers::answers(&trail, &queries);
     for (tamper, restore, seq, says) in &cases {
         let seq = *seq;
         behind(&mut raw, tamper);
@@ -1322,7 +1309,7 @@ fn derived_rows_changed_behind_the_guards_are_caught_by_verify() {
         behind(&mut raw, tamper);
     }
     assert!(!trail.verify().expect("verify").is_ok());
-    assert_ne!(answers(&trail), before);
+    assert_ne!(answers::answers(&trail, &queries), before);
     let event = trail
         .rebuild_indexes(Actor::user("ops-1"))
         .expect("rebuild")
@@ -1330,5 +1317,5 @@ fn derived_rows_changed_behind_the_guards_are_caught_by_verify() {
     assert_eq!(event.context["events"], 6);
     let report = trail.verify().expect("verify");
     assert!(report.is_ok() && report.checked == 7, "{report}");
-    assert_eq!(answers(&trail), before);
+    assert_eq!(answers::answers(&trail, &queries), before);
 }

@@ -417,6 +417,9 @@ fn search_entries_deleted_or_replaced_are_caught() {
     assert!(fault.detail.contains("holds 2 words"), "{fault}");
 }
 
+#[path = "support/answers.rs"]
+mod answers;
+
 /// After the derived rows were damaged every way at once, `rebuild_indexes` writes them
 /// again from the events: verify passes, every query answers as before the damage, the
 /// rebuild is on record, and the guards refuse direct edits again.
@@ -431,23 +434,7 @@ fn rebuild_indexes_repairs_every_derived_table_and_is_recorded() {
         Query::new().search("sarah"),
         Query::new().search("cut"),
     ];
-    let answers = |trail: &AuditTrail<SqliteStore>| -> Vec<Vec<u64>> {
-        queries
-            .iter()
-            .map(|q| {
-                let mut seqs: Vec<u64> = trail
-                    .query(q)
-                    .unwrap()
-                    .events
-                    .iter()
-                    .map(|e| e.seq)
-                    .collect();
-                seqs.sort_unstable();
-                seqs
-            })
-            .collect()
-    };
-    let before = answers(&trail);
+    let before = answers::answers(&trail, &queries);
     let conn = attacker(&path);
     conn.execute_batch(
         "DELETE FROM auditkit_event_targets WHERE seq = 5;
@@ -460,7 +447,7 @@ fn rebuild_indexes_repairs_every_derived_table_and_is_recorded() {
     .unwrap();
     drop(conn);
     assert!(!verify(&path).is_ok());
-    assert_ne!(answers(&trail), before);
+    assert_ne!(answers::answers(&trail, &queries), before);
     let event = trail
         .rebuild_indexes(Actor::user("ops-1").name("Olga"))
         .unwrap()
@@ -469,7 +456,7 @@ fn rebuild_indexes_repairs_every_derived_table_and_is_recorded() {
     assert_eq!(event.context["events"], 8);
     let report = verify(&path);
     assert!(report.is_ok() && report.checked == 9, "{report}");
-    assert_eq!(answers(&trail), before);
+    assert_eq!(answers::answers(&trail, &queries), before);
     // The mark is gone after a rebuild: on a file whose guards are in place, they refuse.
     let (_d, guarded) = seeded(3);
     let t = AuditTrail::new(SqliteStore::open(&guarded).unwrap());
