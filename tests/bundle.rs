@@ -227,3 +227,19 @@ fn a_signed_bundle_verifies_with_the_published_key_only() {
     forged.checkpoint = impostor.sign(&trail.checkpoint().unwrap()).unwrap();
     assert!(verify_signed_bundle(&forged, &salon.verifier()).is_err());
 }
+
+/// A bundle made after Sarah's name was erased still verifies, with the events as redacted;
+/// one made before verifies as it was.
+#[test]
+fn personal_values_erased_after_the_events_verify_as_redacted() {
+    use auditkit::{ActorKind, Subject};
+    let (_dir, trail, cp) = log();
+    let before = trail.bundle(&b1(), Some("salon-1"), &cp).unwrap();
+    trail
+        .erase_subject(&Subject::new().actor(ActorKind::User, "s-1"))
+        .unwrap();
+    let after = trail.bundle(&b1(), Some("salon-1"), &cp).unwrap();
+    assert!(!after.to_json().contains("Sarah"));
+    assert_eq!(verify_bundle(&after).unwrap().redacted, 5);
+    assert_eq!(verify_bundle(&before).unwrap().redacted, 0);
+}
