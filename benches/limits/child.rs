@@ -171,6 +171,7 @@ pub fn child(job: &str) {
             return;
         }
         "verify-raw" => raw_verify(&db),
+        "verify-hand" => crate::handwritten::hand_verify(&db),
         "export-raw" => raw_export(&db),
         other => panic!("unknown child job {other}"),
     };

@@ -11,6 +11,10 @@
 //! - `AUDITKIT_BENCH_QUERIES`: random queries per kind (default 1,000).
 //! - `AUDITKIT_BENCH_DIR`: where the databases go (default `target/bench-limits`).
 //!
+//! A second baseline (`handwritten.rs`) is the hash-chained audit table a user would write
+//! by hand instead: one durable event per commit, 8 threads, bytes per event and verify are
+//! also compared with it.
+//!
 //! The raw side is rusqlite with the schema copied from an empty auditkit database (tables,
 //! indexes, the full-text index; not auditkit's guard triggers), fed the exact rows auditkit
 //! stored, so a ratio shows auditkit's own overhead. Peak memory is measured in a child
@@ -19,6 +23,7 @@
 
 mod child;
 mod events;
+mod handwritten;
 mod queries;
 mod raw;
 mod record;

@@ -11,6 +11,7 @@ use auditkit::{AuditTrail, NewEvent};
 use rusqlite::Connection;
 
 use crate::events::events;
+use crate::handwritten::{hand_events, open_hand, HandLog};
 use crate::raw::{open_raw, raw_commit_every, raw_rows, remove_db};
 use crate::report::Report;
 use crate::{open_store, per_sec, BATCH, THREADS};
@@ -65,10 +66,13 @@ pub fn durable(dir: &Path, schema: &[String], m: usize, rep: &mut Report) {
     struct Side {
         trail: AuditTrail<SqliteStore>,
         raw: Connection,
+        /// The hand-written table (issue 18's baseline), for the FULL sides.
+        hand: Option<HandLog>,
         per_commit: usize,
         threads: bool,
         ak: Duration,
         rw: Duration,
+        hw: Duration,
     }
     let mut sides: Vec<(String, Side)> = [
         ("FULL", Synchronous::Full, 1, false),
@@ -91,10 +95,13 @@ pub fn durable(dir: &Path, schema: &[String], m: usize, rep: &mut Report) {
                 schema,
                 raw_sync,
             ),
+            hand: (sync == Synchronous::Full)
+                .then(|| open_hand(&dir.join(format!("hand-durable-{name}.db")), "FULL")),
             per_commit,
             threads,
             ak: Duration::ZERO,
             rw: Duration::ZERO,
+            hw: Duration::ZERO,
         };
         (name.to_owned(), side)
     })
@@ -115,11 +122,30 @@ pub fn durable(dir: &Path, schema: &[String], m: usize, rep: &mut Report) {
             };
             let rows = raw_rows(side.trail.store(), range.start + 1, per_round);
             side.rw += raw_commit_every(&mut side.raw, &rows, side.per_commit);
+            if let Some(hand) = &mut side.hand {
+                let evs = hand_events(side.trail.store(), range.start + 1, per_round);
+                side.hw += hand.commit_every(&evs, side.per_commit);
+            }
         }
     }
     let total = per_round * ROUNDS;
     for (name, side) in &sides {
         let (ak, rw) = (per_sec(total, side.ak), per_sec(total, side.rw));
+        if side.hand.is_some() {
+            let hw = per_sec(total, side.hw);
+            let (what, target) = if side.threads {
+                (
+                    format!("record, {THREADS} threads vs hand-written table, {THREADS} rows/commit, FULL"),
+                    0.7,
+                )
+            } else {
+                (
+                    "record, 1 event/commit vs hand-written table, FULL".to_owned(),
+                    0.8,
+                )
+            };
+            rep.add(what, "events/s", ak, Some(hw), Some((">=", target)));
+        }
         if side.threads {
             rep.add(
                 format!(
@@ -163,6 +189,8 @@ pub fn build_large(dir: &Path, schema: &[String], n: u64, rep: &mut Report) -> (
     remove_db(&ak_path);
     let trail = AuditTrail::new(open_store(&ak_path, Synchronous::Full));
     let mut raw = open_raw(&raw_path, schema, "FULL");
+    // The hand-written table of the same events, for its size and its verify (untimed here).
+    let mut hand = open_hand(&dir.join("hand-large.db"), "FULL");
     let (mut ak_time, mut raw_time) = (Duration::ZERO, Duration::ZERO);
     let (mut ak_last, mut raw_last) = (Duration::ZERO, Duration::ZERO);
     let mut i = 0;
@@ -179,6 +207,10 @@ pub fn build_large(dir: &Path, schema: &[String], n: u64, rep: &mut Report) -> (
         let d = raw_commit_every(&mut raw, &rows, BATCH);
         raw_time += d;
         raw_last = d;
+        hand.commit_every(
+            &hand_events(trail.store(), i + 1, (end - i) as usize),
+            BATCH,
+        );
         i = end;
         if i % report_every == 0 {
             eprintln!(

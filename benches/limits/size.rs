@@ -39,6 +39,16 @@ pub fn sizes(ak_path: &Path, raw_path: &Path, n: u64, rep: &mut Report) {
         Some(raw),
         Some(("<=", 1.5)),
     );
+    let hand_path = ak_path.with_file_name("hand-large.db");
+    if hand_path.exists() {
+        rep.add(
+            "bytes on disk per event vs hand-written table",
+            "bytes",
+            ak,
+            Some(file_bytes(&hand_path) as f64 / n as f64),
+            Some(("<=", 1.5)),
+        );
+    }
     rep.notes.push(format!(
         "the events row itself (sum of its column lengths, no indexes) is {payload:.0} bytes on average; auditkit's file holds {:.2}× that",
         ak / payload
