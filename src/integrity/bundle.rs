@@ -204,9 +204,7 @@ impl fmt::Display for BundleReport {
 }
 
 fn refuse(problem: impl Into<String>) -> Error {
-    Error::Checkpoint {
-        message: problem.into(),
-    }
+    Error::invalid("bundle", problem.into())
 }
 
 /// Checks `bundle` with nothing but its own content: see the [module documentation](self)
@@ -215,10 +213,10 @@ fn refuse(problem: impl Into<String>) -> Error {
 /// business published first.
 ///
 /// # Errors
-/// [`Error::Checkpoint`] naming the first problem: an event altered, a proof that does not
-/// lead to the checkpoint, events out of order, of another target or tenant, or one left
-/// out between two of them; [`Error::Unsupported`] for an event of an encoding this version
-/// does not know.
+/// [`Error::Invalid`] (`bundle`) naming the first problem: an event altered, a proof that
+/// does not lead to the checkpoint, events out of order, of another target or tenant, or one
+/// left out between two of them; [`Error::Unsupported`] for an event of an encoding this
+/// version does not know.
 pub fn verify_bundle(bundle: &EvidenceBundle) -> Result<BundleReport> {
     if bundle.format != BUNDLE_FORMAT {
         return Err(refuse(format!(
