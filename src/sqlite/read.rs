@@ -219,8 +219,12 @@ pub(super) fn newest_involving_on(
     conn: &Connection,
     targets: &[crate::store::TargetKey<'_>],
 ) -> Result<Vec<u64>> {
-    let sql = crate::sql::newest_involving_sql(&Schema::unqualified(), SQLITE.placeholder);
-    let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
+    // Built once: it runs on every append (the statement cache keys on the text).
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        crate::sql::newest_involving_sql(&Schema::unqualified(), SQLITE.placeholder)
+    });
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
     targets
         .iter()
         .map(|t| {

@@ -87,10 +87,11 @@ impl<S: AuditStore> AuditTrail<S> {
             ));
         }
         events.reverse();
+        let mut tree = self.stored_tree(checkpoint)?;
         let events = events
             .into_iter()
             .map(|event| {
-                let proof = self.prove(event.seq, checkpoint)?;
+                let proof = super::prove::prove_in(&mut tree, event.seq, checkpoint)?;
                 Ok(BundledEvent {
                     event,
                     proof: proof.hashes,

@@ -542,6 +542,7 @@ impl<S: AuditStore> AuditTrail<S> {
             keys: HashMap::new(),
             found: HashMap::new(),
             links: HashMap::new(),
+            draft_keys: HashMap::new(),
         };
         sealing.prefetch_links(
             &mut *append,
@@ -679,6 +680,9 @@ struct Sealing<'d> {
     /// The newest seq involving each target the drafts involve (what the next event about
     /// it links to), read under the lock and moved on as the batch is sealed.
     links: HashMap<LinkKey, u64>,
+    /// Each draft's targets, worked out once by the prefetch (parsing `related`), by the
+    /// draft's address, for [`Sealing::place`].
+    draft_keys: HashMap<*const SealedEvent, Vec<LinkKey>>,
 }
 
 /// A [`crate::store::TargetKey`], owned: tenant, kind, id.
@@ -721,14 +725,23 @@ fn link_keys(draft: &SealedEvent) -> Result<Vec<LinkKey>> {
 impl<'d> Sealing<'d> {
     /// Reads under the append's lock, in one call, the newest event of each target `drafts`
     /// involve that this batch has not yet sealed an event about.
-    fn prefetch_links<'x>(
+    fn prefetch_links(
         &mut self,
         append: &mut dyn Append,
         store: &dyn AuditStore,
-        drafts: impl IntoIterator<Item = &'x SealedEvent>,
+        drafts: impl IntoIterator<Item = &'d SealedEvent>,
     ) -> Result<()> {
-        let mut wanted = link_keys_of(drafts)?;
-        wanted.retain(|k| !self.links.contains_key(k));
+        let mut wanted: Vec<LinkKey> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for d in drafts {
+            let keys = link_keys(d)?;
+            for k in &keys {
+                if !self.links.contains_key(k) && seen.insert(k.clone()) {
+                    wanted.push(k.clone());
+                }
+            }
+            self.draft_keys.insert(d as *const SealedEvent, keys);
+        }
         if wanted.is_empty() {
             return Ok(());
         }
@@ -804,7 +817,10 @@ impl<'d> Sealing<'d> {
             }
             self.keys.insert(k, self.batch.len());
         }
-        let keys = link_keys(draft)?;
+        let keys = match self.draft_keys.remove(&(draft as *const SealedEvent)) {
+            Some(keys) => keys,
+            None => link_keys(draft)?,
+        };
         let links = keys
             .iter()
             .map(|k| {

@@ -36,26 +36,7 @@ impl<S: AuditStore> AuditTrail<S> {
     /// - [`Error::Unsupported`] when the event was purged.
     pub fn prove(&self, seq: u64, checkpoint: &Checkpoint) -> Result<InclusionProof> {
         let mut tree = self.stored_tree(checkpoint)?;
-        if seq == 0 || seq > checkpoint.size {
-            return Err(Error::invalid(
-                "seq",
-                format!(
-                    "{seq} is not an event of the checkpoint, which covers seqs 1..={}",
-                    checkpoint.size
-                ),
-            ));
-        }
-        if seq <= tree.purged.seq {
-            return Err(Error::unsupported(format!(
-                "event {seq} was purged (events 1..={} are gone); prove it from the purge's archive",
-                tree.purged.seq
-            )));
-        }
-        let path = inclusion_path(&mut tree, seq - 1, checkpoint.size)?;
-        let leaf = tree.subtree(0, seq - 1)?;
-        let proof = InclusionProof::new(seq - 1, path, checkpoint.clone());
-        proof.verify(&leaf).map_err(|e| mismatch(checkpoint, e))?;
-        Ok(proof)
+        prove_in(&mut tree, seq, checkpoint)
     }
 
     /// A consistency proof that checkpoint `new` of this log extends checkpoint `old` (every
@@ -131,7 +112,7 @@ impl<S: AuditStore> AuditTrail<S> {
 
     /// The store's tree as a [`Subtrees`] for proofs up to `checkpoint`, once the checkpoint
     /// is known to be this log's and within its head.
-    fn stored_tree(&self, checkpoint: &Checkpoint) -> Result<StoredTree<'_, S>> {
+    pub(super) fn stored_tree(&self, checkpoint: &Checkpoint) -> Result<StoredTree<'_, S>> {
         let log_id = self.log_id()?;
         if checkpoint.log_id() != Some(log_id) {
             return Err(Error::checkpoint(format!(
@@ -156,6 +137,35 @@ impl<S: AuditStore> AuditTrail<S> {
     }
 }
 
+/// [`AuditTrail::prove`] in `tree` (a store's tree checked against `checkpoint`), so that
+/// several proofs against one checkpoint share its checks and the blocks it read.
+pub(super) fn prove_in<S: AuditStore + ?Sized>(
+    tree: &mut StoredTree<'_, S>,
+    seq: u64,
+    checkpoint: &Checkpoint,
+) -> Result<InclusionProof> {
+    if seq == 0 || seq > checkpoint.size {
+        return Err(Error::invalid(
+            "seq",
+            format!(
+                "{seq} is not an event of the checkpoint, which covers seqs 1..={}",
+                checkpoint.size
+            ),
+        ));
+    }
+    if seq <= tree.purged.seq {
+        return Err(Error::unsupported(format!(
+            "event {seq} was purged (events 1..={} are gone); prove it from the purge's archive",
+            tree.purged.seq
+        )));
+    }
+    let path = inclusion_path(&mut *tree, seq - 1, checkpoint.size)?;
+    let leaf = tree.subtree(0, seq - 1)?;
+    let proof = InclusionProof::new(seq - 1, path, checkpoint.clone());
+    proof.verify(&leaf).map_err(|e| mismatch(checkpoint, e))?;
+    Ok(proof)
+}
+
 fn mismatch(checkpoint: &Checkpoint, e: Error) -> Error {
     Error::checkpoint(format!(
         "the stored hashes do not lead to the checkpoint of size {} ({e}): the log or the checkpoint was altered; run verify_against",
@@ -167,7 +177,7 @@ fn mismatch(checkpoint: &Checkpoint, e: Error) -> Error {
 const BLOCK: u64 = 1 << NODE_LEVEL;
 
 /// A store's Merkle tree, as proofs read it.
-struct StoredTree<'a, S: ?Sized> {
+pub(super) struct StoredTree<'a, S: ?Sized> {
     store: &'a S,
     log_id: &'a str,
     /// The purge anchor (seq 0 when nothing was purged): its frontier stands for the
