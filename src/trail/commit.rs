@@ -688,7 +688,9 @@ struct Sealing<'d> {
 /// A [`crate::store::TargetKey`], owned: tenant, kind, id.
 pub(super) type LinkKey = (Option<String>, String, String);
 
-/// Every target `drafts` link to, once each, in the order first met.
+/// Every target `drafts` link to, once each, in the order first met (what the sqlx append
+/// reads under its lock before sealing).
+#[cfg(feature = "sqlx")]
 pub(super) fn link_keys_of<'x>(
     drafts: impl IntoIterator<Item = &'x SealedEvent>,
 ) -> Result<Vec<LinkKey>> {
