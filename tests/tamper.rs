@@ -379,24 +379,33 @@ fn derived_rows_deleted_added_or_altered_are_caught() {
     }
 }
 
-/// SQLite's full-text table cannot carry triggers; verify is what guards it: an entry
-/// deleted, or replaced by one of other words, is a fault naming the event, and checking the
-/// chain alone (`verify_chain`) does not look.
+/// SQLite's search tables cannot carry triggers (the full-text table) or have none (the
+/// pending rows of the newest events); verify is what guards them: an entry deleted,
+/// replaced by one of other words, or kept in both places is a fault naming the event, and
+/// checking the chain alone (`verify_chain`) does not look.
 #[test]
 fn search_entries_deleted_or_replaced_are_caught() {
-    let (_dir, path) = seeded(8);
+    // 70 events: the first 64 went to the full-text table together, the rest are pending.
+    let (_dir, path) = seeded(70);
     let conn = Connection::open(&path).unwrap();
+    let pending: i64 = conn
+        .query_row("SELECT COUNT(*) FROM auditkit_search_pending", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(pending, 6);
+    let caught = |path: &std::path::Path, says: &str, seq: u64| {
+        let fault = verify(path).fault.expect(says);
+        assert_eq!(
+            (fault.seq, fault.kind),
+            (seq, FaultKind::DerivedRow),
+            "{fault}"
+        );
+        assert!(fault.detail.contains(says), "{says}: {fault}");
+    };
     conn.execute("DELETE FROM auditkit_event_search WHERE rowid = 7", [])
         .unwrap();
-    let fault = verify(&path)
-        .fault
-        .expect("a deleted search entry is caught");
-    assert_eq!(
-        (fault.seq, fault.kind),
-        (7, FaultKind::DerivedRow),
-        "{fault}"
-    );
-    assert!(fault.detail.contains("no entry"), "{fault}");
+    caught(&path, "no entry", 7);
     let chain = AuditTrail::new(SqliteStore::open(&path).unwrap())
         .verify_chain()
         .unwrap();
@@ -406,15 +415,46 @@ fn search_entries_deleted_or_replaced_are_caught() {
         [],
     )
     .unwrap();
-    let fault = verify(&path)
-        .fault
-        .expect("a replaced search entry is caught");
-    assert_eq!(
-        (fault.seq, fault.kind),
-        (7, FaultKind::DerivedRow),
-        "{fault}"
-    );
-    assert!(fault.detail.contains("holds 2 words"), "{fault}");
+    caught(&path, "holds 2 words", 7);
+    conn.execute("DELETE FROM auditkit_event_search WHERE rowid = 7", [])
+        .unwrap();
+    conn.execute(
+        "INSERT INTO auditkit_search_pending (seq, body) VALUES (7, 'aonly atwo')",
+        [],
+    )
+    .unwrap();
+    caught(&path, "lacks the word", 7);
+
+    let (_dir, path) = seeded(70);
+    let conn = Connection::open(&path).unwrap();
+    let body: String = conn
+        .query_row(
+            "SELECT body FROM auditkit_search_pending WHERE seq = 67",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute("DELETE FROM auditkit_search_pending WHERE seq = 67", [])
+        .unwrap();
+    caught(&path, "no entry", 67);
+    conn.execute(
+        "INSERT INTO auditkit_search_pending (seq, body) VALUES (67, ?1)",
+        [format!("{body} aintruder")],
+    )
+    .unwrap();
+    caught(&path, "holds the word \"intruder\"", 67);
+    conn.execute(
+        "UPDATE auditkit_search_pending SET body = ?1 WHERE seq = 67",
+        [&body],
+    )
+    .unwrap();
+    assert!(verify(&path).is_ok());
+    conn.execute(
+        "INSERT INTO auditkit_event_search (rowid, body) VALUES (67, ?1)",
+        [&body],
+    )
+    .unwrap();
+    caught(&path, "two entries", 67);
 }
 
 #[path = "support/answers.rs"]
@@ -442,7 +482,7 @@ fn rebuild_indexes_repairs_every_derived_table_and_is_recorded() {
          UPDATE auditkit_event_targets SET id = 'b-99' WHERE seq = 4;
          DELETE FROM auditkit_event_changes WHERE seq = 6;
          INSERT INTO auditkit_event_changes VALUES ('price', 2);
-         DELETE FROM auditkit_event_search WHERE rowid = 7;",
+         DELETE FROM auditkit_search_pending WHERE seq = 7;",
     )
     .unwrap();
     drop(conn);

@@ -6,7 +6,7 @@ use std::sync::MutexGuard;
 use rusqlite::{params_from_iter, Connection, ToSql};
 
 use super::open::map_err;
-use super::search::SQLITE;
+use super::search::{self, SQLITE};
 use super::{lifecycle, read, SqliteStore};
 use crate::integrity::merkle;
 use crate::sql::codec;
@@ -58,7 +58,7 @@ fn insert_sql(on: OnRefusal) -> &'static str {
 }
 
 /// Inserts `e` (following head seq `head`) and its index rows, except its full-text entry:
-/// that is returned, for [`insert_search`] to add after the whole batch.
+/// that is returned, for [`search::add`] to keep after the whole batch.
 fn insert_event(tx: &Connection, e: &SealedEvent, on: OnRefusal, head: u64) -> Result<String> {
     let inserted = tx
         .prepare_cached(insert_sql(on))
@@ -134,26 +134,6 @@ pub(super) fn insert_derived(tx: &Connection, seq: i64, rows: &IndexRows<'_>) ->
     Ok(())
 }
 
-/// Adds the batch's full-text entries. They go in after every event row on purpose: FTS5
-/// flushes its pending terms to a new on-disk segment at every savepoint once it has been
-/// written in the transaction, and any statement with a statement journal opens one (the
-/// event INSERTs had one until schema version 3; lifecycle statements still do); FTS rows
-/// between events made every event a segment (and later merges), about half the cost of a
-/// batch.
-pub(super) fn insert_search<'t>(
-    tx: &Connection,
-    entries: impl IntoIterator<Item = (u64, &'t str)>,
-) -> Result<()> {
-    let mut stmt = tx
-        .prepare_cached("INSERT INTO auditkit_event_search (rowid, body) VALUES (?1, ?2)")
-        .map_err(map_err)?;
-    for (seq, text) in entries {
-        stmt.execute(rusqlite::params![seq as i64, text])
-            .map_err(map_err)?;
-    }
-    Ok(())
-}
-
 /// Writes `batch` after `head` and moves the head to `new_head`, refusing as `on` says.
 fn push_on(
     conn: &Connection,
@@ -167,8 +147,10 @@ fn push_on(
     for e in batch {
         texts.push(insert_event(conn, e, on, head.seq)?);
     }
-    insert_search(
+    search::add(
         conn,
+        head.seq,
+        new_head.seq,
         batch.iter().zip(&texts).map(|(e, t)| (e.seq, t.as_str())),
     )?;
     conn.prepare_cached(match on {

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::append;
 use super::open::map_err;
-use super::search::SQLITE;
+use super::search::{self, SQLITE};
 use super::SqliteStore;
 use crate::integrity::merkle;
 use crate::sql::codec;
@@ -52,8 +52,7 @@ pub(super) fn purge(conn: &mut Connection, new: &Head) -> Result<()> {
         tx.execute(&format!("DELETE FROM {table} WHERE seq <= ?1"), [seq])
             .map_err(map_err)?;
     }
-    tx.execute("DELETE FROM auditkit_event_search WHERE rowid <= ?1", [seq])
-        .map_err(map_err)?;
+    search::remove(&tx, 0, new.seq)?;
     optimize_search(&tx)?;
     tx.commit().map_err(map_err)
 }
@@ -88,17 +87,8 @@ impl lifecycle::Eraser for SqliteEraser<'_> {
                 .execute(rusqlite::params![path, seq])
                 .map_err(map_err)?;
         }
-        self.tx
-            .prepare_cached("DELETE FROM auditkit_event_search WHERE rowid = ?1")
-            .map_err(map_err)?
-            .execute([seq])
-            .map_err(map_err)?;
-        self.tx
-            .prepare_cached("INSERT INTO auditkit_event_search (rowid, body) VALUES (?1, ?2)")
-            .map_err(map_err)?
-            .execute(rusqlite::params![seq, rows.search])
-            .map_err(map_err)?;
-        Ok(())
+        search::remove(self.tx, seq as u64, seq as u64)?;
+        search::index(self.tx, [(seq as u64, rows.search.as_str())])
     }
 }
 
@@ -122,7 +112,7 @@ impl lifecycle::Rebuilder for SqliteRebuilder<'_> {
                 [],
             )
             .map_err(map_err)?;
-        Ok(())
+        search::remove(self.tx, 0, u64::MAX)
     }
 
     fn load(&mut self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
@@ -137,7 +127,7 @@ impl lifecycle::Rebuilder for SqliteRebuilder<'_> {
         for (seq, rows) in events {
             append::insert_derived(self.tx, *seq as i64, rows)?;
         }
-        append::insert_search(
+        search::index(
             self.tx,
             events
                 .iter()

@@ -69,7 +69,7 @@ fn configure_common(conn: &Connection, options: &SqliteOptions, damaged: bool) -
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
         .map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(64);
-    Ok(())
+    super::search::register(conn)
 }
 
 /// The writer connection's settings that write to the file (the journal mode), once the

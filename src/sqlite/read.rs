@@ -15,7 +15,7 @@ use crate::sql::codec::{self, PersonalLookup, RowAccess};
 use crate::sql::filter::{order_by, SqlBuilder};
 use crate::sql::{EventKey, Param, Schema};
 use crate::store::sealed::{SealedEvent, SealedEventRef};
-use crate::store::{DerivedRows, Head, SearchEntry};
+use crate::store::{DerivedRows, Head};
 use crate::{Error, Result};
 
 impl ToSql for Param {
@@ -349,43 +349,7 @@ pub(super) fn derived_rows(store: &SqliteStore, from: u64, to: u64) -> Result<De
             .map_err(map_err)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(map_err)?;
-        // The full-text table keeps no text (it is contentless): what it tells of an entry is
-        // its size in tokens, one per word (`search.rs`), from its `docsize` shadow table.
-        let search = conn
-            .prepare_cached(
-                "SELECT id, sz FROM auditkit_event_search_docsize WHERE id BETWEEN ?1 AND ?2",
-            )
-            .map_err(map_err)?
-            .query_map(range, |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
-            })
-            .map_err(map_err)?
-            .map(|row| {
-                let (seq, sz) = row.map_err(map_err)?;
-                let words = first_varint(&sz).ok_or_else(|| {
-                    Error::corrupt(format!(
-                        "the search index's size of event {seq} is unreadable"
-                    ))
-                })?;
-                Ok((seq, SearchEntry::WordCount(words)))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let search = super::search::entries(conn, from, to)?;
         Ok(DerivedRows::new(involved, change_paths).with_search(search))
     })
-}
-
-/// The first SQLite varint of `bytes` (big-endian groups of 7 bits, high bit set on all but
-/// the last), as FTS5 writes sizes.
-fn first_varint(bytes: &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for (i, &b) in bytes.iter().enumerate().take(9) {
-        if i == 8 {
-            return Some((v << 8) | u64::from(b));
-        }
-        v = (v << 7) | u64::from(b & 0x7f);
-        if b & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
 }

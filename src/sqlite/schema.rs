@@ -20,7 +20,7 @@ pub(crate) const LEGACY_APPLICATION_ID: i64 = 0x4155_4454;
 /// The newest schema version that kept its version in `user_version`.
 const LAST_LEGACY_VERSION: u32 = 4;
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Schema version 5's tables, which a fresh database (or one adopted from the app) gets before
 /// the migrations from version 5 run.
@@ -159,7 +159,20 @@ type Migration = fn(&Connection) -> Result<()>;
 /// Migrations from version `5 + i` to `6 + i` (version 5 is the first kept in
 /// `auditkit_meta`; see [`from_legacy`] for the versions before it). A fresh database is
 /// created at version 5 and migrated like any other, so every step runs on every database.
-const MIGRATIONS: &[Migration] = &[v5_derived_guards, v6_proofs_and_rebuilds];
+const MIGRATIONS: &[Migration] = &[v5_derived_guards, v6_proofs_and_rebuilds, v7_search_pending];
+
+/// Version 8: the newest events' search tokens wait in `auditkit_search_pending` and move to
+/// the full-text table in batches (`search.rs` says why). Every event of an older file is in
+/// the full-text table already, so the table starts empty.
+fn v7_search_pending(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE auditkit_search_pending (
+             seq  INTEGER PRIMARY KEY,
+             body TEXT NOT NULL
+         );",
+    )
+    .map_err(map_err)
+}
 
 /// Version 7: each event's links to the previous event of each target it involves
 /// (`SealedEvent::links`, varints) and the Merkle subtree hashes it completes

@@ -124,12 +124,15 @@ fn every_filter_runs_on_an_index() {
     }
 }
 
-/// Fails unless `plan` scans no table whole and uses an index.
+/// Fails unless `plan` scans no table whole and uses an index. The search tokens still
+/// pending (`search.rs`) are the one table a search reads whole: it holds fewer than
+/// `PENDING_BATCH` rows, however long the log.
 fn assert_on_index(name: &str, plan: &str) {
     assert!(
         !plan.lines().any(|l| l.trim_start().starts_with("SCAN ")
             && !l.contains("USING")
-            && !l.contains("VIRTUAL TABLE INDEX")),
+            && !l.contains("VIRTUAL TABLE INDEX")
+            && l.trim() != "SCAN auditkit_search_pending"),
         "{name}: full table scan:\n{plan}"
     );
     assert!(

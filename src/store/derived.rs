@@ -160,8 +160,12 @@ pub(crate) fn first_difference(want: &[Expected], have: DerivedRows) -> Option<(
         ));
     }
     if let Some(search) = have.search {
-        let entries: BTreeMap<u64, SearchEntry> =
-            search.into_iter().filter(|(s, _)| in_range(s)).collect();
+        let mut entries = BTreeMap::new();
+        for (seq, entry) in search.into_iter().filter(|(s, _)| in_range(s)) {
+            if entries.insert(seq, entry).is_some() {
+                found.push((seq, "the search index holds two entries for it".into()));
+            }
+        }
         for w in want {
             if let Some(problem) = search_problem(&w.words, entries.get(&w.seq)) {
                 found.push((w.seq, problem));
