@@ -57,9 +57,8 @@ fn insert_sql(on: OnRefusal) -> &'static str {
     })
 }
 
-/// Inserts `e` (following head seq `head`) and its index rows, except its full-text entry:
-/// that is returned, for [`search::add`] to keep after the whole batch.
-fn insert_event(tx: &Connection, e: &SealedEvent, on: OnRefusal, head: u64) -> Result<String> {
+/// Inserts `e`, following head seq `head`.
+fn insert_event(tx: &Connection, e: &SealedEvent, on: OnRefusal, head: u64) -> Result<()> {
     let inserted = tx
         .prepare_cached(insert_sql(on))
         .map_err(map_err)?
@@ -83,55 +82,111 @@ fn insert_event(tx: &Connection, e: &SealedEvent, on: OnRefusal, head: u64) -> R
             err
         });
     }
-    inserted?;
-    let seq = e.seq as i64;
-    let rows = IndexRows::of(e, &SQLITE)?;
-    insert_personal(tx, seq, &rows)?;
-    insert_derived(tx, seq, &rows)?;
-    Ok(rows.search)
+    inserted.map(drop)
 }
 
-/// The personal-value rows of event `seq`.
-fn insert_personal(tx: &Connection, seq: i64, rows: &IndexRows<'_>) -> Result<()> {
-    let mut personal = tx
-        .prepare_cached(
-            "INSERT INTO auditkit_personal_values (seq, path, value, salt) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(map_err)?;
-    for p in &rows.personal {
-        personal
-            .execute(rusqlite::params![
-                seq,
-                p.path.as_ref(),
-                p.value,
-                p.salt.as_slice()
-            ])
-            .map_err(map_err)?;
-    }
-    Ok(())
+/// An `INSERT` of many rows into one table in a few statements: one statement per row costs
+/// a cache lookup, a reset and a VDBE start each, and an event has eight or so derived rows.
+/// Statements hold up to 16 rows, in power-of-two sizes, each text built once: few entries
+/// in the statement cache.
+struct RowsInsert {
+    /// `INSERT ... INTO table (columns)`, without `VALUES`.
+    head: &'static str,
+    width: usize,
+    /// The statement for `2^i` rows at `i`.
+    sql: std::sync::OnceLock<Vec<String>>,
 }
 
-/// The target and change-path rows of event `seq` (the rows an index rebuild rewrites).
-pub(super) fn insert_derived(tx: &Connection, seq: i64, rows: &IndexRows<'_>) -> Result<()> {
-    let mut targets = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO auditkit_event_targets (kind, id, seq) VALUES (?1, ?2, ?3)",
-        )
-        .map_err(map_err)?;
-    for (kind, id) in &rows.involved {
-        targets
-            .execute(rusqlite::params![kind, id, seq])
-            .map_err(map_err)?;
+impl RowsInsert {
+    const MAX_ROWS: usize = 16;
+
+    const fn new(head: &'static str, width: usize) -> Self {
+        RowsInsert {
+            head,
+            width,
+            sql: std::sync::OnceLock::new(),
+        }
     }
-    let mut changes = tx
-        .prepare_cached("INSERT OR IGNORE INTO auditkit_event_changes (path, seq) VALUES (?1, ?2)")
-        .map_err(map_err)?;
-    for path in &rows.change_paths {
-        changes
-            .execute(rusqlite::params![path, seq])
-            .map_err(map_err)?;
+
+    /// Inserts the rows `values` holds, `width` values each, in order.
+    fn run(&self, conn: &Connection, values: &[&dyn ToSql]) -> Result<()> {
+        let sql = self.sql.get_or_init(|| {
+            let row = format!("({})", vec!["?"; self.width].join(", "));
+            (0..=Self::MAX_ROWS.trailing_zeros())
+                .map(|i| {
+                    format!(
+                        "{} VALUES {}",
+                        self.head,
+                        vec![row.as_str(); 1 << i].join(", ")
+                    )
+                })
+                .collect()
+        });
+        let mut rest = values;
+        while !rest.is_empty() {
+            let n = (rest.len() / self.width).min(Self::MAX_ROWS);
+            let n = 1usize << (usize::BITS - 1 - n.leading_zeros());
+            let (chunk, tail) = rest.split_at(n * self.width);
+            let mut stmt = conn
+                .prepare_cached(&sql[n.trailing_zeros() as usize])
+                .map_err(map_err)?;
+            for (i, value) in chunk.iter().enumerate() {
+                stmt.raw_bind_parameter(i + 1, value).map_err(map_err)?;
+            }
+            stmt.raw_execute().map_err(map_err)?;
+            rest = tail;
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// The personal-value rows of a batch, refused as `on` says (a multi-row statement that
+/// aborts keeps a statement journal; `OR ROLLBACK` needs none).
+fn insert_personal(tx: &Connection, events: &[(u64, IndexRows<'_>)], on: OnRefusal) -> Result<()> {
+    static ROLL_BACK: RowsInsert = RowsInsert::new(
+        "INSERT OR ROLLBACK INTO auditkit_personal_values (seq, path, value, salt)",
+        4,
+    );
+    static ABORT: RowsInsert = RowsInsert::new(
+        "INSERT INTO auditkit_personal_values (seq, path, value, salt)",
+        4,
+    );
+    let mut values: Vec<&dyn ToSql> = Vec::new();
+    for (seq, rows) in events {
+        for p in &rows.personal {
+            values.extend([seq as &dyn ToSql, &p.path, &p.value, p.salt]);
+        }
+    }
+    match on {
+        OnRefusal::RollBack => ROLL_BACK.run(tx, &values),
+        OnRefusal::Abort => ABORT.run(tx, &values),
+    }
+}
+
+/// The target and change-path rows of a batch of events (the rows an index rebuild rewrites).
+pub(super) fn insert_derived(tx: &Connection, events: &[(u64, IndexRows<'_>)]) -> Result<()> {
+    static TARGETS: RowsInsert = RowsInsert::new(
+        "INSERT OR IGNORE INTO auditkit_event_targets (kind, id, seq)",
+        3,
+    );
+    static CHANGES: RowsInsert = RowsInsert::new(
+        "INSERT OR IGNORE INTO auditkit_event_changes (path, seq)",
+        2,
+    );
+    let mut values: Vec<&dyn ToSql> = Vec::new();
+    for (seq, rows) in events {
+        for (kind, id) in &rows.involved {
+            values.extend([kind as &dyn ToSql, id, seq]);
+        }
+    }
+    TARGETS.run(tx, &values)?;
+    values.clear();
+    for (seq, rows) in events {
+        for path in &rows.change_paths {
+            values.extend([path as &dyn ToSql, seq]);
+        }
+    }
+    CHANGES.run(tx, &values)
 }
 
 /// Writes `batch` after `head` and moves the head to `new_head`, refusing as `on` says.
@@ -143,15 +198,18 @@ fn push_on(
     on: OnRefusal,
 ) -> Result<()> {
     check_batch(head.seq, batch, new_head)?;
-    let mut texts = Vec::with_capacity(batch.len());
+    let mut rows = Vec::with_capacity(batch.len());
     for e in batch {
-        texts.push(insert_event(conn, e, on, head.seq)?);
+        insert_event(conn, e, on, head.seq)?;
+        rows.push((e.seq, IndexRows::of(e, &SQLITE)?));
     }
+    insert_personal(conn, &rows, on)?;
+    insert_derived(conn, &rows)?;
     search::add(
         conn,
         head.seq,
         new_head.seq,
-        batch.iter().zip(&texts).map(|(e, t)| (e.seq, t.as_str())),
+        rows.iter().map(|(seq, r)| (*seq, r.search.as_str())),
     )?;
     conn.prepare_cached(match on {
         // OR ROLLBACK, as for events: no statement journal for the head.

@@ -124,9 +124,7 @@ impl lifecycle::Rebuilder for SqliteRebuilder<'_> {
     }
 
     fn index(&mut self, events: &[(u64, IndexRows<'_>)]) -> Result<()> {
-        for (seq, rows) in events {
-            append::insert_derived(self.tx, *seq as i64, rows)?;
-        }
+        append::insert_derived(self.tx, events)?;
         search::index(
             self.tx,
             events
