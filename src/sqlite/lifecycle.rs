@@ -53,7 +53,7 @@ pub(super) fn purge(conn: &mut Connection, new: &Head) -> Result<()> {
             .map_err(map_err)?;
     }
     search::remove(&tx, 0, new.seq)?;
-    optimize_search(&tx)?;
+    search::optimize(&tx)?;
     tx.commit().map_err(map_err)
 }
 
@@ -105,14 +105,8 @@ impl lifecycle::Rebuilder for SqliteRebuilder<'_> {
                 .execute(&format!("DELETE FROM {table} WHERE seq > ?1"), [after])
                 .map_err(map_err)?;
         }
-        // The full-text table keeps no rows of purged events: all of it goes.
-        self.tx
-            .execute(
-                "INSERT INTO auditkit_event_search (auditkit_event_search) VALUES ('delete-all')",
-                [],
-            )
-            .map_err(map_err)?;
-        search::remove(self.tx, 0, u64::MAX)
+        // The search tables keep no rows of purged events: all of them go.
+        search::clear(self.tx)
     }
 
     fn load(&mut self, from: u64, limit: usize) -> Result<Vec<SealedEvent>> {
@@ -145,7 +139,7 @@ pub(super) fn rebuild(conn: &mut Connection) -> Result<u64> {
         .map_err(map_err)?;
     let after = anchor(&tx)?.map_or(0, |a| a.seq);
     let n = lifecycle::rebuild(&mut SqliteRebuilder { tx: &tx }, &SQLITE, after)?;
-    optimize_search(&tx)?;
+    search::optimize(&tx)?;
     tx.execute("UPDATE auditkit_head SET erasing = 0 WHERE id = 1", [])
         .map_err(map_err)?;
     tx.commit().map_err(map_err)?;
@@ -167,22 +161,11 @@ pub(super) fn erase(conn: &mut Connection, fields: &[(u64, PersonalPath)]) -> Re
         load_sql: SQLITE.select_event_by(&Schema::unqualified(), EventKey::Seq),
     };
     if lifecycle::erase(&mut ops, &SQLITE, fields)? > 0 {
-        optimize_search(&tx)?;
+        search::optimize(&tx)?;
     }
     tx.execute("UPDATE auditkit_head SET erasing = 0 WHERE id = 1", [])
         .map_err(map_err)?;
     tx.commit().map_err(map_err)
-}
-
-/// A contentless FTS5 table only marks deleted rows; merging its segments drops their
-/// tokens (erased names among them) from the file for good.
-fn optimize_search(conn: &Connection) -> Result<()> {
-    conn.execute(
-        "INSERT INTO auditkit_event_search (auditkit_event_search) VALUES ('optimize')",
-        [],
-    )
-    .map_err(map_err)?;
-    Ok(())
 }
 
 /// Copies the WAL back into the database and empties it, so old page images holding removed

@@ -126,12 +126,34 @@ pub(super) fn index<'t>(
     Ok(())
 }
 
+/// `from..=to` as SQLite integers, for `BETWEEN ?1 AND ?2` (`u64::MAX` stands for "on").
+fn seq_range(from: u64, to: u64) -> [i64; 2] {
+    [from, to].map(|s| s.min(i64::MAX as u64) as i64)
+}
+
+/// Removes every event's search tokens, from both places (an index rebuild writes them again).
+pub(super) fn clear(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "INSERT INTO auditkit_event_search (auditkit_event_search) VALUES ('delete-all');
+         DELETE FROM auditkit_search_pending;",
+    )
+    .map_err(map_err)
+}
+
+/// A contentless FTS5 table only marks deleted rows; merging its segments drops their
+/// tokens (erased names among them) from the file for good.
+pub(super) fn optimize(conn: &Connection) -> Result<()> {
+    conn.execute(
+        "INSERT INTO auditkit_event_search (auditkit_event_search) VALUES ('optimize')",
+        [],
+    )
+    .map_err(map_err)
+    .map(drop)
+}
+
 /// Removes the search tokens of the events with seqs in `from..=to`, wherever they are.
 pub(super) fn remove(conn: &Connection, from: u64, to: u64) -> Result<()> {
-    let range = rusqlite::params![
-        from.min(i64::MAX as u64) as i64,
-        to.min(i64::MAX as u64) as i64
-    ];
+    let range = seq_range(from, to);
     conn.prepare_cached("DELETE FROM auditkit_event_search WHERE rowid BETWEEN ?1 AND ?2")
         .map_err(map_err)?
         .execute(range)
@@ -147,10 +169,7 @@ pub(super) fn remove(conn: &Connection, from: u64, to: u64) -> Result<()> {
 /// FTS5, which keeps no text (it is contentless), the size in tokens of each entry (one per
 /// word), from its `docsize` shadow table; from the pending table, the words themselves.
 pub(super) fn entries(conn: &Connection, from: u64, to: u64) -> Result<Vec<(u64, SearchEntry)>> {
-    let range = rusqlite::params![
-        from.min(i64::MAX as u64) as i64,
-        to.min(i64::MAX as u64) as i64
-    ];
+    let range = seq_range(from, to);
     let mut found = conn
         .prepare_cached(
             "SELECT id, sz FROM auditkit_event_search_docsize WHERE id BETWEEN ?1 AND ?2",
