@@ -57,6 +57,8 @@
 //! | `testkit` | no      | `auditkit::testkit`, the conformance suite for your own [`AuditStore`] |
 //! | `sign`    | no      | Ed25519-signed checkpoints (C2SP signed notes): `auditkit::integrity::sign` |
 //! | `sqlx`    | no      | `AuditTrail::record_in_sqlx`: record inside an app's sqlx PostgreSQL transaction (implies `postgres`) |
+//! | `async`   | no      | `AsyncAuditTrail`: a bounded writer thread feeding group commit and a fixed pool of reader threads for tokio apps; exports as a `Stream` of bytes |
+//! | `axum`    | no      | `auditkit::axum`: a tower layer building each request's context (trusted client IP, user agent, request id), tenant and actor resolvers, and the `Audit` extractor (implies `async`) |
 //!
 //! Time zones ([`Event::describe_in`], [`GroupBy::Day`]) come from the tz database that
 //! [jiff](https://docs.rs/jiff) compiles into the binary. It is always on, not a feature:
@@ -134,13 +136,20 @@ pub use model::payload::AuditPayload;
 pub use query::{Cursor, OutcomeFilter, Page, Query, SortOrder};
 pub use store::AuditStore;
 // The implementor types' home is `store` (below `AuditStore` there); re-exported here as before.
+pub use model::defaults::EventDefaults;
 pub use store::{
     Head, PersonalField, PersonalFieldRef, PersonalValue, SealedEvent, SealedEventRef,
+};
+#[cfg(feature = "async")]
+pub use trail::async_trail::{
+    AsyncAuditTrail, AsyncScopedTrail, AsyncTrailBuilder, ExportStream, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_READ_THREADS,
 };
 pub use trail::config::{DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_REDACT_KEYS, REDACTED};
 pub use trail::erasure::{ErasureReport, Subject, ERASURE_ACTION};
 pub use trail::export::{neutralize, CSV_COLUMNS};
 pub use trail::retention::{PurgeReport, PURGE_ACTION};
+pub use trail::scoped::ScopedTrail;
 pub use trail::verify::INDEX_REBUILD_ACTION;
 pub use trail::{AuditTrail, TrailBuilder};
 

@@ -3,6 +3,7 @@
 //! every input obeys. No I/O, no hashing; uses only [`crate::error`].
 
 pub mod changes;
+pub(crate) mod defaults;
 pub(crate) mod event;
 pub(crate) mod json_depth;
 pub(crate) mod new_event;

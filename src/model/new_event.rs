@@ -36,10 +36,12 @@ pub struct NewEvent {
     pub(crate) occurred_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tenant: Option<String>,
-    #[serde(default = "Actor::system")]
-    pub(crate) actor: Actor,
-    #[serde(default)]
-    pub(crate) source: Source,
+    // Unset until the caller or a scope's defaults say (`EventDefaults`); recording treats
+    // unset as `Actor::system()` and `Source::System`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) actor: Option<Actor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) source: Option<Source>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) request: Option<RequestContext>,
     #[serde(default)]
@@ -74,8 +76,8 @@ impl NewEvent {
             action: action.into(),
             occurred_at: None,
             tenant: None,
-            actor: Actor::system(),
-            source: Source::System,
+            actor: None,
+            source: None,
             request: None,
             outcome: Outcome::Success,
             target: None,
@@ -104,13 +106,13 @@ impl NewEvent {
 
     /// Who did it (default: [`Actor::system()`]).
     pub fn actor(mut self, actor: Actor) -> Self {
-        self.actor = actor;
+        self.actor = Some(actor);
         self
     }
 
     /// Through which channel (default: [`Source::System`]).
     pub fn source(mut self, source: Source) -> Self {
-        self.source = source;
+        self.source = Some(source);
         self
     }
 

@@ -91,17 +91,37 @@ impl<S: AuditStore> AuditTrail<S> {
     /// Queues `drafts` for the next group commit and waits for its result; the first caller
     /// to find no commit in progress leads it.
     pub(super) fn submit(&self, drafts: Vec<SealedEvent>) -> Result<Vec<Stored>> {
+        let mut results = self.submit_all(vec![drafts]);
+        results.pop().unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// Queues each batch of `batches` as its own job (each all or nothing, as from its own
+    /// caller) for the next group commit and waits for all their results, in order: how the
+    /// async trail's one writer thread hands over everything its callers have queued.
+    pub(super) fn submit_all(&self, batches: Vec<Vec<SealedEvent>>) -> Vec<Result<Vec<Stored>>> {
         let inner = &*self.inner;
         let mut st = lock(&inner.state);
-        let ticket = st.next_ticket;
-        st.next_ticket += 1;
-        st.queue.push(Job { ticket, drafts });
+        let mut waiting: Vec<(u64, Option<Result<Vec<Stored>>>)> =
+            Vec::with_capacity(batches.len());
+        for drafts in batches {
+            let ticket = st.next_ticket;
+            st.next_ticket += 1;
+            st.queue.push(Job { ticket, drafts });
+            waiting.push((ticket, None));
+        }
         if st.leading {
             inner.arrived.notify_one();
         }
+        let mut left = waiting.len();
         loop {
-            if let Some(r) = st.finished.remove(&ticket) {
-                return r;
+            for (ticket, result) in waiting.iter_mut().filter(|(_, r)| r.is_none()) {
+                if let Some(r) = st.finished.remove(ticket) {
+                    *result = Some(r);
+                    left -= 1;
+                }
+            }
+            if left == 0 {
+                return waiting.into_iter().filter_map(|(_, r)| r).collect();
             }
             if st.leading {
                 st = inner.done.wait(st).unwrap_or_else(|p| p.into_inner());

@@ -3,6 +3,8 @@
 //! Layer: the pipeline users call (prepare, group commit, reads, exports, retention,
 //! erasure); uses every layer below it but no backend.
 
+#[cfg(feature = "async")]
+pub(crate) mod async_trail;
 mod bundle;
 pub(crate) mod config;
 pub(crate) mod erasure;
@@ -18,6 +20,7 @@ mod commit;
 mod idempotency;
 use commit::{State, Stored};
 mod read;
+pub(crate) mod scoped;
 pub(crate) mod verify;
 
 use std::sync::{Arc, Condvar, Mutex, OnceLock};

@@ -26,16 +26,21 @@ impl NewEvent {
     /// [`NewEvent::prepare`], plus the [`Event`] the sealed form decodes to once the fields
     /// sealing stamps (seq, id, recorded_at, hashes) are filled in: recording returns it
     /// without parsing back the JSON it has just written.
-    pub(crate) fn prepare_with_event(self, config: &TrailConfig) -> Result<(SealedEvent, Event)> {
+    pub(crate) fn prepare_with_event(
+        mut self,
+        config: &TrailConfig,
+    ) -> Result<(SealedEvent, Event)> {
         if let Some((field, problem)) = self.error {
             return Err(Error::Invalid { field, problem });
         }
+        let actor = self.actor.take().unwrap_or_else(Actor::system);
+        let source_given = self.source.take().unwrap_or_default();
         validate_action(&self.action)?;
         if let Some(t) = &self.tenant {
             validate_name("tenant", t)?;
         }
-        validate_actor("actor", &self.actor, 0)?;
-        if let Source::Other(s) = &self.source {
+        validate_actor("actor", &actor, 0)?;
+        if let Source::Other(s) = &source_given {
             validate_name("source", s)?;
         }
         if let Some(t) = &self.target {
@@ -96,7 +101,7 @@ impl NewEvent {
 
         // Personal values as (path, canonical text); salts and commitments come below.
         let mut personal: Vec<(PersonalPath, String)> = Vec::new();
-        personal_of_actor(0, &self.actor, &mut personal);
+        personal_of_actor(0, &actor, &mut personal);
         if let Some(l) = self.target.as_ref().and_then(|t| t.label.as_deref()) {
             personal.push((PersonalPath::TargetLabel, canonical::json_str(l)));
         }
@@ -162,7 +167,7 @@ impl NewEvent {
             ));
         }
 
-        let impersonator = self.actor.impersonator.as_deref().map(|a| {
+        let impersonator = actor.impersonator.as_deref().map(|a| {
             let mut a = a.clone();
             strip_personal(&mut a);
             canonical::json(&serde_json::to_value(&a).expect("an Actor serializes"))
@@ -185,7 +190,7 @@ impl NewEvent {
                 &serde_json::to_value(&unlabelled).expect("targets serialize"),
             ))
         };
-        let source = self.source.as_str().to_owned();
+        let source = source_given.as_str().to_owned();
         let failure = match &self.outcome {
             Outcome::Success => None,
             Outcome::Failure { reason } => Some(reason.clone()),
@@ -196,9 +201,9 @@ impl NewEvent {
             occurred_at,
             recorded_at: prepared_at,
             tenant: self.tenant.clone(),
-            actor_kind: self.actor.kind,
-            actor_id: self.actor.id.clone(),
-            actor_role: self.actor.role.clone(),
+            actor_kind: actor.kind,
+            actor_id: actor.id.clone(),
+            actor_role: actor.role.clone(),
             impersonator,
             source: source.clone(),
             request,
@@ -228,7 +233,7 @@ impl NewEvent {
             occurred_at,
             recorded_at: prepared_at,
             tenant: self.tenant,
-            actor: self.actor,
+            actor,
             source: Source::parse(&source),
             request: self.request,
             action: self.action,
