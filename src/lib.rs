@@ -121,6 +121,9 @@ pub mod sqlite;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
+#[cfg(feature = "axum")]
+pub mod axum;
+
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -47,6 +47,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("memory", BACKEND),
     ("sqlite", SQL_BACKEND),
     ("postgres", SQL_BACKEND),
+    // The web integration sits on the pipeline, handed a trail like the app is.
+    (
+        "axum",
+        &["model", "query", "store", "integrity", "vocab", "trail"],
+    ),
     // The conformance suite drives a trail over a store: it may use everything.
     (
         "testkit",
