@@ -63,7 +63,7 @@ struct App {
 impl App {
     /// The booking `id` of `tenant` (another tenant's booking is not found: ids in the URL
     /// are the client's to edit).
-    fn booking(&self, tenant: &str, id: &str) -> Result<Booking, Response> {
+    fn booking(&self, tenant: &str, id: &str) -> Result<Booking, Refusal> {
         let bookings = self.bookings.lock().unwrap_or_else(|p| p.into_inner());
         bookings
             .get(id)
@@ -78,20 +78,36 @@ impl App {
     }
 }
 
-/// A handler's answer; `auditkit::Error` is an `IntoResponse` (400 for bad input, 503 when
-/// busy, 500 otherwise), hence `.map_err(failed)`.
-type Reply<T> = Result<Json<T>, Response>;
-
-fn failed(e: auditkit::Error) -> Response {
-    e.into_response()
+/// Why a request was not served: the service's own refusals, or the audit trail's error
+/// (an `IntoResponse` with feature `axum`: 400 for bad input, 503 when busy, 500 otherwise).
+enum Refusal {
+    Audit(auditkit::Error),
+    Status(StatusCode, String),
 }
 
-fn refuse(status: StatusCode, why: impl Into<String>) -> Response {
-    (status, why.into()).into_response()
+impl From<auditkit::Error> for Refusal {
+    fn from(e: auditkit::Error) -> Self {
+        Refusal::Audit(e)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Audit(e) => e.into_response(),
+            Refusal::Status(status, why) => (status, why).into_response(),
+        }
+    }
+}
+
+type Reply<T> = Result<Json<T>, Refusal>;
+
+fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
+    Refusal::Status(status, why.into())
 }
 
 /// The tenant the layer resolved for this request (every route here needs one).
-fn tenant_of(audit: &Audit<Store>) -> Result<String, Response> {
+fn tenant_of(audit: &Audit<Store>) -> Result<String, Refusal> {
     audit
         .defaults()
         .tenant
@@ -151,8 +167,7 @@ async fn create(
                 .related(Target::new("customer", &b.customer))
                 .after(json!({"start": rfc3339(b.start), "status": b.status})),
         )
-        .await
-        .map_err(failed)?;
+        .await?;
     app.save(b.clone());
     Ok(Json(b))
 }
@@ -185,8 +200,7 @@ async fn reschedule(
                 .before(json!({"start": rfc3339(b.start)}))
                 .after(json!({"start": rfc3339(req.start)})),
         )
-        .await
-        .map_err(failed)?;
+        .await?;
     b.start = req.start;
     app.save(b.clone());
     Ok(Json(b))
@@ -217,8 +231,7 @@ async fn cancel(
                 .before(json!({"status": b.status}))
                 .after(json!({"status": "cancelled"})),
         )
-        .await
-        .map_err(failed)?;
+        .await?;
     b.status = "cancelled";
     app.save(b.clone());
     Ok(Json(b))
@@ -258,8 +271,7 @@ async fn refund(
                 .before(json!({"refunded_cents": b.refunded_cents}))
                 .after(json!({"refunded_cents": b.refunded_cents + req.cents})),
         )
-        .await
-        .map_err(failed)?;
+        .await?;
     b.refunded_cents += req.cents;
     app.save(b.clone());
     Ok(Json(b))
@@ -284,7 +296,7 @@ async fn login(audit: Audit<Store>, Json(req): Json<Credentials>) -> Reply<Value
     } else {
         event.outcome(Outcome::failure("wrong password"))
     };
-    audit.record(event).await.map_err(failed)?;
+    audit.record(event).await?;
     if ok {
         Ok(Json(json!({"user": req.user})))
     } else {
@@ -299,11 +311,11 @@ async fn timeline(
     Path(id): Path<String>,
 ) -> Reply<Value> {
     let b = app.booking(&tenant_of(&audit)?, &id)?;
-    let events = audit.history(&target(&b)).await.map_err(failed)?;
+    let events = audit.history(&target(&b)).await?;
     let now = OffsetDateTime::now_utc();
     let mut items = Vec::with_capacity(events.len());
     for e in events {
-        let d = e.describe_in(ZONE, now).map_err(failed)?;
+        let d = e.describe_in(ZONE, now)?;
         let request = e.request.clone().unwrap_or_default();
         items.push(json!({
             "seq": e.seq,
