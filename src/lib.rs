@@ -162,14 +162,16 @@ pub use vocab::describe::Description;
 // README's examples are compiled and run as doctests, so the first thing users copy works.
 // They are whole programs as users copy them (no hidden `# ` lines, which tests/readme.rs
 // enforces), so no block can switch itself off when a feature it uses is missing: the blocks
-// use `sqlite`, `testkit` and `postgres` (compiled, `no_run`), and run when all three are on,
+// use `sqlite`, `testkit`, `postgres` (compiled, `no_run`), `sqlx`, `async` and `axum`, and run when all are on,
 // as in `cargo test --all-features`, README's test command and CI's.
 #[cfg(all(
     doctest,
     feature = "sqlite",
     feature = "testkit",
     feature = "postgres",
-    feature = "sqlx"
+    feature = "sqlx",
+    feature = "async",
+    feature = "axum"
 ))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
