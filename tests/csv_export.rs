@@ -10,7 +10,10 @@ use time::macros::datetime;
 
 fn both() -> Vec<(&'static str, AuditTrail<Box<dyn AuditStore>>)> {
     vec![
-        ("memory", AuditTrail::new(Box::new(MemoryStore::new()) as Box<dyn AuditStore>)),
+        (
+            "memory",
+            AuditTrail::new(Box::new(MemoryStore::new()) as Box<dyn AuditStore>),
+        ),
         (
             "sqlite",
             AuditTrail::new(Box::new(SqliteStore::open_in_memory().unwrap()) as Box<dyn AuditStore>),
@@ -50,11 +53,15 @@ fn record_sample<S: AuditStore>(trail: &AuditTrail<S>) -> Vec<Event> {
             .request(RequestContext::new().user_agent("Mozilla/5.0\nnext line"))
             .occurred_at(datetime!(2026-10-25 00:30:00 UTC)),
     ];
-    events.into_iter().map(|e| trail.record(e).unwrap()).collect()
+    events
+        .into_iter()
+        .map(|e| trail.record(e).unwrap())
+        .collect()
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }
 
 /// `csv` with the parts that differ from run to run (recording times, hashes) as placeholders.
