@@ -139,7 +139,7 @@ pub use store::{
 };
 pub use trail::config::{DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_REDACT_KEYS, REDACTED};
 pub use trail::erasure::{ErasureReport, Subject, ERASURE_ACTION};
-pub use trail::export::{neutralize, CSV_COLUMNS};
+pub use trail::export::{neutralize, CsvColumn, CsvOptions, CSV_COLUMNS};
 pub use trail::retention::{PurgeReport, PURGE_ACTION};
 pub use trail::verify::INDEX_REBUILD_ACTION;
 pub use trail::{AuditTrail, TrailBuilder};
