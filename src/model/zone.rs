@@ -23,10 +23,18 @@ pub(crate) fn get(name: &str) -> Result<TimeZone> {
 pub(crate) fn timestamp(t: OffsetDateTime) -> Timestamp {
     // Clamped to 1970..=9999 (every stored time lies there; a caller's `now` may not), well
     // inside jiff's range.
-    // jiff stops a day short of 9999-12-31 (so that any offset stays in range): later times
-    // saturate there rather than fall back to the epoch.
-    Timestamp::from_microsecond(time_util::to_micros(time_util::clamped(t)))
-        .unwrap_or(Timestamp::MAX)
+    saturating(time_util::to_micros(time_util::clamped(t)))
+}
+
+/// The instant `micros` after the epoch, as jiff has it.
+fn saturating(micros: i64) -> Timestamp {
+    // jiff stops short of 9999-12-31 (so that any offset keeps civil times in range): later
+    // times saturate there rather than fall back to the epoch, whose offset may differ.
+    Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 /// The first instant of the local day `date` in `tz`: local midnight, or, when a clock change
@@ -106,7 +114,7 @@ pub(crate) fn day_key(days: i64) -> String {
 
 /// The local day number (days since 1970-01-01) of `micros` after the epoch, in `tz`.
 pub(crate) fn local_day(tz: &TimeZone, micros: i64) -> i64 {
-    let ts = Timestamp::from_microsecond(micros).unwrap_or(Timestamp::UNIX_EPOCH);
+    let ts = saturating(micros);
     let offset = i64::from(tz.to_offset(ts).seconds()) * 1_000_000;
     (micros + offset).div_euclid(DAY_MICROS)
 }
@@ -119,7 +127,7 @@ pub(crate) fn offset_spans(tz: &TimeZone, from: i64, to: i64) -> Vec<(i64, i64, 
     let mut spans = Vec::new();
     let mut start = from;
     while start < to {
-        let ts = Timestamp::from_microsecond(start).unwrap_or(Timestamp::UNIX_EPOCH);
+        let ts = saturating(start);
         let offset = i64::from(tz.to_offset(ts).seconds()) * 1_000_000;
         let end = tz
             .following(ts)
