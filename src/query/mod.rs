@@ -172,7 +172,8 @@ impl Query {
             );
         }
         self.from = Some(zone::start_of_day(&tz, from));
-        // After 9999-12-31 there is no next day to stop at, and nothing is stored there.
+        // `time` has no day after 9999-12-31: that last day stays open to the end of storable
+        // time rather than being refused.
         self.to = to.next_day().map(|next| zone::start_of_day(&tz, next));
         self
     }
