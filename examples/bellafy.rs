@@ -12,10 +12,10 @@ use std::io::Write;
 use auditkit::sqlite::SqliteStore;
 use auditkit::vocab::{self, *};
 use auditkit::{
-    neutralize, Actor, ActorKind, AuditTrail, Event, NewEvent, Outcome, Query, RequestContext,
-    Source, Target,
+    neutralize, Actor, ActorKind, AuditTrail, CsvOptions, Event, NewEvent, Outcome, Query,
+    RequestContext, Source, Target,
 };
-use time::macros::datetime;
+use time::macros::{date, datetime};
 
 fn main() -> auditkit::Result<()> {
     run(&mut std::io::stdout().lock())
@@ -173,9 +173,11 @@ pub fn run(out: &mut impl Write) -> auditkit::Result<()> {
         .occurred_at(datetime!(2026-03-31 12:00 UTC)),
     ])?;
 
-    let range = Query::new().tenant(CLINIC).between(
-        datetime!(2026-03-27 00:00 UTC),
-        datetime!(2026-04-01 00:00 UTC),
+    // Days as the clinic counts them, in its zone: 31 March ends at midnight BST.
+    let range = Query::new().tenant(CLINIC).between_local_days(
+        date!(2026 - 03 - 27),
+        date!(2026 - 03 - 31),
+        ZONE,
     );
     writeln!(out, "Activity log · 27–31 Mar 2026 · times in {ZONE}")?;
     trail.for_each(&range, |e| print_entry(out, &e, now))?;
@@ -187,10 +189,10 @@ pub fn run(out: &mut impl Write) -> auditkit::Result<()> {
 
     writeln!(out)?;
     writeln!(out, "Filter · actor: Leo · 28 Mar only")?;
-    let leo_28 = Query::new().tenant(CLINIC).actor("u-4").between(
-        datetime!(2026-03-28 00:00 UTC),
-        datetime!(2026-03-29 00:00 UTC),
-    );
+    let leo_28 = Query::new()
+        .tenant(CLINIC)
+        .actor("u-4")
+        .on_local_day(date!(2026 - 03 - 28), ZONE);
     trail.for_each(&leo_28, |e| print_entry(out, &e, now))?;
 
     // The filtered list as CSV, timestamps in the clinic's zone, for review or archival.
@@ -230,12 +232,14 @@ pub fn run(out: &mut impl Write) -> auditkit::Result<()> {
         })?;
         w.flush()?;
     }
-    // Every stored column (UTC, hashes included) for an auditor, from the same filter.
+    // Every stored column (UTC, hashes included) for an auditor, from the same filter, with
+    // the clinic's local times and each request's IP and user agent beside them.
     let mut full = Vec::new();
-    let rows = trail.export_csv(&payments, &mut full)?;
+    let options = CsvOptions::new().zone(ZONE).request_context(true);
+    let rows = trail.export_csv_with(&payments, &options, &mut full)?;
     writeln!(
         out,
-        "Full export · {rows} rows with every column (UTC, hashes)"
+        "Full export · {rows} rows with every column (UTC and {ZONE} times, request context, hashes)"
     )?;
     writeln!(out, "Log intact: {}", trail.verify()?.is_ok())?;
     Ok(())

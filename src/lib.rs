@@ -150,7 +150,7 @@ pub use trail::async_trail::{
 };
 pub use trail::config::{DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_REDACT_KEYS, REDACTED};
 pub use trail::erasure::{ErasureReport, Subject, ERASURE_ACTION};
-pub use trail::export::{neutralize, CSV_COLUMNS};
+pub use trail::export::{neutralize, CsvColumn, CsvOptions, CSV_COLUMNS};
 pub use trail::retention::{PurgeReport, PURGE_ACTION};
 pub use trail::scoped::ScopedTrail;
 pub use trail::verify::INDEX_REBUILD_ACTION;

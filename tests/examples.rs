@@ -149,7 +149,7 @@ fn bellafy_activity_log_filters_and_csv() {
             "timestamp,actor,action,target,details,status",
             "Fri 27 Mar 2026 19:45 GMT,Stripe,Payment received,Deep tissue massage with Maya,Stripe (integration) recorded a payment of £65.00 by card for Deep tissue massage with Maya,success",
             "Mon 30 Mar 2026 08:30 BST,Stripe,Payment failed,Facial with Leo,Stripe (integration) could not charge £40.00 by card for Facial with Leo: card declined,success",
-            "Full export · 3 rows with every column (UTC, hashes)",
+            "Full export · 3 rows with every column (UTC and Europe/London times, request context, hashes)",
             "Log intact: true",
         ],
     );

@@ -23,8 +23,81 @@ pub(crate) fn get(name: &str) -> Result<TimeZone> {
 pub(crate) fn timestamp(t: OffsetDateTime) -> Timestamp {
     // Clamped to 1970..=9999 (every stored time lies there; a caller's `now` may not), well
     // inside jiff's range.
-    Timestamp::from_microsecond(time_util::to_micros(time_util::clamped(t)))
-        .unwrap_or(Timestamp::UNIX_EPOCH)
+    saturating(time_util::to_micros(time_util::clamped(t)))
+}
+
+/// The instant `micros` after the epoch, as jiff has it.
+fn saturating(micros: i64) -> Timestamp {
+    // jiff stops short of 9999-12-31 (so that any offset keeps civil times in range): later
+    // times saturate there rather than fall back to the epoch, whose offset may differ.
+    Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
+/// The first instant of the local day `date` in `tz`: local midnight, or, when a clock change
+/// skips midnight, the first local time after the gap (so a skipped day starts and ends at
+/// the same instant). Dates whose midnight lies outside jiff's range take the offset `tz`
+/// has at the end of that range.
+pub(crate) fn start_of_day(tz: &TimeZone, date: time::Date) -> OffsetDateTime {
+    let civil = i16::try_from(date.year())
+        .ok()
+        .and_then(|y| jiff::civil::Date::new(y, date.month() as i8, date.day() as i8).ok());
+    // jiff's `compatible` disambiguation picks the later side of a gap and the earlier side
+    // of a fold: exactly the first instant of the day.
+    let exact = civil
+        .and_then(|d| d.to_zoned(tz.clone()).ok())
+        .and_then(|z| {
+            OffsetDateTime::from_unix_timestamp_nanos(z.timestamp().as_nanosecond()).ok()
+        });
+    exact.unwrap_or_else(|| {
+        let edge = if date.year() < 1970 {
+            Timestamp::MIN
+        } else {
+            Timestamp::MAX
+        };
+        let offset = time::UtcOffset::from_whole_seconds(tz.to_offset(edge).seconds())
+            .unwrap_or(time::UtcOffset::UTC);
+        time::PrimitiveDateTime::new(date, time::Time::MIDNIGHT).assume_offset(offset)
+    })
+}
+
+/// `t` as local wall-clock time in `tz` with its offset, as `2026-03-28 10:00:00 +01:00`
+/// (microseconds after the seconds when there are any; offset seconds when the zone has them).
+pub(crate) fn local_text(tz: &TimeZone, t: OffsetDateTime) -> String {
+    let seconds = tz.to_offset(timestamp(t)).seconds();
+    let offset = time::UtcOffset::from_whole_seconds(seconds).unwrap_or(time::UtcOffset::UTC);
+    // `checked_to_offset` fails only past 9999-12-31 local time; UTC is the honest fallback.
+    let (local, offset) = match t.checked_to_offset(offset) {
+        Some(local) => (local, offset),
+        None => (t.to_offset(time::UtcOffset::UTC), time::UtcOffset::UTC),
+    };
+    let micros = local.microsecond();
+    let fraction = if micros == 0 {
+        String::new()
+    } else {
+        format!(".{micros:06}")
+    };
+    let (h, m, s) = offset.as_hms();
+    let sign = if offset.is_negative() { '-' } else { '+' };
+    let offset_seconds = if s == 0 {
+        String::new()
+    } else {
+        format!(":{:02}", s.unsigned_abs())
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}{fraction} {sign}{:02}:{:02}{offset_seconds}",
+        local.year(),
+        u8::from(local.month()),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
+        h.unsigned_abs(),
+        m.unsigned_abs(),
+    )
 }
 
 /// Microseconds per day.
@@ -41,7 +114,7 @@ pub(crate) fn day_key(days: i64) -> String {
 
 /// The local day number (days since 1970-01-01) of `micros` after the epoch, in `tz`.
 pub(crate) fn local_day(tz: &TimeZone, micros: i64) -> i64 {
-    let ts = Timestamp::from_microsecond(micros).unwrap_or(Timestamp::UNIX_EPOCH);
+    let ts = saturating(micros);
     let offset = i64::from(tz.to_offset(ts).seconds()) * 1_000_000;
     (micros + offset).div_euclid(DAY_MICROS)
 }
@@ -54,7 +127,7 @@ pub(crate) fn offset_spans(tz: &TimeZone, from: i64, to: i64) -> Vec<(i64, i64, 
     let mut spans = Vec::new();
     let mut start = from;
     while start < to {
-        let ts = Timestamp::from_microsecond(start).unwrap_or(Timestamp::UNIX_EPOCH);
+        let ts = saturating(start);
         let offset = i64::from(tz.to_offset(ts).seconds()) * 1_000_000;
         let end = tz
             .following(ts)
@@ -107,6 +180,69 @@ mod tests {
         assert_eq!(day_key(-1), "1969-12-31");
         assert_eq!(day_key(0), "1970-01-01");
         assert_eq!(day_key(20_454), "2026-01-01");
+    }
+
+    #[test]
+    fn days_start_at_local_midnight_or_after_the_gap() {
+        use time::macros::{date, datetime};
+        let berlin = get("Europe/Berlin").expect("bundled");
+        assert_eq!(
+            start_of_day(&berlin, date!(2026 - 03 - 29)),
+            datetime!(2026-03-28 23:00 UTC)
+        );
+        assert_eq!(
+            start_of_day(&berlin, date!(2026 - 03 - 30)),
+            datetime!(2026-03-29 22:00 UTC)
+        );
+        // Havana springs forward at midnight: 8 March 2026 starts at 01:00 local (05:00 UTC).
+        let havana = get("America/Havana").expect("bundled");
+        assert_eq!(
+            start_of_day(&havana, date!(2026 - 03 - 08)),
+            datetime!(2026-03-08 05:00 UTC)
+        );
+        // Samoa skipped 30 December 2011: it starts and ends at the same instant.
+        let apia = get("Pacific/Apia").expect("bundled");
+        assert_eq!(
+            start_of_day(&apia, date!(2011 - 12 - 30)),
+            start_of_day(&apia, date!(2011 - 12 - 31))
+        );
+        // The ends of `time`'s range never panic.
+        for zone in ["Pacific/Kiritimati", "Etc/GMT+12", "UTC"] {
+            let tz = get(zone).expect("bundled");
+            let first = start_of_day(&tz, time::Date::MIN);
+            let last = start_of_day(&tz, time::Date::MAX);
+            assert!(first < last, "{zone}");
+        }
+    }
+
+    #[test]
+    fn local_text_has_the_offset_and_microseconds_when_there_are_any() {
+        use time::macros::datetime;
+        let berlin = get("Europe/Berlin").expect("bundled");
+        assert_eq!(
+            local_text(&berlin, datetime!(2026-03-28 09:00 UTC)),
+            "2026-03-28 10:00:00 +01:00"
+        );
+        assert_eq!(
+            local_text(&berlin, datetime!(2026-03-29 01:30:00.123456 UTC)),
+            "2026-03-29 03:30:00.123456 +02:00"
+        );
+        let new_york = get("America/New_York").expect("bundled");
+        assert_eq!(
+            local_text(&new_york, datetime!(2026-11-01 06:30 UTC)),
+            "2026-11-01 01:30:00 -05:00"
+        );
+        let last = datetime!(9999-12-31 23:59:59.999999 UTC);
+        assert_eq!(
+            local_text(&TimeZone::UTC, last),
+            "9999-12-31 23:59:59.999999 +00:00"
+        );
+        // Past 9999-12-31 in local time there is no local form: UTC it is.
+        let kiritimati = get("Pacific/Kiritimati").expect("bundled");
+        assert_eq!(
+            local_text(&kiritimati, last),
+            "9999-12-31 23:59:59.999999 +00:00"
+        );
     }
 
     #[test]

@@ -8,10 +8,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde_json::Value;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::model::event::{ActorKind, Event, Source, Target};
-use crate::{model::time_util, Error, Result};
+use crate::model::{time_util, zone};
+use crate::{Error, Result};
 
 /// Page size when [`Query::limit`] is not called.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -76,7 +77,8 @@ impl ActionPattern {
 ///
 /// Every filter narrows the result (they combine with AND; the list in [`Query::actions`] is an
 /// OR). Times filter on `occurred_at`. Problems with the filter (an empty search, a limit over
-/// [`MAX_LIMIT`]) are reported as [`Error::Invalid`] when the query runs.
+/// [`MAX_LIMIT`], an unknown time zone) are reported as [`Error::Invalid`] when the query runs
+/// (and by [`Query::validate`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[must_use]
 pub struct Query {
@@ -96,6 +98,9 @@ pub struct Query {
     order: SortOrder,
     limit: Option<usize>,
     after: Option<Cursor>,
+    /// The first problem a builder method found, as (field, problem): the builder cannot
+    /// return an error, so it is reported when the query runs.
+    invalid: Option<(String, String)>,
 }
 
 impl Query {
@@ -117,6 +122,84 @@ impl Query {
     pub fn between(mut self, from: OffsetDateTime, to: OffsetDateTime) -> Self {
         self.from = Some(from);
         self.to = Some(to);
+        self
+    }
+
+    /// Events that occurred on the local calendar days `from` to `to`, both included, in the
+    /// IANA time zone `zone` (such as `"Europe/Berlin"`, from the tz database bundled into
+    /// auditkit): from the first instant of `from` to the first instant of the day after `to`,
+    /// local time. Days are as long as the zone's clocks make them, so the day clocks spring
+    /// forward has 23 hours and the day they fall back 25. Replaces earlier time bounds, as
+    /// [`Query::between`] does (and a later `between`, `since` or `until` replaces these).
+    ///
+    /// ```
+    /// # use auditkit::{memory::MemoryStore, AuditTrail, NewEvent, Query};
+    /// # use time::macros::{date, datetime};
+    /// # fn main() -> auditkit::Result<()> {
+    /// let trail = AuditTrail::new(MemoryStore::new());
+    /// // 23:30 UTC on 27 March is already 28 March in Berlin (UTC+1).
+    /// trail.record(NewEvent::new("booking.created").occurred_at(datetime!(2026-03-27 23:30 UTC)))?;
+    /// // 22:30 UTC on 29 March is 30 March there (UTC+2 since that morning).
+    /// trail.record(NewEvent::new("booking.created").occurred_at(datetime!(2026-03-29 22:30 UTC)))?;
+    ///
+    /// let q = Query::new().between_local_days(date!(2026-03-28), date!(2026-03-29), "Europe/Berlin");
+    /// assert_eq!(q.from_filter(), Some(datetime!(2026-03-27 23:00 UTC)));
+    /// assert_eq!(q.to_filter(), Some(datetime!(2026-03-29 22:00 UTC)));
+    /// assert_eq!(trail.count(&q)?, 1);
+    ///
+    /// let bad = Query::new().on_local_day(date!(2026-03-28), "Europe/Berlinn");
+    /// assert!(trail.count(&bad).unwrap_err().is_invalid());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// An unknown zone, or `from` after `to`, is [`Error::Invalid`] when the query runs
+    /// (naming `zone` or `between_local_days.to`); until then the query matches nothing, so
+    /// even a store asked directly, without [`Query::validate`], never returns more than was
+    /// asked for.
+    pub fn between_local_days(mut self, from: Date, to: Date, zone: &str) -> Self {
+        let tz = match zone::get(zone) {
+            Ok(tz) => tz,
+            Err(Error::Invalid { field, problem }) => return self.fail(field, problem),
+            Err(e) => return self.fail("zone".to_owned(), e.to_string()),
+        };
+        if from > to {
+            return self.fail(
+                "between_local_days.to".to_owned(),
+                format!(
+                    "{to} is before from ({from}); pass the earlier day first (both days are \
+                     included; `on_local_day` takes a single day)"
+                ),
+            );
+        }
+        self.from = Some(zone::start_of_day(&tz, from));
+        // `time` has no day after 9999-12-31: that last day stays open to the end of storable
+        // time rather than being refused.
+        self.to = to.next_day().map(|next| zone::start_of_day(&tz, next));
+        self
+    }
+
+    /// Events that occurred on the local calendar day `day` in the IANA time zone `zone`:
+    /// [`Query::between_local_days`]`(day, day, zone)`.
+    ///
+    /// ```
+    /// # use auditkit::Query;
+    /// # use time::macros::{date, datetime};
+    /// // 25 October 2026 in Berlin has 25 hours: clocks fall back from 03:00 to 02:00.
+    /// let q = Query::new().on_local_day(date!(2026-10-25), "Europe/Berlin");
+    /// assert_eq!(q.from_filter(), Some(datetime!(2026-10-24 22:00 UTC)));
+    /// assert_eq!(q.to_filter(), Some(datetime!(2026-10-25 23:00 UTC)));
+    /// ```
+    pub fn on_local_day(self, day: Date, zone: &str) -> Self {
+        self.between_local_days(day, day, zone)
+    }
+
+    /// Keeps the first problem for [`Query::validate`] and makes the time range empty.
+    fn fail(mut self, field: String, problem: String) -> Self {
+        if self.invalid.is_none() {
+            self.invalid = Some((field, problem));
+        }
+        self.from = Some(OffsetDateTime::UNIX_EPOCH);
+        self.to = Some(OffsetDateTime::UNIX_EPOCH);
         self
     }
 
@@ -312,6 +395,9 @@ impl Query {
     /// # Errors
     /// [`Error::Invalid`] naming the filter.
     pub fn validate(&self) -> Result<()> {
+        if let Some((field, problem)) = &self.invalid {
+            return Err(Error::invalid(field.as_str(), problem));
+        }
         if let Some(n) = self.limit {
             if n == 0 || n > MAX_LIMIT {
                 return Err(Error::invalid(
@@ -599,6 +685,113 @@ mod tests {
             words("Booking.Rescheduled by Zoë_2!"),
             ["booking", "rescheduled", "by", "zoë", "2"]
         );
+    }
+
+    fn hours(q: &Query) -> i64 {
+        let (from, to) = (q.from_filter().unwrap(), q.to_filter().unwrap());
+        (to - from).whole_hours()
+    }
+
+    #[test]
+    fn local_days_follow_the_zone_across_clock_changes() {
+        use time::macros::{date, datetime};
+        let cases = [
+            (
+                "Europe/Berlin",
+                date!(2026 - 03 - 29),
+                datetime!(2026-03-28 23:00 UTC),
+                23,
+            ),
+            (
+                "Europe/Berlin",
+                date!(2026 - 10 - 25),
+                datetime!(2026-10-24 22:00 UTC),
+                25,
+            ),
+            (
+                "Europe/Berlin",
+                date!(2026 - 06 - 01),
+                datetime!(2026-05-31 22:00 UTC),
+                24,
+            ),
+            (
+                "America/New_York",
+                date!(2026 - 03 - 08),
+                datetime!(2026-03-08 05:00 UTC),
+                23,
+            ),
+            (
+                "America/New_York",
+                date!(2026 - 11 - 01),
+                datetime!(2026-11-01 04:00 UTC),
+                25,
+            ),
+            (
+                "UTC",
+                date!(2026 - 03 - 29),
+                datetime!(2026-03-29 00:00 UTC),
+                24,
+            ),
+        ];
+        for (zone, day, start, length) in cases {
+            let q = Query::new().on_local_day(day, zone);
+            assert!(q.validate().is_ok(), "{zone} {day}");
+            assert_eq!(q.from_filter(), Some(start), "{zone} {day}");
+            assert_eq!(hours(&q), length, "{zone} {day}");
+        }
+        let q = Query::new().between_local_days(
+            date!(2026 - 03 - 28),
+            date!(2026 - 03 - 29),
+            "Europe/Berlin",
+        );
+        assert_eq!(q.from_filter(), Some(datetime!(2026-03-27 23:00 UTC)));
+        assert_eq!(q.to_filter(), Some(datetime!(2026-03-29 22:00 UTC)));
+        // The last day `time` has: no upper bound, since nothing can lie beyond it.
+        let q = Query::new().on_local_day(Date::MAX, "UTC");
+        assert_eq!(q.from_filter(), Some(datetime!(9999-12-31 00:00 UTC)));
+        assert_eq!(q.to_filter(), None);
+    }
+
+    #[test]
+    fn bad_local_days_are_invalid_and_match_nothing_meanwhile() {
+        use time::macros::date;
+        let cases = [
+            (
+                Query::new().on_local_day(date!(2026 - 03 - 28), "Europe/Nowhere"),
+                "zone",
+                "Europe/Nowhere",
+            ),
+            (
+                Query::new().between_local_days(
+                    date!(2026 - 03 - 29),
+                    date!(2026 - 03 - 28),
+                    "Europe/Berlin",
+                ),
+                "between_local_days.to",
+                "2026-03-28 is before from (2026-03-29)",
+            ),
+        ];
+        for (q, want_field, want_text) in cases {
+            let err = q.validate().unwrap_err();
+            assert!(
+                matches!(&err, Error::Invalid { field, .. } if field == want_field),
+                "{err}"
+            );
+            assert!(err.to_string().contains(want_text), "{err}");
+            assert!(
+                q.from_filter().is_some() && q.from_filter() == q.to_filter(),
+                "an empty range until it runs: {q:?}"
+            );
+            // The first problem is the one reported, whatever follows.
+            let later = q
+                .limit(0)
+                .on_local_day(date!(2026 - 01 - 01), "Mars/Olympus");
+            assert!(later
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains(want_text));
+        }
     }
 
     #[test]

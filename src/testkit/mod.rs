@@ -48,8 +48,8 @@ use crate::store::{Append, AuditStore, Head, PersonalPath};
 use crate::{AuditTrail, Error, Result};
 
 pub use checks::{
-    append_and_head, concurrent_writers, count, erase, get_and_idempotency, paging, purge,
-    query_filters, query_order, read_ranges, round_trip, sealing_under_lock, verify,
+    append_and_head, concurrent_writers, count, erase, get_and_idempotency, local_days, paging,
+    purge, query_filters, query_order, read_ranges, round_trip, sealing_under_lock, verify,
 };
 
 /// Declares the suite from its one list of checks, `name: "property"` in the order they run
@@ -146,6 +146,8 @@ suite! { $
         — through `read`, `get`, `find_by_key` and `query`",
     query_filters: "every `Query` filter, alone and combined, gives what `Query::matches` \
         gives",
+    local_days: "`Query::between_local_days` and `on_local_day` keep exactly the events of \
+        those local days, 23 and 25 hours long when clocks change, in Berlin and New York",
     query_order: "newest first and oldest first, ties on `occurred_at` broken by `seq`, and a \
         store-level `limit` keeps the first events",
     paging: "cursors visit every event exactly once, also while new events arrive between \

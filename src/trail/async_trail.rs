@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use super::export::CsvOptions;
 use super::{fill, scoped, AuditTrail};
 use crate::integrity::{Checkpoint, VerifyReport};
 use crate::model::defaults::EventDefaults;
@@ -396,6 +397,22 @@ impl<S: AuditStore + 'static> AsyncAuditTrail<S> {
         self.export(move |t, out| t.export_csv(&q, out)).await
     }
 
+    /// The events matching `query` as CSV with `options` (local-time, request-context and
+    /// related-target columns, a chosen column set: see [`AuditTrail::export_csv_with`]),
+    /// streamed as [`AsyncAuditTrail::export_csv`] streams.
+    ///
+    /// # Errors
+    /// As [`AsyncAuditTrail::export_csv`]; bad options come as the stream's only item.
+    pub async fn export_csv_with(
+        &self,
+        query: &Query,
+        options: &CsvOptions,
+    ) -> Result<ExportStream> {
+        let (q, options) = (query.clone(), options.clone());
+        self.export(move |t, out| t.export_csv_with(&q, &options, out))
+            .await
+    }
+
     /// The events matching `query` as JSON lines (see [`AuditTrail::export_jsonl`]),
     /// streamed as [`AsyncAuditTrail::export_csv`] streams CSV.
     ///
@@ -627,6 +644,20 @@ impl<S: AuditStore + 'static> AsyncScopedTrail<S> {
     pub async fn export_csv(&self, query: &Query) -> Result<ExportStream> {
         let q = scoped::within_tenant(self.defaults.tenant.as_deref(), query)?;
         self.trail.export_csv(&q).await
+    }
+
+    /// The matching events of the scope's tenant as streamed CSV with `options` (see
+    /// [`AsyncAuditTrail::export_csv_with`]).
+    ///
+    /// # Errors
+    /// As [`AsyncScopedTrail::export_csv`].
+    pub async fn export_csv_with(
+        &self,
+        query: &Query,
+        options: &CsvOptions,
+    ) -> Result<ExportStream> {
+        let q = scoped::within_tenant(self.defaults.tenant.as_deref(), query)?;
+        self.trail.export_csv_with(&q, options).await
     }
 }
 

@@ -10,7 +10,7 @@ mod reads;
 pub use append::{append_and_head, concurrent_writers, sealing_under_lock};
 pub use integrity::verify;
 pub use lifecycle::{erase, purge};
-pub use queries::{count, paging, query_filters, query_order};
+pub use queries::{count, local_days, paging, query_filters, query_order};
 pub use reads::{get_and_idempotency, read_ranges, round_trip};
 
 use super::corpus;

@@ -37,6 +37,117 @@ pub fn query_filters<S: AuditStore>(store: S) -> CheckResult {
     Ok(())
 }
 
+/// Local calendar days in a business's time zone, across daylight-saving changes.
+///
+/// Property: [`Query::between_local_days`] and [`Query::on_local_day`] select exactly the
+/// events that occurred from local midnight of the first day to local midnight after the last
+/// (the day clocks spring forward is 23 hours long, the day they fall back 25, in
+/// Europe/Berlin and America/New_York alike), the microsecond before each boundary left out
+/// and the first one of it kept, through `query` and `count`, in both orders. The expected
+/// events are computed from UTC instants written out here, not from [`Query::matches`].
+///
+/// # Errors
+/// A [`Failure`] naming the day, the zone and the first missing or unexpected event.
+pub fn local_days<S: AuditStore>(store: S) -> CheckResult {
+    const C: &str = "local_days";
+    use time::macros::{date, datetime};
+    let us = time::Duration::microseconds(1);
+    // (zone, first day, last day, its first instant and the first instant after it, in UTC)
+    let days = [
+        (
+            "Europe/Berlin",
+            date!(2026 - 03 - 28),
+            date!(2026 - 03 - 29),
+            datetime!(2026-03-27 23:00 UTC),
+            datetime!(2026-03-29 22:00 UTC),
+        ),
+        (
+            "Europe/Berlin",
+            date!(2026 - 03 - 29),
+            date!(2026 - 03 - 29),
+            datetime!(2026-03-28 23:00 UTC),
+            datetime!(2026-03-29 22:00 UTC),
+        ),
+        (
+            "Europe/Berlin",
+            date!(2026 - 10 - 25),
+            date!(2026 - 10 - 25),
+            datetime!(2026-10-24 22:00 UTC),
+            datetime!(2026-10-25 23:00 UTC),
+        ),
+        (
+            "America/New_York",
+            date!(2026 - 03 - 08),
+            date!(2026 - 03 - 08),
+            datetime!(2026-03-08 05:00 UTC),
+            datetime!(2026-03-09 04:00 UTC),
+        ),
+        (
+            "America/New_York",
+            date!(2026 - 11 - 01),
+            date!(2026 - 11 - 01),
+            datetime!(2026-11-01 04:00 UTC),
+            datetime!(2026-11-02 05:00 UTC),
+        ),
+    ];
+    let mut times = Vec::new();
+    for (_, _, _, start, end) in days {
+        times.extend([start - us, start, end - us, end]);
+    }
+    // Both passes through the hour that repeats when clocks fall back (02:30 in Berlin,
+    // 01:30 in New York), and the hour that never happens when they spring forward.
+    times.extend([
+        datetime!(2026-10-25 00:30 UTC),
+        datetime!(2026-10-25 01:30 UTC),
+        datetime!(2026-11-01 05:30 UTC),
+        datetime!(2026-11-01 06:30 UTC),
+        datetime!(2026-03-29 01:00 UTC),
+        datetime!(2026-03-08 07:00 UTC),
+    ]);
+    let h = Harness::new(store);
+    let batch: Vec<NewEvent> = times
+        .iter()
+        .map(|&t| NewEvent::new("booking.created").occurred_at(t))
+        .collect();
+    h.trail
+        .record_batch(batch)
+        .ctx(C, "recording events around local midnights")?;
+    let all = h.appended();
+    for (zone, from, to, start, end) in days {
+        let name = format!("between_local_days({from}, {to}, {zone:?})");
+        let q = if from == to {
+            Query::new().on_local_day(from, zone)
+        } else {
+            Query::new().between_local_days(from, to, zone)
+        };
+        for q in [q.clone(), q.oldest_first()] {
+            let mut want: Vec<&SealedEvent> = all
+                .iter()
+                .filter(|e| start <= e.occurred_at && e.occurred_at < end)
+                .collect();
+            want.sort_by_key(|e| (e.occurred_at, e.seq));
+            if q.order() == crate::query::SortOrder::NewestFirst {
+                want.reverse();
+            }
+            let reference = expected(C, &all, &q)?;
+            ensure!(
+                C,
+                seqs_of(&reference) == seqs_of(&want),
+                "{name}: Query::matches accepts seqs {:?}, the days hold {:?}",
+                seqs_of(&reference),
+                seqs_of(&want)
+            );
+            check_query(C, &h, &all, &name, &q)?;
+            check_count(C, &h, &name, &q, &want)?;
+        }
+    }
+    Ok(())
+}
+
+fn seqs_of(events: &[&SealedEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.seq).collect()
+}
+
 /// Result order and the store-level limit.
 ///
 /// Property: newest first is descending `occurred_at` with ties broken by descending `seq`
