@@ -771,6 +771,8 @@ pub mod memory;
 pub mod sqlite;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "axum")]
+pub mod axum;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod guide;
@@ -900,7 +902,7 @@ pub use trail::{AuditTrail, TrailBuilder as Builder};
     assert_eq!(
         check(&files),
         [
-            "src/lib.rs:18: declares module `extras`, which the layer table in tests/layers.rs \
+            "src/lib.rs:20: declares module `extras`, which the layer table in tests/layers.rs \
              does not know: add it there, with what it may use",
             "src/lib.rs: declares no module `guide`, which the layer table in tests/layers.rs \
              names: remove it there",
