@@ -58,6 +58,7 @@
 //! | `sign`    | no      | Ed25519-signed checkpoints (C2SP signed notes): `auditkit::integrity::sign` |
 //! | `sqlx`    | no      | `AuditTrail::record_in_sqlx`: record inside an app's sqlx PostgreSQL transaction (implies `postgres`) |
 //! | `async`   | no      | `AsyncAuditTrail`: a bounded writer thread feeding group commit and a fixed pool of reader threads for tokio apps; exports as a `Stream` of bytes |
+//! | `web`     | no      | `auditkit::web::Viewer`: an embeddable axum `Router` with a target's timeline and the filtered audit log (CSV download, verify status, JSON), each request scoped by your resolver (implies `axum`) |
 //! | `axum`    | no      | `auditkit::axum`: a tower layer building each request's context (trusted client IP, user agent, request id), tenant and actor resolvers, and the `Audit` extractor (implies `async`) |
 //!
 //! Time zones ([`Event::describe_in`], [`GroupBy::Day`]) come from the tz database that
@@ -123,6 +124,9 @@ pub mod postgres;
 
 #[cfg(feature = "axum")]
 pub mod axum;
+
+#[cfg(feature = "web")]
+pub mod web;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -52,6 +52,11 @@ const LAYERS: &[(&str, &[&str])] = &[
         "axum",
         &["model", "query", "store", "integrity", "vocab", "trail"],
     ),
+    // The viewer, beside it on the pipeline.
+    (
+        "web",
+        &["model", "query", "store", "integrity", "vocab", "trail"],
+    ),
     // The conformance suite drives a trail over a store: it may use everything.
     (
         "testkit",
