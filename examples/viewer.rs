@@ -27,7 +27,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 /// Records the demo trail: about a hundred events over March and April 2026.
-fn seed(trail: &AuditTrail<MemoryStore>) -> auditkit::Result<()> {
+pub fn seed(trail: &AuditTrail<MemoryStore>) -> auditkit::Result<()> {
     let owner = Actor::user("u-1").name("Lena Vogel").role("owner");
     let stylist = Actor::user("u-2").name("Sam Richter").role("staff");
     let support = Actor::user("sup-7").name("Tom (support)").role("support");
@@ -217,7 +217,7 @@ fn seed(trail: &AuditTrail<MemoryStore>) -> auditkit::Result<()> {
 }
 
 /// The demo's app: the salon owner's view and a platform admin's.
-fn app(trail: AsyncAuditTrail<MemoryStore>) -> Router {
+pub fn app(trail: AsyncAuditTrail<MemoryStore>) -> Router {
     let salon = Viewer::new(trail.clone())
         .zone("Europe/Berlin")
         .access(|_| Some(Access::Tenant("salon-1".into())));

@@ -175,7 +175,8 @@ pub use vocab::describe::Description;
     feature = "postgres",
     feature = "sqlx",
     feature = "async",
-    feature = "axum"
+    feature = "axum",
+    feature = "web"
 ))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -93,7 +93,7 @@ pub(super) fn page(base: &str, title: &str, body: &str) -> String {
 fn icon(action: &str) -> &'static str {
     let verb = action.rsplit('.').next().unwrap_or("");
     match verb {
-        "created" | "booked" | "seat_booked" | "purchased" => "＋",
+        "created" | "booked" | "seat_booked" | "purchased" => "+",
         "cancelled" | "deleted" | "rejected" | "forfeited" | "expired" => "✕",
         "rescheduled" | "reassigned" | "moved" | "seat_rescheduled" => "⇄",
         "paid" | "refunded" | "redeemed" => "€",
@@ -102,10 +102,18 @@ fn icon(action: &str) -> &'static str {
     }
 }
 
-fn value_text(v: Option<&Value>) -> String {
+/// A changed value as a reader wants it: text as is, an RFC 3339 time in the business's
+/// zone (`Sat 28 Mar 2026 10:00`), anything else as JSON.
+fn value_text(v: Option<&Value>, tz: &jiff::tz::TimeZone) -> String {
     match v {
         None | Some(Value::Null) => "—".to_owned(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => match s.parse::<jiff::Timestamp>() {
+            Ok(t) if s.len() >= 20 => t
+                .to_zoned(tz.clone())
+                .strftime("%a %-d %b %Y %H:%M")
+                .to_string(),
+            _ => s.clone(),
+        },
         Some(other) => other.to_string(),
     }
 }
@@ -113,7 +121,13 @@ fn value_text(v: Option<&Value>) -> String {
 /// One event as a timeline entry: icon, sentence, relative time with the exact time on
 /// hover, actor and role, source, impersonation, tenant (for a viewer of every tenant), each
 /// changed field old → new, and the raw event on demand.
-pub(super) fn event_item(out: &mut String, e: &Event, d: &Description, show_tenant: bool) {
+pub(super) fn event_item(
+    out: &mut String,
+    e: &Event,
+    d: &Description,
+    tz: &jiff::tz::TimeZone,
+    show_tenant: bool,
+) {
     let failure = !e.outcome.is_success();
     let when = e
         .occurred_at
@@ -160,8 +174,8 @@ pub(super) fn event_item(out: &mut String, e: &Event, d: &Description, show_tena
                 out,
                 "<li><code>{}</code>: <span class=\"old\">{}</span> → <span class=\"new\">{}</span></li>",
                 esc(&c.path),
-                esc(&value_text(c.old.as_ref())),
-                esc(&value_text(c.new.as_ref())),
+                esc(&value_text(c.old.as_ref(), tz)),
+                esc(&value_text(c.new.as_ref(), tz)),
             );
         }
         out.push_str("</ul>");

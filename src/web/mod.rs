@@ -289,10 +289,11 @@ fn events_list(
         out.push_str("<p class=\"empty\">No events.</p>");
         return Ok(());
     }
+    let tz = crate::model::zone::get(zone)?;
     out.push_str("<ol class=\"events\">");
     for e in events {
         let d = e.describe_in(zone, now)?;
-        html::event_item(out, e, &d, show_tenant);
+        html::event_item(out, e, &d, &tz, show_tenant);
     }
     out.push_str("</ol>");
     Ok(())
