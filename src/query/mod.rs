@@ -7,6 +7,7 @@ pub(crate) mod summary;
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -487,6 +488,7 @@ pub(crate) fn search_text_of(
 ///
 /// Opaque to callers; its text form (`Display`/`FromStr`) can be handed to a browser and back.
 /// Keyset-based on (`occurred_at`, `seq`), so pages stay stable while new events arrive.
+/// In JSON it is that text (`"c1.…"`); a string that is not a cursor fails to deserialize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cursor {
     occurred_at_micros: i64,
@@ -558,8 +560,23 @@ impl FromStr for Cursor {
     }
 }
 
+impl Serialize for Cursor {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        crate::model::text_form::deserialize(d, "a cursor from `page.next`")
+    }
+}
+
 /// One page of results.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// In JSON: `{"events": [...], "next": "c1.…"}` (`next` is `null` on the last page), each
+/// event as [`Event`] serializes itself; it deserializes back to an equal page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Page {
     /// The events, in the query's order.

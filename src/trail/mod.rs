@@ -18,6 +18,8 @@ mod commit;
 mod idempotency;
 use commit::{State, Stored};
 mod read;
+#[cfg(test)]
+mod serde_tests;
 pub(crate) mod verify;
 
 use std::sync::{Arc, Condvar, Mutex, OnceLock};

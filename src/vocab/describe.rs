@@ -4,6 +4,7 @@ use std::fmt;
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Unit};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -14,7 +15,10 @@ use crate::{model::zone, vocab, Result};
 const MAX_CHANGES_SHOWN: usize = 3;
 
 /// An event described for a business in its time zone: see [`Event::describe_in`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// In JSON: `{"sentence": "...", "at": "...", "relative": "..."}`, ready for a timeline view;
+/// it deserializes back to an equal description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Description {
     /// The sentence, with times in the business's zone:
