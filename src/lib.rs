@@ -139,7 +139,7 @@ pub use memory::MemoryStore;
 pub use model::changes;
 pub use model::event::{Actor, ActorKind, Change, Event, Outcome, RequestContext, Source, Target};
 pub use model::new_event::{NewEvent, MAX_JSON_DEPTH, MAX_NAME_BYTES};
-pub use model::payload::AuditPayload;
+pub use model::payload::{AuditPayload, Currency, Money};
 pub use query::{Cursor, OutcomeFilter, Page, Query, SortOrder};
 pub use store::AuditStore;
 // The implementor types' home is `store` (below `AuditStore` there); re-exported here as before.

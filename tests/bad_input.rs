@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+#[path = "support/action_filters.rs"]
+mod action_filters;
+
 use auditkit::sqlite::{SqliteOptions, SqliteStore};
 use auditkit::{Actor, AuditTrail, Cursor, Error, NewEvent, Query, Target};
 use serde_json::{json, Value};
@@ -169,6 +172,12 @@ fn malformed_cursors_and_queries() {
         let err = t.query(&q).unwrap_err();
         assert!(matches!(err, Error::Invalid { .. }), "{err}");
     }
+}
+
+#[test]
+fn action_filters_that_are_not_action_names_are_invalid() {
+    action_filters::check(&AuditTrail::new(auditkit::MemoryStore::new()));
+    action_filters::check(&AuditTrail::new(SqliteStore::open_in_memory().unwrap()));
 }
 
 #[test]

@@ -487,3 +487,182 @@ fn typed_payloads_round_trip_and_leave_out_missing_options() -> auditkit::Result
     );
     Ok(())
 }
+
+#[test]
+fn a_typed_reschedule_does_not_repeat_its_start_change() {
+    // The trial booking service's event: the typed payload, plus the booking's own
+    // before/after state.
+    for (before, after) in [
+        (
+            json!({"start": "2026-03-28T10:00:00Z"}),
+            json!({"start": "2026-03-30T10:30:00Z"}),
+        ),
+        (
+            json!({"slot": {"start": "2026-03-28T10:00:00Z", "end": "2026-03-28T11:00:00Z"}}),
+            json!({"slot": {"start": "2026-03-30T10:30:00Z", "end": "2026-03-30T11:30:00Z"}}),
+        ),
+    ] {
+        let e = record(
+            NewEvent::typed(&BookingRescheduled {
+                from: datetime!(2026-03-28 10:00 UTC),
+                to: datetime!(2026-03-30 10:30 UTC),
+                reason: None,
+                new_booking_id: None,
+            })
+            .actor(sarah())
+            .target(haircut())
+            .before(before.clone())
+            .after(after),
+        );
+        let end = if before.get("slot").is_some() {
+            ", changing slot.end from Sat 28 Mar 11:00 to Mon 30 Mar 11:30"
+        } else {
+            ""
+        };
+        assert_eq!(
+            e.describe(),
+            format!("Sarah (staff) rescheduled Haircut with Sam from Sat 28 Mar 10:00 to Mon 30 Mar 10:30{end}")
+        );
+    }
+}
+
+/// An app's own refund payload, under the vocabulary's action (so its sentence), declaring
+/// a `before`/`after` key of the app's as money.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Refund {
+    amount: i64,
+    currency: String,
+}
+
+impl auditkit::AuditPayload for Refund {
+    const ACTION: &'static str = "payment.refunded";
+    const STATED_PATHS: &'static [&'static str] = &["status"];
+    const MONEY: &'static [auditkit::Money] = &[
+        auditkit::Money::new("amount", "currency"),
+        auditkit::Money::new("refunded_cents", "currency"),
+        auditkit::Money::fixed("fee", "GBP"),
+    ];
+}
+
+fn refund_event() -> Event {
+    record(
+        NewEvent::typed(&Refund {
+            amount: 2000,
+            currency: "EUR".into(),
+        })
+        .actor(sarah())
+        .target(Target::new("order", "o-77").label("Order #77"))
+        .before(json!({"refunded_cents": 0, "status": "paid", "fee": 150, "seats": 2}))
+        .after(json!({"refunded_cents": 2000, "status": "refunded", "fee": 0, "seats": 1})),
+    )
+}
+
+#[test]
+fn money_is_shown_by_the_payloads_declaration() {
+    let e = refund_event();
+    assert_eq!(
+        e.describe_as::<Refund>(),
+        "Sarah (staff) refunded €20.00 for Order #77, changing fee from £1.50 to £0.00, refunded_cents from €0.00 to €20.00 and seats from 2 to 1"
+    );
+    let d = e
+        .describe_in_as::<Refund>("Europe/Berlin", e.occurred_at)
+        .unwrap();
+    assert_eq!(d.sentence, e.describe_as::<Refund>());
+    // Without the app's type, the vocabulary's `PaymentRefunded` declares neither key.
+    assert_eq!(
+        e.describe(),
+        "Sarah (staff) refunded €20.00 for Order #77, changing fee from 150 to 0, refunded_cents from 0 to 2000 and 2 more fields"
+    );
+    // Another action is described as `describe` does.
+    let other = record(
+        NewEvent::new("booking.completed")
+            .actor(sarah())
+            .target(haircut()),
+    );
+    assert_eq!(other.describe_as::<Refund>(), other.describe());
+}
+
+#[test]
+fn a_typed_event_decides_by_declaration_not_key_names() {
+    let tip = |typed: bool| {
+        let e = if typed {
+            NewEvent::typed(&BookingCompleted {})
+        } else {
+            NewEvent::new("booking.completed")
+        };
+        record(
+            e.actor(sarah())
+                .target(haircut())
+                .context("currency", "EUR")
+                .before(json!({"tip_amount": 0, "status": "confirmed"}))
+                .after(json!({"tip_amount": 500, "status": "completed"})),
+        )
+        .describe()
+    };
+    // `BookingCompleted` states the status and declares no money.
+    assert_eq!(
+        tip(true),
+        "Sarah (staff) marked Haircut with Sam as completed, changing tip_amount from 0 to 500"
+    );
+    // An untyped event keeps the key-name rules.
+    assert_eq!(
+        tip(false),
+        "Sarah (staff) marked Haircut with Sam as completed, changing status from confirmed to completed and tip_amount from €0.00 to €5.00"
+    );
+}
+
+#[test]
+fn an_untyped_amount_is_money_as_before() {
+    let e = record(
+        NewEvent::new("payment.refunded")
+            .actor(sarah())
+            .target(Target::new("order", "o-77").label("Order #77"))
+            .context("amount", 2000)
+            .context("currency", "EUR")
+            .before(json!({"refunded_cents": 0}))
+            .after(json!({"refunded_cents": 2000})),
+    );
+    assert_eq!(
+        e.describe(),
+        "Sarah (staff) refunded €20.00 for Order #77, changing refunded_cents from 0 to 2000"
+    );
+}
+
+#[test]
+fn a_declared_currency_is_read_on_each_side_of_a_change() {
+    let e = record(
+        NewEvent::typed(&ServiceUpdated {})
+            .actor(sarah())
+            .target(Target::new("service", "s-1").label("Haircut"))
+            .before(json!({"price_amount": 4000, "currency": "EUR"}))
+            .after(json!({"price_amount": 4500, "currency": "USD"})),
+    );
+    assert_eq!(
+        e.describe(),
+        "Sarah (staff) updated service Haircut, changing currency from EUR to USD and price_amount from €40.00 to $45.00"
+    );
+}
+
+#[test]
+fn vocabulary_declarations_name_its_money_fields() {
+    for entry in vocab::entries() {
+        for f in entry.fields {
+            let is_amount = *f == "amount" || f.ends_with("_amount");
+            assert_eq!(
+                is_amount,
+                entry.money.iter().any(|m| m.path() == *f),
+                "{}: {f} must be declared money exactly when it is an amount",
+                entry.action
+            );
+        }
+        for m in entry.money {
+            assert!(
+                matches!(m.currency(), auditkit::Currency::Field("currency")),
+                "{}: {m:?}",
+                entry.action
+            );
+        }
+    }
+    let rescheduled = vocab::entry(actions::BOOKING_RESCHEDULED).unwrap();
+    assert_eq!(rescheduled.stated_paths, ["start", "slot.start"]);
+}

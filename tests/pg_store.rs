@@ -7,6 +7,8 @@
 //! the factory a conformance suite (`auditkit::testkit::run`) can take as it is.
 #![cfg(feature = "postgres")]
 
+#[path = "support/action_filters.rs"]
+mod action_filters;
 #[path = "support/answers.rs"]
 mod answers;
 mod pg_support;
@@ -1318,4 +1320,10 @@ fn derived_rows_changed_behind_the_guards_are_caught_by_verify() {
     let report = trail.verify().expect("verify");
     assert!(report.is_ok() && report.checked == 7, "{report}");
     assert_eq!(answers::answers(&trail, &queries), before);
+}
+
+#[test]
+fn action_filters_that_are_not_action_names_are_invalid() {
+    let url = server!();
+    action_filters::check(&AuditTrail::new(fresh_pg_store(&url)));
 }

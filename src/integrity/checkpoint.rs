@@ -17,6 +17,7 @@ use std::str::FromStr;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Hash;
 use crate::Error;
@@ -30,6 +31,10 @@ pub const ORIGIN_PREFIX: &str = "auditkit/";
 /// Keep checkpoints outside the database (a ticket system, an email, object storage, a signed
 /// note published elsewhere): [`crate::AuditTrail::verify_against`] then detects any change to
 /// the events up to it, including the newest ones being cut off.
+///
+/// In JSON a checkpoint is its note text (what `Display` prints), not an object of its
+/// fields: the text is what signatures cover and what other tlog tools read, so it is the
+/// one form worth storing. Deserializing parses it as [`FromStr`] does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Checkpoint {
@@ -81,6 +86,18 @@ impl Checkpoint {
             s.push('\n');
         }
         s
+    }
+}
+
+impl Serialize for Checkpoint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Checkpoint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::model::text_form::deserialize(d, "a checkpoint note")
     }
 }
 

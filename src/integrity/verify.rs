@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use super::checkpoint::Checkpoint;
 use super::purge::{PurgeRecord, PURGE_ACTION};
 use super::{canonical, hashes, merkle, Hash};
@@ -15,7 +17,10 @@ use crate::{Error, Result};
 const CHUNK: usize = 1_000;
 
 /// What kind of damage verification found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// In JSON a snake_case string: `"modified"`, `"checkpoint_mismatch"`, `"derived_row"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FaultKind {
     /// An event's fields no longer match its hash (or a personal value its commitment).
@@ -53,7 +58,9 @@ impl fmt::Display for FaultKind {
 }
 
 /// The first bad entry verification found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// In JSON: `{"seq": 7, "kind": "modified", "detail": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Fault {
     /// Where: the seq of the first bad (or first missing) entry.
@@ -71,7 +78,10 @@ impl fmt::Display for Fault {
 }
 
 /// The result of [`crate::AuditTrail::verify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serializes with every field (`fault` is `null` when the log is intact), so a health
+/// endpoint can return it as it is; it deserializes back to an equal report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct VerifyReport {
     /// Events whose hashes were recomputed.

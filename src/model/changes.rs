@@ -4,7 +4,7 @@
 //! A `.`, `[` or `\` inside a key is escaped with `\` so every path names exactly one place.
 //! The whole value has the path `""`. Unchanged fields are omitted.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::model::event::Change;
 
@@ -97,6 +97,28 @@ pub fn with_ancestors(path: &str) -> Vec<&str> {
     }
     out.push(path);
     out
+}
+
+/// The value at change path `path` (as [`diff`] writes them) inside `value`, if there is one.
+pub(crate) fn get<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    follow(value, &steps(path)?)
+}
+
+/// [`get`] inside an object held as a map (an event's context), without wrapping it in a
+/// `Value`.
+pub(crate) fn get_in<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    match steps(path)?.split_first()? {
+        (Step::Key(k), rest) => follow(map.get(k)?, rest),
+        (Step::Index(_), _) => None,
+    }
+}
+
+fn follow<'a>(value: &'a Value, steps: &[Step]) -> Option<&'a Value> {
+    steps.iter().try_fold(value, |v, step| match (step, v) {
+        (Step::Key(k), Value::Object(m)) => m.get(k),
+        (Step::Index(i), Value::Array(a)) => a.get(*i),
+        _ => None,
+    })
 }
 
 /// One step of a change path.

@@ -8,5 +8,6 @@ pub(crate) mod event;
 pub(crate) mod json_depth;
 pub(crate) mod new_event;
 pub(crate) mod payload;
+pub(crate) mod text_form;
 pub(crate) mod time_util;
 pub(crate) mod zone;

@@ -233,14 +233,8 @@ fn kind_of(v: &Value) -> &'static str {
 
 /// Checks an action name: at least two dot-separated segments of `[a-z0-9_]`.
 pub(crate) fn validate_action(action: &str) -> Result<()> {
-    let ok = action.len() <= MAX_NAME_BYTES
-        && action.split('.').count() >= 2
-        && action.split('.').all(|seg| {
-            !seg.is_empty()
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        });
+    let ok =
+        action.len() <= MAX_NAME_BYTES && action.split('.').count() >= 2 && action_segments(action);
     if ok {
         Ok(())
     } else {
@@ -251,6 +245,17 @@ pub(crate) fn validate_action(action: &str) -> Result<()> {
             ),
         ))
     }
+}
+
+/// True when every dot-separated segment of `s` is non-empty `[a-z0-9_]`: the shape of an
+/// action name, or of the part of a `booking.*` query pattern before its `.*`.
+pub(crate) fn action_segments(s: &str) -> bool {
+    s.split('.').all(|seg| {
+        !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    })
 }
 
 pub(crate) fn validate_name(field: &str, value: &str) -> Result<()> {

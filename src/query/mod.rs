@@ -7,11 +7,12 @@ pub(crate) mod summary;
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
 
 use crate::model::event::{ActorKind, Event, Source, Target};
-use crate::model::{time_util, zone};
+use crate::model::{new_event, time_util, zone};
 use crate::{Error, Result};
 
 /// Page size when [`Query::limit`] is not called.
@@ -229,12 +230,17 @@ impl Query {
 
     /// Events with this action; `booking.*` matches every action that starts with `booking.`
     /// (deeper names too). `_` is literal. Replaces earlier action filters.
+    ///
+    /// A name that is not an action name (`"Booking Rescheduled"`, `"booking"`) or a pattern
+    /// other than `prefix.*` makes the query an [`Error::Invalid`] (field `query.action`) when
+    /// it runs: no event could match it, so an empty answer would only hide the typo.
     pub fn action(mut self, action: impl AsRef<str>) -> Self {
         self.actions = vec![ActionPattern::parse(action.as_ref())];
         self
     }
 
-    /// Events with any of these actions (each may be a `prefix.*`).
+    /// Events with any of these actions (each may be a `prefix.*`); each is checked as
+    /// [`Query::action`] says.
     pub fn actions<I, A>(mut self, actions: I) -> Self
     where
         I: IntoIterator<Item = A>,
@@ -414,13 +420,29 @@ impl Query {
                 ));
             }
         }
+        // No stored event can have an action that is not a valid name, so such a filter would
+        // silently match nothing: say so instead, as recording would.
         for p in &self.actions {
-            if let ActionPattern::Prefix(prefix) = p {
-                if !(prefix.is_empty() || prefix.ends_with('.')) {
-                    return Err(Error::invalid(
-                        "action",
-                        format!("{prefix:?}* is not a valid pattern: a `*` may only follow a `.`, as in `booking.*`"),
-                    ));
+            match p {
+                ActionPattern::Exact(name) => {
+                    if new_event::validate_action(name).is_err() {
+                        return Err(Error::invalid(
+                            "query.action",
+                            format!("{name:?} is not an action name: use at least two dot-separated segments of lowercase letters, digits and `_` (like `booking.rescheduled`), or a pattern like `booking.*`"),
+                        ));
+                    }
+                }
+                ActionPattern::Prefix(prefix) => {
+                    let ok = prefix.is_empty()
+                        || prefix
+                            .strip_suffix('.')
+                            .is_some_and(new_event::action_segments);
+                    if !ok {
+                        return Err(Error::invalid(
+                            "query.action",
+                            format!("{prefix:?}* is not a valid pattern: a `*` may only follow a `.` after lowercase segments, as in `booking.*`"),
+                        ));
+                    }
                 }
             }
         }
@@ -573,6 +595,7 @@ pub(crate) fn search_text_of(
 ///
 /// Opaque to callers; its text form (`Display`/`FromStr`) can be handed to a browser and back.
 /// Keyset-based on (`occurred_at`, `seq`), so pages stay stable while new events arrive.
+/// In JSON it is that text (`"c1.…"`); a string that is not a cursor fails to deserialize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cursor {
     occurred_at_micros: i64,
@@ -644,8 +667,23 @@ impl FromStr for Cursor {
     }
 }
 
+impl Serialize for Cursor {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        crate::model::text_form::deserialize(d, "a cursor from `page.next`")
+    }
+}
+
 /// One page of results.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// In JSON: `{"events": [...], "next": "c1.…"}` (`next` is `null` on the last page), each
+/// event as [`Event`] serializes itself; it deserializes back to an equal page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Page {
     /// The events, in the query's order.
@@ -800,5 +838,40 @@ mod tests {
         assert!(ActionPattern::parse("booking.*").matches("booking.seat.booked"));
         assert!(!ActionPattern::parse("booking.*").matches("bookings.created"));
         assert!(!ActionPattern::parse("booking.created").matches("booking.created_x"));
+    }
+
+    #[test]
+    fn action_filters_must_be_action_names_or_patterns() {
+        for good in [
+            "booking.rescheduled",
+            "booking.*",
+            "booking.seat.*",
+            "*",
+            "a_1.b_2",
+        ] {
+            assert!(Query::new().action(good).validate().is_ok(), "{good}");
+        }
+        for bad in [
+            "Booking Rescheduled",
+            "booking",
+            "booking.",
+            ".booking",
+            "booking.Created",
+            "booking*",
+            "Booking.*",
+            ".*",
+        ] {
+            let e = Query::new().action(bad).validate().unwrap_err();
+            assert!(
+                matches!(&e, Error::Invalid { field, .. } if field == "query.action"),
+                "{bad}: {e}"
+            );
+        }
+        let e = Query::new()
+            .actions(["booking.created", "Booking Rescheduled"])
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains("\"Booking Rescheduled\""), "{e}");
+        assert!(e.to_string().contains("booking.rescheduled"), "{e}");
     }
 }

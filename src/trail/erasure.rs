@@ -1,6 +1,7 @@
 //! Erasure (the GDPR right to be forgotten): removing one person's personal values
 //! everywhere, without breaking the chain.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::event::{Actor, ActorKind, Event, Target};
@@ -141,7 +142,9 @@ impl Subject {
 }
 
 /// What [`AuditTrail::erase_subject`] did.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serializes with its event as [`Event`] does; it deserializes back to an equal report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ErasureReport {
     /// Events that had personal values of the subject removed.

@@ -21,6 +21,8 @@ mod idempotency;
 use commit::{State, Stored};
 mod read;
 pub(crate) mod scoped;
+#[cfg(test)]
+mod serde_tests;
 pub(crate) mod verify;
 
 use std::sync::{Arc, Condvar, Mutex, OnceLock};

@@ -22,7 +22,9 @@ impl<S: AuditStore> AuditTrail<S> {
     /// One page of events matching `query`; continue with `query.after(page.next)`.
     ///
     /// # Errors
-    /// [`Error::Invalid`](crate::Error::Invalid) for an unanswerable query (bad limit, empty search); storage errors.
+    /// [`Error::Invalid`](crate::Error::Invalid) for an unanswerable query (bad limit, empty
+    /// search, an action filter that is not an action name or `prefix.*` pattern); storage
+    /// errors.
     pub fn query(&self, query: &Query) -> Result<Page> {
         query.validate()?;
         let limit = query.page_size();

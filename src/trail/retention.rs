@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, Write};
 
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::integrity::archive::{self, ArchiveReport, ArchiveWriter};
@@ -20,7 +21,10 @@ pub use crate::integrity::purge::PURGE_ACTION;
 const CHUNK: usize = 1_000;
 
 /// What [`AuditTrail::purge_before`] did.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serializes with its checkpoint as note text and its event as [`Event`] does; it
+/// deserializes back to an equal report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PurgeReport {
     /// How many events were removed (0 when none was older than the cutoff).

@@ -4,17 +4,23 @@ use std::fmt;
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Unit};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::model::changes;
 use crate::model::event::{Actor, ActorKind, Event, Outcome};
-use crate::{model::zone, vocab, Result};
+use crate::model::payload::{Currency, Money};
+use crate::{model::zone, vocab, AuditPayload, Result};
 
 /// How many field changes a sentence spells out before summing up the rest.
 const MAX_CHANGES_SHOWN: usize = 3;
 
 /// An event described for a business in its time zone: see [`Event::describe_in`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// In JSON: `{"sentence": "...", "at": "...", "relative": "..."}`, ready for a timeline view;
+/// it deserializes back to an equal description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Description {
     /// The sentence, with times in the business's zone:
@@ -43,8 +49,57 @@ impl Event {
     /// sentence does not already show are appended (`, changing price from €40.00 to €45.00`).
     /// Someone acting on behalf of another shows as `Support agent Tom as Alex Doe
     /// (customer)`; a failure ends with its reason.
+    ///
+    /// Which changes the sentence already shows, and which numbers are money, depends on how
+    /// the event was recorded:
+    /// - from a typed payload ([`crate::NewEvent::typed`]) of a [`vocab`] action: by the
+    ///   declarations of the vocabulary's payload type ([`AuditPayload::STATED_PATHS`] and
+    ///   [`AuditPayload::MONEY`]); a reschedule's `start` change is not repeated after its
+    ///   `from … to …`. For a payload type of your own, use [`Event::describe_as`].
+    /// - otherwise by key names: the changes of keys the template showed are left out, and
+    ///   integers under `amount`, `price`, `total` and keys ending in `_amount` or `_price` are
+    ///   money in the event's `currency`.
     pub fn describe(&self) -> String {
-        sentence(self, &TimeZone::UTC)
+        sentence(self, &TimeZone::UTC, Declared::for_event(self))
+    }
+
+    /// [`Event::describe`] by the declarations of the payload type `P`
+    /// ([`AuditPayload::STATED_PATHS`], [`AuditPayload::MONEY`]) when the event has `P`'s
+    /// action: how an app describes events of its own payload types, which the event alone
+    /// cannot name. An event of another action is described as [`Event::describe`] does.
+    ///
+    /// ```
+    /// # fn main() -> auditkit::Result<()> {
+    /// use auditkit::{Actor, AuditPayload, AuditTrail, MemoryStore, Money, NewEvent, Target};
+    /// use serde_json::json;
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Refund { amount: i64, currency: String }
+    ///
+    /// impl AuditPayload for Refund {
+    ///     const ACTION: &'static str = "payment.refunded";
+    ///     const MONEY: &'static [Money] = &[
+    ///         Money::new("amount", "currency"),
+    ///         Money::new("refunded_cents", "currency"),
+    ///     ];
+    /// }
+    ///
+    /// let trail = AuditTrail::new(MemoryStore::new());
+    /// let e = trail.record(
+    ///     NewEvent::typed(&Refund { amount: 2000, currency: "EUR".into() })
+    ///         .actor(Actor::user("u-1").name("Sam").role("staff"))
+    ///         .target(Target::new("order", "o-1").label("Order #1001"))
+    ///         .before(json!({"refunded_cents": 0}))
+    ///         .after(json!({"refunded_cents": 2000})),
+    /// )?;
+    /// assert_eq!(
+    ///     e.describe_as::<Refund>(),
+    ///     "Sam (staff) refunded €20.00 for Order #1001, changing refunded_cents from €0.00 to €20.00"
+    /// );
+    /// # Ok(()) }
+    /// ```
+    pub fn describe_as<P: AuditPayload>(&self) -> String {
+        sentence(self, &TimeZone::UTC, Declared::as_payload::<P>(self))
     }
 
     /// [`Event::describe`] for a business in the IANA time zone `zone` (such as
@@ -72,10 +127,32 @@ impl Event {
     /// # Errors
     /// [`crate::Error::Invalid`] (field `zone`) when `zone` is not a known IANA zone name.
     pub fn describe_in(&self, zone: &str, now: OffsetDateTime) -> Result<Description> {
+        self.description(zone, now, Declared::for_event(self))
+    }
+
+    /// [`Event::describe_in`] by the declarations of the payload type `P`, as
+    /// [`Event::describe_as`] describes.
+    ///
+    /// # Errors
+    /// As [`Event::describe_in`].
+    pub fn describe_in_as<P: AuditPayload>(
+        &self,
+        zone: &str,
+        now: OffsetDateTime,
+    ) -> Result<Description> {
+        self.description(zone, now, Declared::as_payload::<P>(self))
+    }
+
+    fn description(
+        &self,
+        zone: &str,
+        now: OffsetDateTime,
+        declared: Option<Declared>,
+    ) -> Result<Description> {
         let tz = zone::get(zone)?;
         let at = zone::timestamp(self.occurred_at).to_zoned(tz.clone());
         Ok(Description {
-            sentence: sentence(self, &tz),
+            sentence: sentence(self, &tz, declared),
             at: at.strftime("%a %-d %b %Y %H:%M %Z").to_string(),
             relative: relative(zone::timestamp(self.occurred_at), zone::timestamp(now), &tz),
         })
@@ -141,11 +218,63 @@ pub(crate) fn relative(then: Timestamp, now: Timestamp, tz: &TimeZone) -> String
     }
 }
 
+/// What a payload type declares about describing its events; `None` where an event is
+/// described by key names (it was not recorded from a typed payload).
+#[derive(Debug, Clone, Copy)]
+struct Declared {
+    stated: &'static [&'static str],
+    money: &'static [Money],
+}
+
+impl Declared {
+    /// The vocabulary's declarations for an event recorded from a typed payload of its
+    /// action. The event names no type, so a vocabulary action is taken to be the
+    /// vocabulary's payload; an app's own type is named with [`Event::describe_as`].
+    fn for_event(e: &Event) -> Option<Declared> {
+        e.payload_version?;
+        vocab::entry(&e.action).map(|v| Declared {
+            stated: v.stated_paths,
+            money: v.money,
+        })
+    }
+
+    fn as_payload<P: AuditPayload>(e: &Event) -> Option<Declared> {
+        if e.action == P::ACTION {
+            Some(Declared {
+                stated: P::STATED_PATHS,
+                money: P::MONEY,
+            })
+        } else {
+            Declared::for_event(e)
+        }
+    }
+
+    /// True when the sentence states the change at `path`: a stated path is it or above it.
+    fn states(&self, path: &str) -> bool {
+        changes::with_ancestors(path)
+            .iter()
+            .any(|p| self.stated.contains(p))
+    }
+}
+
+/// Which of an event's values a value shown comes from: a currency is looked up on the same
+/// side first, so a change from euros to dollars shows each amount in its own.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    /// A payload (context) field, as the template shows it.
+    Context,
+    /// A change's old value, from `before`.
+    Old,
+    /// A change's new value, from `after`.
+    New,
+}
+
 /// The whole sentence for `e` with times in `tz`.
-fn sentence(e: &Event, tz: &TimeZone) -> String {
+fn sentence(e: &Event, tz: &TimeZone, declared: Option<Declared>) -> String {
     let mut r = Renderer {
         e,
         tz,
+        declared,
         used: Vec::new(),
     };
     let who = who_acted(&e.actor);
@@ -239,6 +368,8 @@ fn capitalize(s: &str) -> String {
 struct Renderer<'a> {
     e: &'a Event,
     tz: &'a TimeZone,
+    /// The payload type's declarations; `None` describes by key names.
+    declared: Option<Declared>,
     /// Keys a filled template showed, so they are not repeated.
     used: Vec<String>,
 }
@@ -294,11 +425,23 @@ impl Renderer<'_> {
             .context
             .get(key)
             .or_else(|| e.after.as_ref().and_then(|a| a.get(key)))?;
-        self.text(key, v)
+        self.text(key, v, Side::Context)
     }
 
-    /// The currency that goes with amounts in this event.
-    fn currency(&self) -> Option<&str> {
+    /// For a number at `path`: `Some(currency)` when it is money, `None` when it is not.
+    fn money_at(&self, path: &str, side: Side) -> Option<Option<&str>> {
+        let Some(d) = self.declared else {
+            return is_money(last_key(path)).then(|| self.untyped_currency());
+        };
+        let m = d.money.iter().find(|m| m.covers(path))?;
+        Some(match m.currency() {
+            Currency::Code(code) => Some(code),
+            Currency::Field(at) => self.currency_at(at, side),
+        })
+    }
+
+    /// The currency that goes with amounts in an event described by key names.
+    fn untyped_currency(&self) -> Option<&str> {
         let e = self.e;
         e.context
             .get("currency")
@@ -307,14 +450,28 @@ impl Renderer<'_> {
             .and_then(Value::as_str)
     }
 
-    fn text(&self, key: &str, v: &Value) -> Option<String> {
+    /// The ISO 4217 code at `path`: on `side` first, then the payload, then the other side.
+    fn currency_at(&self, path: &str, side: Side) -> Option<&str> {
+        let e = self.e;
+        let context = || changes::get_in(&e.context, path);
+        let before = || e.before.as_ref().and_then(|v| changes::get(v, path));
+        let after = || e.after.as_ref().and_then(|v| changes::get(v, path));
+        match side {
+            Side::Context => context().or_else(after).or_else(before),
+            Side::New => after().or_else(context).or_else(before),
+            Side::Old => before().or_else(context).or_else(after),
+        }
+        .and_then(Value::as_str)
+    }
+
+    fn text(&self, path: &str, v: &Value, side: Side) -> Option<String> {
         match v {
             Value::Null => None,
             Value::Bool(b) => Some(if *b { "yes" } else { "no" }.into()),
-            Value::Number(n) => match n.as_i64() {
-                Some(minor) if is_money(key) => Some(money(minor, self.currency())),
-                _ => Some(n.to_string()),
-            },
+            Value::Number(n) => Some(match (n.as_i64(), self.money_at(path, side)) {
+                (Some(minor), Some(currency)) => money(minor, currency),
+                _ => n.to_string(),
+            }),
             Value::String(s) => Some(match s.parse::<Timestamp>() {
                 Ok(t) => {
                     let t = t.to_zoned(self.tz.clone());
@@ -334,7 +491,7 @@ impl Renderer<'_> {
             Value::Array(items) => Some(
                 items
                     .iter()
-                    .filter_map(|i| self.text(key, i))
+                    .filter_map(|i| self.text(path, i, side))
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
@@ -345,27 +502,24 @@ impl Renderer<'_> {
     /// `, changing start from A to B and price from €40.00 to €45.00` for the changes whose
     /// field the sentence did not show.
     fn changes(&self) -> String {
-        let shown: Vec<String> = self
+        let left: Vec<_> = self
             .e
             .changes
             .iter()
             .filter(|c| !self.used.contains(&c.path))
+            .filter(|c| !self.declared.is_some_and(|d| d.states(&c.path)))
+            .collect();
+        let shown: Vec<String> = left
+            .iter()
             .map(|c| {
-                let key = c
-                    .path
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or(&c.path)
-                    .split('[')
-                    .next()
-                    .unwrap_or_default();
-                let show = |v: &Option<Value>| v.as_ref().and_then(|v| self.text(key, v));
+                let show =
+                    |v: &Option<Value>, side| v.as_ref().and_then(|v| self.text(&c.path, v, side));
                 let path = if c.path.is_empty() {
                     "the value"
                 } else {
                     &c.path
                 };
-                match (show(&c.old), show(&c.new)) {
+                match (show(&c.old, Side::Old), show(&c.new, Side::New)) {
                     (Some(o), Some(n)) => format!("{path} from {o} to {n}"),
                     (None, Some(n)) => format!("{path} to {n}"),
                     (Some(o), None) => format!("{path} from {o} to nothing"),
@@ -373,12 +527,7 @@ impl Renderer<'_> {
                 }
             })
             .collect();
-        let all_new = self
-            .e
-            .changes
-            .iter()
-            .filter(|c| !self.used.contains(&c.path))
-            .all(|c| c.old.is_none() && c.new.is_some());
+        let all_new = left.iter().all(|c| c.old.is_none() && c.new.is_some());
         let verb = if all_new { "setting" } else { "changing" };
         match shown.len() {
             0 => String::new(),
@@ -400,7 +549,13 @@ fn join_and(items: &[String]) -> String {
     }
 }
 
-/// Keys whose integer values are money in minor units.
+/// The last key of a change path: `price` for `items[2].price`, `items` for `items[2]`.
+fn last_key(path: &str) -> &str {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    last.split('[').next().unwrap_or_default()
+}
+
+/// Keys whose integer values are money in minor units, for events described by key names.
 fn is_money(key: &str) -> bool {
     key == "amount"
         || key.ends_with("_amount")

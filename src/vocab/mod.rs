@@ -62,14 +62,23 @@
 //! `after` value `key`), `{target}` the target's label, `{ip}` the request's IP address;
 //! a part in `[...]` is left out unless every value in it is present; the text after `|` is
 //! used when the event's outcome is a failure. Values print by kind: RFC 3339 strings as
-//! times, keys ending in `amount` as money in the `currency`, lists joined with commas.
+//! times, money fields as money in their currency, lists joined with commas.
+//!
+//! For an event recorded from one of these payloads, its type's declarations decide:
+//! [`AuditPayload::MONEY`] names its money fields (`amount`, `fee_amount`, ... with
+//! `currency`; [`Entry::money`]), and [`AuditPayload::STATED_PATHS`] the change paths its
+//! sentence already states, which are not appended again (a reschedule's `start` and
+//! `slot.start`, the `status` a cancellation sets; [`Entry::stated_paths`]). An event
+//! recorded with [`NewEvent::new`](crate::NewEvent::new) under a vocabulary action is
+//! described by key names: integers under `amount`, `price`, `total` and keys ending in
+//! `_amount` or `_price` are money in its `currency`.
 
 pub(crate) mod describe;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::AuditPayload;
+use crate::{AuditPayload, Money};
 
 /// One action of the vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +93,11 @@ pub struct Entry {
     pub template: &'static str,
     /// The payload's fields (context keys), required ones first.
     pub fields: &'static [&'static str],
+    /// The change paths the sentence already states: the payload's
+    /// [`AuditPayload::STATED_PATHS`].
+    pub stated_paths: &'static [&'static str],
+    /// The fields that hold money: the payload's [`AuditPayload::MONEY`].
+    pub money: &'static [Money],
 }
 
 /// Every `(action, description)` pair of the vocabulary, grouped by area, in a stable order.
@@ -111,7 +125,10 @@ pub fn description(action: &str) -> Option<&'static str> {
 macro_rules! vocab {
     ($(
         $(#[$doc:meta])*
-        $name:ident, $konst:ident = $action:literal, $desc:literal, $template:literal {
+        $name:ident, $konst:ident = $action:literal, $desc:literal, $template:literal
+        $( stated [ $($stated:literal),* $(,)? ] )?
+        $( money [ $($money:expr),* $(,)? ] )?
+        {
             $( $(#[$rm:meta])* $rf:ident : $rty:ty ),* $(,)?
             $( ; $( $(#[$om:meta])* $of:ident : $oty:ty ),* $(,)? )?
         }
@@ -132,6 +149,8 @@ macro_rules! vocab {
 
             impl AuditPayload for $name {
                 const ACTION: &'static str = $action;
+                const STATED_PATHS: &'static [&'static str] = &[$($($stated),*)?];
+                const MONEY: &'static [Money] = &[$($($money),*)?];
             }
         )*
 
@@ -149,6 +168,8 @@ macro_rules! vocab {
                 description: $desc,
                 template: $template,
                 fields: &[$(stringify!($rf),)* $($(stringify!($of),)*)?],
+                stated_paths: <$name as AuditPayload>::STATED_PATHS,
+                money: <$name as AuditPayload>::MONEY,
             }, )*
         ];
     };
@@ -175,7 +196,8 @@ vocab! {
 
     /// A pending booking was confirmed (accepted), automatically or by staff.
     BookingConfirmed, BOOKING_CONFIRMED = "booking.confirmed", "Booking confirmed",
-        "confirmed {target}[ ({rule})]" {
+        "confirmed {target}[ ({rule})]"
+        stated ["status"] {
         ;
         /// The rule that confirmed it automatically, if any.
         rule: String,
@@ -183,7 +205,8 @@ vocab! {
 
     /// A pending booking was declined.
     BookingRejected, BOOKING_REJECTED = "booking.rejected", "Booking rejected",
-        "rejected {target}[: {reason}]" {
+        "rejected {target}[: {reason}]"
+        stated ["status"] {
         ;
         /// Why it was rejected.
         reason: String,
@@ -191,7 +214,8 @@ vocab! {
 
     /// A booking moved to another time.
     BookingRescheduled, BOOKING_RESCHEDULED = "booking.rescheduled", "Booking rescheduled",
-        "rescheduled {target}[ from {from} to {to}][ ({reason})][, new booking {new_booking_id}]" {
+        "rescheduled {target}[ from {from} to {to}][ ({reason})][, new booking {new_booking_id}]"
+        stated ["start", "slot.start"] {
         /// The original start.
         #[serde(with = "ts")]
         from: OffsetDateTime,
@@ -215,7 +239,8 @@ vocab! {
 
     /// A booking moved to another host.
     BookingReassigned, BOOKING_REASSIGNED = "booking.reassigned", "Booking reassigned",
-        "reassigned {target}[ from {previous_host}][ to {host}][ ({assignment})]" {
+        "reassigned {target}[ from {previous_host}][ to {host}][ ({assignment})]"
+        stated ["host"] {
         /// The new host.
         host: String,
         ;
@@ -227,7 +252,9 @@ vocab! {
 
     /// A booking was cancelled; the actor says by whom (customer, staff, system).
     BookingCancelled, BOOKING_CANCELLED = "booking.cancelled", "Booking cancelled",
-        "cancelled {target}[: {reason}]" {
+        "cancelled {target}[: {reason}]"
+        stated ["status"]
+        money [Money::new("fee_amount", "currency")] {
         ;
         /// Why, if given.
         reason: String,
@@ -239,7 +266,8 @@ vocab! {
 
     /// The customer (or the host) did not show up.
     BookingNoShow, BOOKING_NO_SHOW = "booking.no_show", "Marked as no-show",
-        "marked {target} as a no-show[ ({who})]" {
+        "marked {target} as a no-show[ ({who})]"
+        stated ["status"] {
         ;
         /// Who did not show: `attendee`, `host`, a name.
         who: String,
@@ -247,11 +275,13 @@ vocab! {
 
     /// The service was delivered.
     BookingCompleted, BOOKING_COMPLETED = "booking.completed", "Booking completed",
-        "marked {target} as completed" {}
+        "marked {target} as completed"
+        stated ["status"] {}
 
     /// Details of a booking changed (price, service, status...); see the event's changes.
     BookingModified, BOOKING_MODIFIED = "booking.modified", "Booking modified",
-        "modified {target}" {}
+        "modified {target}"
+        money [Money::new("price_amount", "currency")] {}
 
     /// Someone joined a booking.
     BookingAttendeeAdded, BOOKING_ATTENDEE_ADDED = "booking.attendee_added", "Attendee added",
@@ -262,7 +292,8 @@ vocab! {
 
     /// A booking's location changed.
     BookingLocationChanged, BOOKING_LOCATION_CHANGED = "booking.location_changed",
-        "Location changed", "changed the location of {target}[ from {from} to {to}]" {
+        "Location changed", "changed the location of {target}[ from {from} to {to}]"
+        stated ["location"] {
         /// The previous location.
         from: String,
         /// The new location.
@@ -279,7 +310,8 @@ vocab! {
 
     /// A seat moved to another time.
     BookingSeatRescheduled, BOOKING_SEAT_RESCHEDULED = "booking.seat_rescheduled",
-        "Seat rescheduled", "moved a seat on {target}[ for {attendee}][ from {from} to {to}]" {
+        "Seat rescheduled", "moved a seat on {target}[ for {attendee}][ from {from} to {to}]"
+        stated ["start", "slot.start"] {
         /// The original start.
         #[serde(with = "ts")]
         from: OffsetDateTime,
@@ -303,7 +335,8 @@ vocab! {
 
     /// An order (a booking's bill, a product purchase) was placed.
     OrderCreated, ORDER_CREATED = "order.created", "Order created",
-        "created {target}[ for {amount}]" {
+        "created {target}[ for {amount}]"
+        money [Money::new("amount", "currency")] {
         ;
         /// Total in minor units of `currency`.
         amount: i64,
@@ -313,7 +346,8 @@ vocab! {
 
     /// A payment was received.
     PaymentPaid, PAYMENT_PAID = "payment.paid", "Payment received",
-        "recorded a payment[ of {amount}][ by {method}][ for {target}]|could not take a payment[ of {amount}][ by {method}][ for {target}]" {
+        "recorded a payment[ of {amount}][ by {method}][ for {target}]|could not take a payment[ of {amount}][ by {method}][ for {target}]"
+        money [Money::new("amount", "currency")] {
         /// Amount in minor units of `currency`.
         amount: i64,
         /// ISO 4217 code.
@@ -327,7 +361,8 @@ vocab! {
 
     /// A charge was attempted and failed (declined card, insufficient funds).
     PaymentFailed, PAYMENT_FAILED = "payment.failed", "Payment failed",
-        "could not charge[ {amount}][ by {method}][ for {target}][: {reason}]" {
+        "could not charge[ {amount}][ by {method}][ for {target}][: {reason}]"
+        money [Money::new("amount", "currency")] {
         /// Amount in minor units of `currency`.
         amount: i64,
         /// ISO 4217 code.
@@ -341,7 +376,11 @@ vocab! {
 
     /// Money was refunded, in full or in part.
     PaymentRefunded, PAYMENT_REFUNDED = "payment.refunded", "Payment refunded",
-        "refunded[ {amount}][ of {original_amount}][ for {target}][ to {method}][ ({reason})]" {
+        "refunded[ {amount}][ of {original_amount}][ for {target}][ to {method}][ ({reason})]"
+        money [
+            Money::new("amount", "currency"),
+            Money::new("original_amount", "currency"),
+        ] {
         /// Amount refunded, in minor units of `currency`.
         amount: i64,
         /// ISO 4217 code.
@@ -357,7 +396,8 @@ vocab! {
 
     /// An invoice was created.
     InvoiceCreated, INVOICE_CREATED = "invoice.created", "Invoice created",
-        "created invoice[ {number}][ for {target}][ ({amount})]" {
+        "created invoice[ {number}][ for {target}][ ({amount})]"
+        money [Money::new("amount", "currency")] {
         /// The invoice number.
         number: String,
         ;
@@ -387,7 +427,8 @@ vocab! {
 
     /// An order's payment was kept without the service (late cancellation, no-show).
     OrderForfeited, ORDER_FORFEITED = "order.forfeited", "Order forfeited",
-        "forfeited {target}[ ({amount})][: {reason}]" {
+        "forfeited {target}[ ({amount})][: {reason}]"
+        money [Money::new("amount", "currency")] {
         ;
         /// Amount kept, in minor units of `currency`.
         amount: i64,
@@ -401,7 +442,8 @@ vocab! {
 
     /// A voucher (gift card) was bought.
     VoucherPurchased, VOUCHER_PURCHASED = "voucher.purchased", "Voucher purchased",
-        "purchased voucher {code}[ worth {amount}]" {
+        "purchased voucher {code}[ worth {amount}]"
+        money [Money::new("amount", "currency")] {
         /// The voucher code.
         code: String,
         ;
@@ -413,7 +455,8 @@ vocab! {
 
     /// A voucher was used.
     VoucherRedeemed, VOUCHER_REDEEMED = "voucher.redeemed", "Voucher redeemed",
-        "redeemed voucher {code}[ for {amount}][ on {target}]" {
+        "redeemed voucher {code}[ for {amount}][ on {target}]"
+        money [Money::new("amount", "currency")] {
         /// The voucher code.
         code: String,
         ;
@@ -470,7 +513,8 @@ vocab! {
 
     /// A bookable service was created.
     ServiceCreated, SERVICE_CREATED = "service.created", "Service created",
-        "created service {target}[ ({duration_minutes} min)][ at {price_amount}]" {
+        "created service {target}[ ({duration_minutes} min)][ at {price_amount}]"
+        money [Money::new("price_amount", "currency")] {
         ;
         /// Length in minutes.
         duration_minutes: u32,
@@ -482,7 +526,8 @@ vocab! {
 
     /// A service changed; see the event's changes.
     ServiceUpdated, SERVICE_UPDATED = "service.updated", "Service updated",
-        "updated service {target}" {}
+        "updated service {target}"
+        money [Money::new("price_amount", "currency")] {}
 
     /// A service was deleted.
     ServiceDeleted, SERVICE_DELETED = "service.deleted", "Service deleted",
@@ -545,7 +590,8 @@ vocab! {
 
     /// A staff user's role (access level) changed.
     UserRoleChanged, USER_ROLE_CHANGED = "user.role_changed", "User role changed",
-        "changed the role of {target}[ from {from} to {to}]" {
+        "changed the role of {target}[ from {from} to {to}]"
+        stated ["role"] {
         /// The previous role.
         from: String,
         /// The new role.
@@ -614,7 +660,8 @@ vocab! {
 
     /// An account's email address changed.
     EmailChanged, EMAIL_CHANGED = "account.email_changed", "Email changed",
-        "changed the email[ of {target}][ from {from} to {to}]" {
+        "changed the email[ of {target}][ from {from} to {to}]"
+        stated ["email"] {
         /// The previous address.
         from: String,
         /// The new address.
