@@ -778,6 +778,8 @@ pub mod sqlite;
 pub mod postgres;
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "web")]
+pub mod web;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod guide;
@@ -907,7 +909,7 @@ pub use trail::{AuditTrail, TrailBuilder as Builder};
     assert_eq!(
         check(&files),
         [
-            "src/lib.rs:20: declares module `extras`, which the layer table in tests/layers.rs \
+            "src/lib.rs:22: declares module `extras`, which the layer table in tests/layers.rs \
              does not know: add it there, with what it may use",
             "src/lib.rs: declares no module `guide`, which the layer table in tests/layers.rs \
              names: remove it there",
