@@ -130,7 +130,7 @@ pub(crate) enum Command {
         store: StoreArg,
         /// The target, KIND:ID (`booking:b-123`).
         #[arg(value_name = "KIND:ID", value_parser = parse_target)]
-        target: (String, String),
+        of: (String, String),
         #[command(flatten)]
         filters: Filters,
         #[command(flatten)]

@@ -50,11 +50,11 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         } => read::list(&store.store, query(&filters)?, &filters, &list),
         Command::History {
             store,
-            target,
+            of,
             filters,
             list,
         } => {
-            let q = query(&filters)?.involving(&Target::new(target.0, target.1));
+            let q = query(&filters)?.involving(&Target::new(of.0, of.1));
             read::list(&store.store, q, &filters, &list)
         }
         Command::Customer {
@@ -142,6 +142,11 @@ fn query(f: &Filters) -> Result<Query> {
         // An open end reaches as far as the store can hold.
         let from = f.from_day.unwrap_or(time::macros::date!(1970 - 01 - 01));
         let to = f.to_day.unwrap_or(time::macros::date!(9999 - 12 - 31));
+        if from > to {
+            return Err(Fail::usage(format!(
+                "--to-day {to} is before --from-day {from}; both days are included, so give                  the same day twice for one day"
+            )));
+        }
         q = q.between_local_days(from, to, f.zone.as_deref().unwrap_or("UTC"));
     }
     if let Some(s) = &f.search {
