@@ -144,7 +144,7 @@ fn query(f: &Filters) -> Result<Query> {
         let to = f.to_day.unwrap_or(time::macros::date!(9999 - 12 - 31));
         if from > to {
             return Err(Fail::usage(format!(
-                "--to-day {to} is before --from-day {from}; both days are included, so give                  the same day twice for one day"
+                "--to-day {to} is before --from-day {from}; both days are included, so give the same day twice for one day"
             )));
         }
         q = q.between_local_days(from, to, f.zone.as_deref().unwrap_or("UTC"));
