@@ -5,7 +5,7 @@
 //! Run with `cargo run --example quickstart`.
 
 use auditkit::sqlite::SqliteStore;
-use auditkit::{Actor, AuditTrail, NewEvent, Query, Source, Target};
+use auditkit::{Actor, AuditStore, AuditTrail, NewEvent, Query, Source, Target};
 use serde_json::json;
 use time::macros::datetime;
 
@@ -49,7 +49,7 @@ pub fn run(out: &mut impl std::io::Write) -> auditkit::Result<()> {
 }
 
 /// The booking's life as [`run`] records it (the CLI's tests verify this database).
-pub fn record(trail: &AuditTrail<SqliteStore>) -> auditkit::Result<()> {
+pub fn record<S: AuditStore>(trail: &AuditTrail<S>) -> auditkit::Result<()> {
     let booking = Target::new("booking", "b-123").label("Haircut with Sam");
     let customer = Target::new("customer", "c-9").label("Alex Doe");
     let sarah = Actor::user("u-17").name("Sarah").role("staff");

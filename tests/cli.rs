@@ -4,6 +4,8 @@
 //! paths, `recorded_at`, ids, hashes, the log id, file sizes) is replaced by placeholders.
 #![cfg(feature = "cli")]
 
+#[path = "pg_support/mod.rs"]
+mod pg_support;
 #[allow(dead_code)]
 #[path = "../examples/quickstart.rs"]
 mod quickstart;
@@ -357,13 +359,26 @@ fn tail_shows_the_newest_and_follow_prints_new_events() {
         "{lines:?}"
     );
 
+    // -n 1 first prints the newest booking event: then the follower has read the head, and
+    // what is recorded next is new to it.
     let mut child = Command::new(BIN)
-        .args(["tail", s(&db), "-n", "0", "--follow", "--interval", "50"])
+        .args(["tail", s(&db), "-n", "1", "--follow", "--interval", "50"])
         .args(["--action", "booking.*"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || rx.recv_timeout(std::time::Duration::from_secs(60));
+    let first = next();
     let trail = AuditTrail::new(SqliteStore::open(&db).unwrap());
     trail
         .record(NewEvent::new("payment.captured").actor(Actor::system()))
@@ -375,14 +390,15 @@ fn tail_shows_the_newest_and_follow_prints_new_events() {
                 .target(Target::new("booking", "b-9")),
         )
         .unwrap();
-    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
+    let second = next();
     child.kill().unwrap();
     child.wait().unwrap();
+    let first = first.expect("tail --follow printed the newest event");
+    assert!(first.starts_with("#4 "), "{first}");
+    let second = second.expect("tail --follow printed the new event");
     assert!(
-        line.starts_with("#7 ") && line.contains("booking.created"),
-        "{line}"
+        second.starts_with("#7 ") && second.contains("booking.created"),
+        "{second}"
     );
 }
 
@@ -639,4 +655,56 @@ fn a_signed_bundle_verifies_alone_and_an_edited_one_is_refused() {
     let o = run(&["verify-bundle", s(&edited), "--key", &public]);
     assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).starts_with("REFUSED"), "{}", stdout(&o));
+}
+
+// ---- PostgreSQL ----
+
+#[test]
+fn postgres_read_commands_write_nothing_and_migrate_asks() {
+    let Some(url) = pg_support::url() else {
+        return;
+    };
+    let schema = pg_support::fresh_schema("cli");
+    let schema_exists = || -> bool {
+        pg_support::raw_client(&url)
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                &[&schema],
+            )
+            .unwrap()
+            .get(0)
+    };
+    // A read-only session cannot create the schema, so a read command refuses with exit 3.
+    let o = run(&["verify", &url, "--pg-schema", &schema]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("auditkit migrate"), "{}", stderr(&o));
+    assert!(!schema_exists(), "a read command created the schema");
+
+    let o = run_with_stdin(&["migrate", &url, "--pg-schema", &schema], "n\n");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!schema_exists(), "migrate answered no created the schema");
+    let o = run(&["migrate", &url, "--pg-schema", &schema, "--yes"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(schema_exists());
+
+    let trail =
+        AuditTrail::new(auditkit::postgres::PgStore::connect_with_schema(&url, &schema).unwrap());
+    quickstart::record(&trail).unwrap();
+    let o = run(&["verify", &url, "--pg-schema", &schema]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).starts_with("ok: 5 events verified through seq 5"));
+    let o = run(&[
+        "query",
+        &url,
+        "--pg-schema",
+        &schema,
+        "--action",
+        "booking.*",
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 4);
+    let o = run(&["stats", &url, "--pg-schema", &schema]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("events:   5 stored"), "{}", stdout(&o));
 }

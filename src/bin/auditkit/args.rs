@@ -254,6 +254,9 @@ pub(crate) struct StoreArg {
     /// A SQLite file path or a postgres:// URL.
     #[arg(value_name = "STORE")]
     pub(crate) store: String,
+    /// The PostgreSQL schema that holds the log (one log per schema).
+    #[arg(long, value_name = "SCHEMA", default_value = auditkit::postgres::DEFAULT_SCHEMA)]
+    pub(crate) pg_schema: String,
 }
 
 #[derive(Debug, Args)]

@@ -6,10 +6,11 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auditkit::postgres::{PgOptions, PgStore};
+use auditkit::postgres::{PgOptions, PgStore, DEFAULT_SCHEMA};
 use auditkit::sqlite::{SqliteOptions, SqliteStore};
 use auditkit::{AuditStore, AuditTrail};
 
+use crate::args::StoreArg;
 use crate::fail::{Fail, Result};
 use crate::progress::Counted;
 
@@ -21,13 +22,17 @@ pub(crate) type Trail = AuditTrail<Counted>;
 #[derive(Debug, Clone)]
 pub(crate) enum Location {
     Sqlite(PathBuf),
-    Postgres(String),
+    Postgres { url: String, schema: String },
 }
 
 impl Location {
-    pub(crate) fn parse(store: &str) -> Self {
+    pub(crate) fn parse(arg: &StoreArg) -> Self {
+        let store = &arg.store;
         if store.starts_with("postgres://") || store.starts_with("postgresql://") {
-            Location::Postgres(store.to_owned())
+            Location::Postgres {
+                url: store.to_owned(),
+                schema: arg.pg_schema.clone(),
+            }
         } else {
             Location::Sqlite(PathBuf::from(store))
         }
@@ -37,7 +42,7 @@ impl Location {
     pub(crate) fn name(&self) -> String {
         match self {
             Location::Sqlite(p) => p.display().to_string(),
-            Location::Postgres(url) => redact_password(url),
+            Location::Postgres { url, .. } => redact_password(url),
         }
     }
 }
@@ -56,7 +61,7 @@ pub(crate) struct Opened {
 /// # Errors
 /// Exit 3 when the store cannot be opened, or needs a migration first (the message says to
 /// run `auditkit migrate`).
-pub(crate) fn read_only(store: &str) -> Result<Opened> {
+pub(crate) fn read_only(store: &StoreArg) -> Result<Opened> {
     let location = Location::parse(store);
     try_read_only(&location)?.map_err(|e| refusal(&location, e))
 }
@@ -78,7 +83,9 @@ pub(crate) fn try_read_only(location: &Location) -> Result<auditkit::Result<Open
             SqliteStore::open_with(path, SqliteOptions::default().read_only(true))
                 .map(|s| Box::new(s) as Box<dyn AuditStore>)
         }
-        Location::Postgres(url) => connect_pg(url, true)?.map(|s| Box::new(s) as _),
+        Location::Postgres { url, schema } => {
+            connect_pg(url, schema, true)?.map(|s| Box::new(s) as _)
+        }
     };
     Ok(opened.map(|inner| wrap(inner, location.clone())))
 }
@@ -95,7 +102,9 @@ pub(crate) fn writable(location: &Location) -> Result<Opened> {
             }
             SqliteStore::open(path).map(|s| Box::new(s) as _)
         }
-        Location::Postgres(url) => connect_pg(url, false)?.map(|s| Box::new(s) as _),
+        Location::Postgres { url, schema } => {
+            connect_pg(url, schema, false)?.map(|s| Box::new(s) as _)
+        }
     };
     let inner = opened.map_err(|e| Fail::store(format!("{}: {e}", location.name())))?;
     Ok(wrap(inner, location.clone()))
@@ -119,22 +128,35 @@ pub(crate) fn refusal(location: &Location, e: auditkit::Error) -> Fail {
             "{name} has schema version {found}, this auditkit reads version {current}; read \
              commands never migrate a store: back it up and run `auditkit migrate {name}`"
         )),
-        _ if needs_pg_migration(&e) => Fail::store(format!(
-            "{name}: the auditkit schema must be created or migrated, which a read-only \
-             session cannot do ({e}); run `auditkit migrate {name}`"
-        )),
+        _ if needs_pg_migration(&e) => {
+            let schema = match location {
+                Location::Postgres { schema, .. } if schema != DEFAULT_SCHEMA => {
+                    format!(" --pg-schema {schema}")
+                }
+                _ => String::new(),
+            };
+            Fail::store(format!(
+                "{name}: auditkit's schema is missing or older than this auditkit's, and \
+                 read commands never create or migrate it: run `auditkit migrate {name}{schema}`"
+            ))
+        }
         _ => Fail::store(format!("{name}: {e}")),
     }
 }
 
 /// True when PostgreSQL refused a write of the schema setup in a read-only session.
 pub(crate) fn needs_pg_migration(e: &auditkit::Error) -> bool {
+    type Shared = Arc<dyn std::error::Error + Send + Sync + 'static>;
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        if let Some(pg) = s.downcast_ref::<postgres::Error>() {
+        // auditkit keeps a backend's error behind an `Arc`, which is what `source` lends.
+        let inner = s
+            .downcast_ref::<Shared>()
+            .map_or(s, |a| &**a as &(dyn std::error::Error + 'static));
+        if let Some(pg) = inner.downcast_ref::<postgres::Error>() {
             return pg.code() == Some(&postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION);
         }
-        source = s.source();
+        source = inner.source();
     }
     false
 }
@@ -143,7 +165,7 @@ pub(crate) fn needs_pg_migration(e: &auditkit::Error) -> bool {
 /// `read_url` only moves reads to a standby; connecting still creates or migrates the
 /// schema on the primary), so a read-only open asks the server for read-only transactions
 /// in every session: the setup then cannot write, and neither can anything after it.
-fn connect_pg(url: &str, read_only: bool) -> Result<auditkit::Result<PgStore>> {
+fn connect_pg(url: &str, schema: &str, read_only: bool) -> Result<auditkit::Result<PgStore>> {
     let mut config: postgres::Config = url.parse().map_err(|e| {
         Fail::usage(format!(
             "{}: {e}; expected postgres://user:password@host:port/database",
@@ -164,7 +186,7 @@ fn connect_pg(url: &str, read_only: bool) -> Result<auditkit::Result<PgStore>> {
     Ok(PgStore::connect_with(
         config,
         postgres::NoTls,
-        PgOptions::default(),
+        PgOptions::default().schema(schema),
     ))
 }
 

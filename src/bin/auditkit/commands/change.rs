@@ -6,11 +6,12 @@ use std::process::ExitCode;
 
 use auditkit::{ActorKind, AuditStore as _, Query, Subject, Target};
 
+use crate::args::StoreArg;
 use crate::fail::{Fail, Result};
 use crate::open::{self, Location};
 use crate::output;
 
-pub(crate) fn migrate(store: &str, yes: bool) -> Result<ExitCode> {
+pub(crate) fn migrate(store: &StoreArg, yes: bool) -> Result<ExitCode> {
     let location = Location::parse(store);
     let name = location.name();
     let question = match open::try_read_only(&location)? {
@@ -37,7 +38,7 @@ pub(crate) fn migrate(store: &str, yes: bool) -> Result<ExitCode> {
 }
 
 pub(crate) fn purge(
-    store: &str,
+    store: &StoreArg,
     before: time::OffsetDateTime,
     archive: Option<&Path>,
     yes: bool,
@@ -119,7 +120,7 @@ fn purge_range(trail: &open::Trail, cutoff: time::OffsetDateTime) -> Result<(u64
     Ok((from, through))
 }
 
-pub(crate) fn erase(store: &str, kind: &str, id: &str, yes: bool) -> Result<ExitCode> {
+pub(crate) fn erase(store: &StoreArg, kind: &str, id: &str, yes: bool) -> Result<ExitCode> {
     let opened = open::read_only(store)?;
     let name = opened.location.name();
     let target = Target::new(kind, id);

@@ -10,12 +10,13 @@ use auditkit::integrity::bundle::{
 use auditkit::integrity::sign::{NoteSigner, NoteVerifier};
 use auditkit::{AuditStore as _, Checkpoint, Target};
 
+use crate::args::StoreArg;
 use crate::fail::{Fail, Result, FAULT};
 use crate::open;
 use crate::output;
 use crate::progress::Progress;
 
-pub(crate) fn verify(store: &str, against: Option<&Path>) -> Result<ExitCode> {
+pub(crate) fn verify(store: &StoreArg, against: Option<&Path>) -> Result<ExitCode> {
     // The checkpoint first: a typo in its path should not cost a whole verify.
     let checkpoint = against.map(read_checkpoint).transpose()?;
     let opened = open::read_only(store)?;
@@ -79,7 +80,11 @@ pub(crate) fn verify_bundle(file: &Path, key: Option<&str>) -> Result<ExitCode> 
     }
 }
 
-pub(crate) fn checkpoint(store: &str, key: Option<&Path>, out: Option<&Path>) -> Result<ExitCode> {
+pub(crate) fn checkpoint(
+    store: &StoreArg,
+    key: Option<&Path>,
+    out: Option<&Path>,
+) -> Result<ExitCode> {
     let signer = key.map(read_signer).transpose()?;
     let opened = open::read_only(store)?;
     let checkpoint = match &signer {
@@ -93,7 +98,7 @@ pub(crate) fn checkpoint(store: &str, key: Option<&Path>, out: Option<&Path>) ->
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn prove(store: &str, seq: u64, checkpoint: &Path) -> Result<ExitCode> {
+pub(crate) fn prove(store: &StoreArg, seq: u64, checkpoint: &Path) -> Result<ExitCode> {
     let checkpoint = read_checkpoint(checkpoint)?;
     let opened = open::read_only(store)?;
     let proof = opened.trail.prove(seq, &checkpoint)?;
@@ -112,7 +117,7 @@ pub(crate) struct BundleArgs {
     pub(crate) out: Option<PathBuf>,
 }
 
-pub(crate) fn bundle(store: &str, args: &BundleArgs) -> Result<ExitCode> {
+pub(crate) fn bundle(store: &StoreArg, args: &BundleArgs) -> Result<ExitCode> {
     let checkpoint = args
         .checkpoint
         .as_deref()

@@ -14,16 +14,16 @@ use crate::fail::{Fail, Result};
 /// Runs the command; `Ok` carries its exit code (1 when verify found a fault).
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Verify { store, against } => integrity::verify(&store.store, against.as_deref()),
+        Command::Verify { store, against } => integrity::verify(&store, against.as_deref()),
         Command::VerifyBundle { file, key } => integrity::verify_bundle(&file, key.as_deref()),
         Command::Checkpoint { store, key, out } => {
-            integrity::checkpoint(&store.store, key.as_deref(), out.out.as_deref())
+            integrity::checkpoint(&store, key.as_deref(), out.out.as_deref())
         }
         Command::Prove {
             store,
             seq,
             checkpoint,
-        } => integrity::prove(&store.store, seq, &checkpoint),
+        } => integrity::prove(&store, seq, &checkpoint),
         Command::Bundle {
             store,
             target,
@@ -33,7 +33,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             without_personal_values,
             out,
         } => integrity::bundle(
-            &store.store,
+            &store,
             &integrity::BundleArgs {
                 target: Target::new(target.0, target.1),
                 tenant,
@@ -47,7 +47,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             store,
             filters,
             list,
-        } => read::list(&store.store, query(&filters)?, &filters, &list),
+        } => read::list(&store, query(&filters)?, &filters, &list),
         Command::History {
             store,
             of,
@@ -55,7 +55,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             list,
         } => {
             let q = query(&filters)?.involving(&Target::new(of.0, of.1));
-            read::list(&store.store, q, &filters, &list)
+            read::list(&store, q, &filters, &list)
         }
         Command::Customer {
             store,
@@ -64,7 +64,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             list,
         } => {
             let q = query(&filters)?.involving(&Target::new("customer", id));
-            read::list(&store.store, q, &filters, &list)
+            read::list(&store, q, &filters, &list)
         }
         Command::Tail {
             store,
@@ -74,7 +74,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             filters,
             json,
         } => read::tail(
-            &store.store,
+            &store,
             &read::TailArgs {
                 query: query(&filters)?,
                 zone: filters.zone.clone(),
@@ -90,27 +90,27 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             filters,
             out,
         } => read::export(
-            &store.store,
+            &store,
             format,
             query(&filters)?,
             filters.zone.as_deref(),
             out.out.as_deref(),
         ),
         Command::Stats { store, filters } => {
-            read::stats(&store.store, query(&filters)?, filters.zone.as_deref())
+            read::stats(&store, query(&filters)?, filters.zone.as_deref())
         }
-        Command::Migrate { store, yes } => change::migrate(&store.store, yes.yes),
+        Command::Migrate { store, yes } => change::migrate(&store, yes.yes),
         Command::Purge {
             store,
             before,
             archive,
             yes,
-        } => change::purge(&store.store, before, archive.as_deref(), yes.yes),
+        } => change::purge(&store, before, archive.as_deref(), yes.yes),
         Command::Erase {
             store,
             subject,
             yes,
-        } => change::erase(&store.store, &subject.0, &subject.1, yes.yes),
+        } => change::erase(&store, &subject.0, &subject.1, yes.yes),
     }
 }
 

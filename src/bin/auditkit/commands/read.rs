@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use auditkit::{AuditStore as _, CsvOptions, Event, GroupBy, Query};
 
+use crate::args::StoreArg;
 use crate::args::{Filters, Format, ListArgs};
 use crate::fail::{Fail, Result};
 use crate::open::{self, Location};
@@ -14,7 +15,12 @@ use crate::output::{self, Clock};
 use crate::progress::Progress;
 
 /// `query`, `history` and `customer`: one page of events, as a table or JSON Lines.
-pub(crate) fn list(store: &str, q: Query, filters: &Filters, list: &ListArgs) -> Result<ExitCode> {
+pub(crate) fn list(
+    store: &StoreArg,
+    q: Query,
+    filters: &Filters,
+    list: &ListArgs,
+) -> Result<ExitCode> {
     let clock = Clock::new(filters.zone.as_deref())?;
     let q = if list.oldest_first {
         q.oldest_first()
@@ -55,7 +61,7 @@ pub(crate) struct TailArgs {
 
 /// The newest events, oldest of them first; with `follow`, then every new matching event as
 /// it is recorded, polling until interrupted.
-pub(crate) fn tail(store: &str, args: &TailArgs) -> Result<ExitCode> {
+pub(crate) fn tail(store: &StoreArg, args: &TailArgs) -> Result<ExitCode> {
     let clock = Clock::new(args.zone.as_deref())?;
     let opened = open::read_only(store)?;
     let trail = &opened.trail;
@@ -113,7 +119,7 @@ pub(crate) fn tail(store: &str, args: &TailArgs) -> Result<ExitCode> {
 
 /// Streams every matching event (the query's limit is a page size here, not a cap).
 pub(crate) fn export(
-    store: &str,
+    store: &StoreArg,
     format: Format,
     q: Query,
     zone: Option<&str>,
@@ -144,7 +150,7 @@ pub(crate) fn export(
 }
 
 /// Events, the file's size, and the matching events per action and per day.
-pub(crate) fn stats(store: &str, q: Query, zone: Option<&str>) -> Result<ExitCode> {
+pub(crate) fn stats(store: &StoreArg, q: Query, zone: Option<&str>) -> Result<ExitCode> {
     let zone = zone.unwrap_or("UTC");
     let by_day = GroupBy::day_in(zone);
     by_day.validate().map_err(Fail::usage)?;
