@@ -72,7 +72,7 @@ pub enum Error {
         supported: u32,
     },
     /// The database has an older schema than this auditkit writes, and was opened read-only
-    /// ([`crate::sqlite::SqliteOptions::read_only`]), which never migrates: open it once with
+    /// (`sqlite::SqliteOptions::read_only`), which never migrates: open it once with
     /// write access to migrate it. A writable open migrates such a file instead.
     #[error("the database has schema version {found}, this auditkit reads version {current}; a read-only open never migrates, so open it once with write access to migrate it")]
     SchemaTooOld {
