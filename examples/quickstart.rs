@@ -5,7 +5,7 @@
 //! Run with `cargo run --example quickstart`.
 
 use auditkit::sqlite::SqliteStore;
-use auditkit::{Actor, AuditTrail, NewEvent, Query, Source, Target};
+use auditkit::{Actor, AuditStore, AuditTrail, NewEvent, Query, Source, Target};
 use serde_json::json;
 use time::macros::datetime;
 
@@ -17,7 +17,39 @@ fn main() -> auditkit::Result<()> {
 pub fn run(out: &mut impl std::io::Write) -> auditkit::Result<()> {
     let path = std::env::temp_dir().join(format!("auditkit-quickstart-{}.db", std::process::id()));
     let trail = AuditTrail::new(SqliteStore::open(&path)?);
+    record(&trail)?;
+    let booking = Target::new("booking", "b-123").label("Haircut with Sam");
 
+    writeln!(
+        out,
+        "Timeline of {} (newest first):",
+        booking.display_name()
+    )?;
+    let timeline = trail.query(&Query::new().tenant("salon-42").involving(&booking))?;
+    for e in &timeline.events {
+        let when = e
+            .occurred_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|err| auditkit::Error::from(std::io::Error::other(err)))?;
+        writeln!(out, "  #{} {when} {}", e.seq, e.describe())?;
+    }
+
+    let report = trail.verify()?;
+    writeln!(out, "verify: {report}")?;
+    let checkpoint = trail.checkpoint()?;
+    writeln!(
+        out,
+        "checkpoint (keep it outside the database):\n{checkpoint}"
+    )?;
+    drop(trail);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    Ok(())
+}
+
+/// The booking's life as [`run`] records it (the CLI's tests verify this database).
+pub fn record<S: AuditStore>(trail: &AuditTrail<S>) -> auditkit::Result<()> {
     let booking = Target::new("booking", "b-123").label("Haircut with Sam");
     let customer = Target::new("customer", "c-9").label("Alex Doe");
     let sarah = Actor::user("u-17").name("Sarah").role("staff");
@@ -79,31 +111,5 @@ pub fn run(out: &mut impl std::io::Write) -> auditkit::Result<()> {
             .context("currency", "EUR")
             .context("method", "card"),
     )?;
-
-    writeln!(
-        out,
-        "Timeline of {} (newest first):",
-        booking.display_name()
-    )?;
-    let timeline = trail.query(&Query::new().tenant("salon-42").involving(&booking))?;
-    for e in &timeline.events {
-        let when = e
-            .occurred_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .map_err(|err| auditkit::Error::from(std::io::Error::other(err)))?;
-        writeln!(out, "  #{} {when} {}", e.seq, e.describe())?;
-    }
-
-    let report = trail.verify()?;
-    writeln!(out, "verify: {report}")?;
-    let checkpoint = trail.checkpoint()?;
-    writeln!(
-        out,
-        "checkpoint (keep it outside the database):\n{checkpoint}"
-    )?;
-    drop(trail);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
     Ok(())
 }

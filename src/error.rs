@@ -71,6 +71,16 @@ pub enum Error {
         /// The newest schema version this build understands.
         supported: u32,
     },
+    /// The database has an older schema than this auditkit writes, and was opened read-only
+    /// (`sqlite::SqliteOptions::read_only`), which never migrates: open it once with
+    /// write access to migrate it. A writable open migrates such a file instead.
+    #[error("the database has schema version {found}, this auditkit reads version {current}; a read-only open never migrates, so open it once with write access to migrate it")]
+    SchemaTooOld {
+        /// The schema version found in the database.
+        found: u32,
+        /// The schema version this build reads and writes.
+        current: u32,
+    },
     /// The storage is not what auditkit expects (not a database, damaged, foreign schema).
     #[error("corrupt or foreign storage: {message}")]
     Corrupt {

@@ -60,6 +60,7 @@
 //! | `async`   | no      | `AsyncAuditTrail`: a bounded writer thread feeding group commit and a fixed pool of reader threads for tokio apps; exports as a `Stream` of bytes |
 //! | `web`     | no      | `auditkit::web::Viewer`: an embeddable axum `Router` with a target's timeline and the filtered audit log (CSV download, verify status, JSON), each request scoped by your resolver (implies `axum`) |
 //! | `axum`    | no      | `auditkit::axum`: a tower layer building each request's context (trusted client IP, user agent, request id), tenant and actor resolvers, and the `Audit` extractor (implies `async`) |
+//! | `cli`     | no      | the `auditkit` operator binary (`cargo install auditkit --features cli`): verify, checkpoint, prove, bundle, query, tail, export, stats, migrate, purge and erase a SQLite file or a PostgreSQL database from a shell (implies `sqlite`, `postgres` and `sign`) |
 //!
 //! Time zones ([`Event::describe_in`], [`GroupBy::Day`]) come from the tz database that
 //! [jiff](https://docs.rs/jiff) compiles into the binary. It is always on, not a feature:

@@ -111,6 +111,20 @@ fn the_first_schema_fixture_opens_verifies_and_reads() {
 }
 
 #[test]
+fn a_read_only_open_of_the_first_schema_is_schema_too_old_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = copy_fixture(dir.path(), "schema_v1.db");
+    let before = std::fs::read(&path).unwrap();
+    let ro = auditkit::sqlite::SqliteOptions::default().read_only(true);
+    let e = SqliteStore::open_with(&path, ro).unwrap_err();
+    assert!(
+        matches!(e, Error::SchemaTooOld { found: 1, current } if current == SCHEMA_VERSION),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the file changed");
+}
+
+#[test]
 fn a_database_from_a_newer_auditkit_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");

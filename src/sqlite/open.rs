@@ -153,8 +153,8 @@ impl SqliteStore {
     ///
     /// # Errors
     /// As [`SqliteStore::open`]; with `read_only`, also [`Error::Storage`] when the file does
-    /// not exist and [`Error::Corrupt`] when its schema needs a migration (open it once with
-    /// write access). A `read_only` open accepts a file cut short, so that
+    /// not exist and [`Error::SchemaTooOld`] when its schema needs a migration (open it once
+    /// with write access). A `read_only` open accepts a file cut short, so that
     /// [`crate::AuditTrail::verify`] can report what is damaged.
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();

@@ -533,8 +533,9 @@ pub(crate) fn inspect(conn: &Connection) -> Result<String> {
             "the database holds no auditkit log yet; open it once with write access to create one",
         )),
         Found::Other { app_id } => Err(not_ours(app_id)),
-        Found::Legacy(v) | Found::Ours(v) => Err(Error::corrupt(format!(
-            "schema version {v} needs a migration to {SCHEMA_VERSION}; open the database once with write access"
-        ))),
+        Found::Legacy(v) | Found::Ours(v) => Err(Error::SchemaTooOld {
+            found: v,
+            current: SCHEMA_VERSION,
+        }),
     }
 }
