@@ -4,19 +4,50 @@
 //!
 //! Run with `cargo run --example quickstart`.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
 use auditkit::sqlite::SqliteStore;
 use auditkit::{Actor, AuditStore, AuditTrail, NewEvent, Query, Source, Target};
 use serde_json::json;
 use time::macros::datetime;
 
-fn main() -> auditkit::Result<()> {
-    run(&mut std::io::stdout().lock())
+/// The database `main` leaves behind, for the operator CLI to check.
+fn kept_database() -> PathBuf {
+    std::env::temp_dir().join("auditkit-quickstart.db")
 }
 
-/// Records the booking's life and prints its timeline, the verify report and a checkpoint.
-pub fn run(out: &mut impl std::io::Write) -> auditkit::Result<()> {
+fn main() -> auditkit::Result<()> {
+    let path = kept_database();
+    remove(&path);
+    let mut out = std::io::stdout().lock();
+    run_at(&path, &mut out)?;
+    writeln!(
+        out,
+        "\nThe database is kept at {0}; check it with the operator CLI:\n  cargo run --features cli --bin auditkit -- verify {0}",
+        path.display()
+    )?;
+    Ok(())
+}
+
+/// What `main` prints, on a database of its own that it removes afterwards (for tests).
+pub fn run(out: &mut impl Write) -> auditkit::Result<()> {
     let path = std::env::temp_dir().join(format!("auditkit-quickstart-{}.db", std::process::id()));
-    let trail = AuditTrail::new(SqliteStore::open(&path)?);
+    let result = run_at(&path, out);
+    remove(&path);
+    result
+}
+
+fn remove(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// Records the booking's life in the database at `path` and prints its timeline, the verify
+/// report and a checkpoint.
+fn run_at(path: &Path, out: &mut impl Write) -> auditkit::Result<()> {
+    let trail = AuditTrail::new(SqliteStore::open(path)?);
     record(&trail)?;
     let booking = Target::new("booking", "b-123").label("Haircut with Sam");
 
@@ -41,10 +72,6 @@ pub fn run(out: &mut impl std::io::Write) -> auditkit::Result<()> {
         out,
         "checkpoint (keep it outside the database):\n{checkpoint}"
     )?;
-    drop(trail);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
     Ok(())
 }
 
