@@ -150,8 +150,8 @@ pub use store::{
 };
 #[cfg(feature = "async")]
 pub use trail::async_trail::{
-    AsyncAuditTrail, AsyncScopedTrail, AsyncTrailBuilder, ExportStream, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_READ_THREADS,
+    AsyncAuditTrail, AsyncScopedTrail, AsyncTrailBuilder, ExportStream, DEFAULT_EXPORT_THREADS,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_READ_THREADS,
 };
 pub use trail::config::{DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_REDACT_KEYS, REDACTED};
 pub use trail::erasure::{ErasureReport, Subject, ERASURE_ACTION};

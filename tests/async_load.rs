@@ -1,7 +1,7 @@
 //! 2,000 concurrent durable `record` calls through `AsyncAuditTrail`, on a current-thread
 //! runtime and on a multi-thread runtime with 2 workers: every call answered with its own
 //! event, one contiguous verified chain, and the process's OS threads never above the
-//! runtime's workers + the trail's fixed threads (1 writer + the reader pool) + 2.
+//! runtime's workers + the trail's fixed threads (1 writer + the reader and export pools) + 2.
 //!
 //! Its own binary (`harness = false`): the test harness's threads would blur the count.
 
@@ -9,7 +9,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use auditkit::sqlite::SqliteStore;
-use auditkit::{Actor, AsyncAuditTrail, AuditTrail, NewEvent, Query, Target, DEFAULT_READ_THREADS};
+use auditkit::{
+    Actor, AsyncAuditTrail, AuditTrail, NewEvent, Query, Target, DEFAULT_EXPORT_THREADS,
+    DEFAULT_READ_THREADS,
+};
 
 const CALLS: usize = 2_000;
 
@@ -51,8 +54,11 @@ async fn load(trail: AsyncAuditTrail<SqliteStore>) -> (Duration, usize) {
         })
         .collect();
     let mut seqs = BTreeSet::new();
-    for c in calls {
+    for (i, c) in calls.into_iter().enumerate() {
         let e = c.await.expect("task").expect("record");
+        // Each caller is answered with its own event, not a neighbour's from the same group.
+        let own = format!("b-{i}");
+        assert_eq!(e.target.as_ref().map(|t| t.id.as_str()), Some(own.as_str()));
         assert!(seqs.insert(e.seq), "seq {} given twice", e.seq);
     }
     let elapsed = start.elapsed();
@@ -77,7 +83,7 @@ fn run(name: &str, workers: usize, runtime: tokio::runtime::Runtime, dir: &std::
         let trail = AsyncAuditTrail::new(AuditTrail::new(store)).expect("async trail");
         load(trail).await
     });
-    let fixed = 1 + DEFAULT_READ_THREADS;
+    let fixed = 1 + DEFAULT_READ_THREADS + DEFAULT_EXPORT_THREADS;
     let bound = workers + fixed + 2;
     println!(
         "{name}: {CALLS} durable records in {:.2} s ({:.0}/s), peak OS threads {peak} (bound: {workers} workers + {fixed} fixed + 2 = {bound})",

@@ -8,6 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -29,6 +30,13 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 
 /// Default number of reader threads (see [`AsyncTrailBuilder::read_threads`]).
 pub const DEFAULT_READ_THREADS: usize = 2;
+
+/// Default number of export threads (see [`AsyncTrailBuilder::export_threads`]).
+pub const DEFAULT_EXPORT_THREADS: usize = 2;
+
+/// How long an export waits for its stream's reader to take the next chunk before it gives
+/// up: a client that stops reading must not hold an export thread for ever.
+const EXPORT_STALL: Duration = Duration::from_secs(30);
 
 /// Events the writer hands to one group commit at most: enough to cover a burst of callers
 /// in one sync, few enough that one transaction stays short.
@@ -61,11 +69,15 @@ type ReadJob = Box<dyn FnOnce() + Send>;
 ///   [`DEFAULT_QUEUE_CAPACITY`]); when it is full, `record` waits (asynchronously, holding no
 ///   thread) for room, in arrival order. That is the backpressure: a flood of requests slows
 ///   to the store's commit rate instead of growing memory or threads.
-/// - **Reads** (queries, counts, summaries, history, verify, checkpoints, exports, and any
-///   closure through [`run_blocking`](Self::run_blocking)) run on a fixed pool of
+/// - **Reads** (queries, counts, summaries, history, verify, checkpoints, and any closure
+///   through [`run_blocking`](Self::run_blocking)) run on a fixed pool of
 ///   [`read_threads`](AsyncTrailBuilder::read_threads) threads (default
 ///   [`DEFAULT_READ_THREADS`]), fed from a bounded queue the same way.
-/// - **Threads**: exactly 1 writer plus the reader threads, started by
+/// - **Exports** stream from a pool of their own
+///   ([`export_threads`](AsyncTrailBuilder::export_threads), default
+///   [`DEFAULT_EXPORT_THREADS`]), so slow downloads never hold up queries. An export whose
+///   stream is not read for 30 seconds stops, and so does one whose stream is dropped.
+/// - **Threads**: exactly 1 writer, the reader threads and the export threads, started by
 ///   [`build`](AsyncTrailBuilder::build), whatever the number of callers; none of tokio's
 ///   blocking pool. They stop when the last clone of the trail is dropped and their queues
 ///   are empty.
@@ -92,7 +104,8 @@ pub struct AsyncAuditTrail<S> {
 struct Shared<S> {
     trail: AuditTrail<S>,
     writes: mpsc::Sender<WriteJob>,
-    reads: mpsc::Sender<ReadJob>,
+    reads: Pool,
+    exports: Pool,
 }
 
 impl<S> Clone for AsyncAuditTrail<S> {
@@ -118,6 +131,7 @@ pub struct AsyncTrailBuilder<S> {
     trail: AuditTrail<S>,
     queue_capacity: usize,
     read_threads: usize,
+    export_threads: usize,
 }
 
 impl<S: AuditStore + 'static> AsyncTrailBuilder<S> {
@@ -128,39 +142,65 @@ impl<S: AuditStore + 'static> AsyncTrailBuilder<S> {
         self
     }
 
-    /// Reader threads (at least 1; default [`DEFAULT_READ_THREADS`]). An export holds one
-    /// for as long as its stream is read.
+    /// Reader threads (at least 1; default [`DEFAULT_READ_THREADS`]).
     pub fn read_threads(mut self, threads: usize) -> Self {
         self.read_threads = threads.max(1);
         self
     }
 
-    /// Starts the writer and reader threads.
+    /// Export threads (at least 1; default [`DEFAULT_EXPORT_THREADS`]): how many exports
+    /// stream at once; more wait their turn. An export holds one for as long as its stream
+    /// is read.
+    pub fn export_threads(mut self, threads: usize) -> Self {
+        self.export_threads = threads.max(1);
+        self
+    }
+
+    /// Starts the writer, reader and export threads.
     ///
     /// # Errors
     /// [`Error::Io`] when the operating system refuses a thread.
     pub fn build(self) -> Result<AsyncAuditTrail<S>> {
         let (writes, write_rx) = mpsc::channel(self.queue_capacity);
-        let (reads, read_rx) = mpsc::channel::<ReadJob>(self.queue_capacity);
         let trail = self.trail;
         let writer = trail.clone();
         std::thread::Builder::new()
             .name("auditkit-writer".into())
             .spawn(move || write_loop(&writer, write_rx))?;
-        let read_rx = Arc::new(Mutex::new(read_rx));
-        for i in 0..self.read_threads {
-            let rx = Arc::clone(&read_rx);
-            std::thread::Builder::new()
-                .name(format!("auditkit-reader-{i}"))
-                .spawn(move || read_loop(&rx))?;
-        }
+        let reads = Pool::start("auditkit-reader", self.read_threads, self.queue_capacity)?;
+        let exports = Pool::start("auditkit-export", self.export_threads, self.queue_capacity)?;
         Ok(AsyncAuditTrail {
             shared: Arc::new(Shared {
                 trail,
                 writes,
                 reads,
+                exports,
             }),
         })
+    }
+}
+
+/// A fixed set of threads running jobs from one bounded queue.
+struct Pool {
+    jobs: mpsc::Sender<ReadJob>,
+}
+
+impl Pool {
+    fn start(name: &str, threads: usize, capacity: usize) -> Result<Pool> {
+        let (jobs, rx) = mpsc::channel::<ReadJob>(capacity);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || read_loop(&rx))?;
+        }
+        Ok(Pool { jobs })
+    }
+
+    /// Queues `job`, waiting (asynchronously) for room.
+    async fn run(&self, job: ReadJob) -> Result<()> {
+        self.jobs.send(job).await.map_err(|_| reader_gone())
     }
 }
 
@@ -178,26 +218,30 @@ fn write_loop<S: AuditStore>(trail: &AuditTrail<S>, mut rx: mpsc::Receiver<Write
                 Err(_) => break,
             }
         }
-        let mut replies = Vec::with_capacity(jobs.len());
-        let mut batches = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            batches.push(job.drafts);
-            replies.push((job.out, job.reply));
-        }
-        // A panic below the trail (a store's bug) must not end the writer: its callers get
-        // an answer (their senders drop, which they report as an unknown outcome) and the
-        // next callers a working queue.
-        let results = catch_unwind(AssertUnwindSafe(|| match trail.log_id() {
-            Ok(_) => trail.submit_all(batches),
-            Err(e) => std::iter::repeat_with(|| Err(e.clone()))
-                .take(replies.len())
-                .collect(),
-        }));
-        let Ok(results) = results else { continue };
-        for ((out, reply), result) in replies.into_iter().zip(results) {
-            // A caller that stopped waiting has nobody to tell.
-            let _ = reply.send(result.and_then(|stored| fill(out, stored)));
-        }
+        // A panic below the trail (a store's bug) must not end the writer: the group's
+        // callers get an answer (their senders drop: an unknown outcome, since the commit may
+        // have happened) and the next callers a working queue.
+        let _ = catch_unwind(AssertUnwindSafe(|| commit_jobs(trail, jobs)));
+    }
+}
+
+/// One group commit of `jobs`, each caller answered with its own events.
+fn commit_jobs<S: AuditStore>(trail: &AuditTrail<S>, jobs: Vec<WriteJob>) {
+    let mut replies = Vec::with_capacity(jobs.len());
+    let mut batches = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        batches.push(job.drafts);
+        replies.push((job.out, job.reply));
+    }
+    let results = match trail.log_id() {
+        Ok(_) => trail.submit_all(batches),
+        Err(e) => std::iter::repeat_with(|| Err(e.clone()))
+            .take(replies.len())
+            .collect(),
+    };
+    for ((out, reply), result) in replies.into_iter().zip(results) {
+        // A caller that stopped waiting has nobody to tell.
+        let _ = reply.send(result.and_then(|stored| fill(out, stored)));
     }
 }
 
@@ -243,6 +287,7 @@ impl<S: AuditStore + 'static> AsyncAuditTrail<S> {
             trail,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             read_threads: DEFAULT_READ_THREADS,
+            export_threads: DEFAULT_EXPORT_THREADS,
         }
     }
 
@@ -305,11 +350,7 @@ impl<S: AuditStore + 'static> AsyncAuditTrail<S> {
         let job: ReadJob = Box::new(move || {
             let _ = reply.send(f(&trail));
         });
-        self.shared
-            .reads
-            .send(job)
-            .await
-            .map_err(|_| reader_gone())?;
+        self.shared.reads.run(job).await?;
         answer.await.map_err(|_| reader_gone())?
     }
 
@@ -445,11 +486,7 @@ impl<S: AuditStore + 'static> AsyncAuditTrail<S> {
                 }
             }
         });
-        self.shared
-            .reads
-            .send(job)
-            .await
-            .map_err(|_| reader_gone())?;
+        self.shared.exports.run(job).await?;
         Ok(ExportStream { rx })
     }
 
@@ -508,13 +545,34 @@ impl Chunks {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::replace(
+        let mut chunk = Ok(Bytes::from(std::mem::replace(
             &mut self.buf,
             Vec::with_capacity(CHUNK_BYTES),
-        ));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
-            io::Error::new(io::ErrorKind::BrokenPipe, "the export's stream was dropped")
-        })
+        )));
+        let since = Instant::now();
+        loop {
+            chunk = match self.tx.try_send(chunk) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::TrySendError::Full(chunk)) if since.elapsed() < EXPORT_STALL => {
+                    // Polled rather than awaited: this runs on a plain thread, and a wait
+                    // without a deadline is what a stalled client would turn into a hang.
+                    std::thread::sleep(Duration::from_millis(5));
+                    chunk
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the export's stream was not read for 30 seconds",
+                    ))
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "the export's stream was dropped",
+                    ))
+                }
+            };
+        }
     }
 }
 
@@ -680,17 +738,23 @@ mod tests {
                 .read_threads(1)
                 .build()
                 .unwrap();
-            let calls = (0..50).map(|i| {
-                let t = trail.clone();
-                async move {
-                    t.record(NewEvent::new("booking.created").context("i", i))
-                        .await
-                }
-            });
+            // Spawned, so all 50 wait at once and share group commits.
+            let calls: Vec<_> = (0..50)
+                .map(|i| {
+                    let t = trail.clone();
+                    tokio::spawn(async move {
+                        t.record(NewEvent::new("booking.created").context("i", i))
+                            .await
+                    })
+                })
+                .collect();
             let mut seqs: Vec<u64> = Vec::new();
-            for c in calls.collect::<Vec<_>>() {
-                seqs.push(c.await.unwrap().seq);
+            for (i, c) in calls.into_iter().enumerate() {
+                let e = c.await.unwrap().unwrap();
+                assert_eq!(e.context.get("i"), Some(&serde_json::json!(i)));
+                seqs.push(e.seq);
             }
+            seqs.sort_unstable();
             assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
             assert_eq!(trail.count(&Query::new()).await.unwrap(), 50);
             let csv = trail

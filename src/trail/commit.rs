@@ -91,7 +91,7 @@ impl<S: AuditStore> AuditTrail<S> {
     /// Queues `drafts` for the next group commit and waits for its result; the first caller
     /// to find no commit in progress leads it.
     pub(super) fn submit(&self, drafts: Vec<SealedEvent>) -> Result<Vec<Stored>> {
-        let mut results = self.submit_all(vec![drafts]);
+        let mut results = self.submit_jobs(vec![drafts], true);
         results.pop().unwrap_or_else(|| Ok(Vec::new()))
     }
 
@@ -99,6 +99,17 @@ impl<S: AuditStore> AuditTrail<S> {
     /// caller) for the next group commit and waits for all their results, in order: how the
     /// async trail's one writer thread hands over everything its callers have queued.
     pub(super) fn submit_all(&self, batches: Vec<Vec<SealedEvent>>) -> Vec<Result<Vec<Stored>>> {
+        // The writer hands over all it has: nobody else is on the way to wait for.
+        self.submit_jobs(batches, false)
+    }
+
+    /// [`Self::submit_all`]; with `gather`, a leader first waits briefly for the callers of
+    /// the last group to come back (threads that each record in a loop).
+    fn submit_jobs(
+        &self,
+        batches: Vec<Vec<SealedEvent>>,
+        gather: bool,
+    ) -> Vec<Result<Vec<Stored>>> {
         let inner = &*self.inner;
         let mut st = lock(&inner.state);
         let mut waiting: Vec<(u64, Option<Result<Vec<Stored>>>)> =
@@ -133,7 +144,7 @@ impl<S: AuditStore> AuditTrail<S> {
             // cohorts that commit alternately, each half as large (and twice as many syncs).
             // A lone caller never waits: its last group held only itself.
             let deadline = std::time::Instant::now() + GATHER_WAIT;
-            while st.queue.len() < st.last_group {
+            while gather && st.queue.len() < st.last_group {
                 let now = std::time::Instant::now();
                 if now >= deadline {
                     break;
