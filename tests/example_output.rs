@@ -53,6 +53,13 @@ fn quickstart_prints_the_timeline_newest_first_and_verifies() {
         .split("checkpoint (keep it outside the database):\n")
         .nth(1)
         .unwrap();
+    // The checkpoint ends at the blank line before the note on where the database is kept.
+    let (checkpoint, kept) = checkpoint.split_once("\n\n").unwrap();
+    let checkpoint = format!("{checkpoint}\n");
+    assert!(
+        kept.contains("cargo run --features cli --bin auditkit -- verify"),
+        "{out}"
+    );
     let cp: auditkit::Checkpoint = checkpoint.parse().unwrap();
     assert_eq!(cp.size, 5);
 }
