@@ -68,12 +68,28 @@ const MAX_HEADER_BYTES: usize = 512;
 ///
 /// Headers are only believed from proxies you name: a client can send any
 /// `X-Forwarded-For` it likes, so from any other peer the peer address is the client IP.
-/// Behind named proxies the address is read right to left from `Forwarded` (RFC 7239,
-/// `for=`) or, without it, `X-Forwarded-For`, skipping your proxies: the first address that
-/// is not one of them is the client (the one your outermost proxy saw).
+/// Behind named proxies the address is read right to left from the one header your proxies
+/// write ([`ForwardedHeader`]; `X-Forwarded-For` unless you say otherwise), skipping your
+/// proxies: the first address that is not one of them is the client (the one your outermost
+/// proxy saw). The other header is never read: a proxy that appends to `X-Forwarded-For`
+/// passes a client's own `Forwarded` through untouched. Addresses compare in canonical form,
+/// so a dual-stack listener's `::ffff:10.0.0.2` is the proxy `10.0.0.2`.
 #[derive(Debug, Clone, Default)]
 pub struct ClientIp {
     trusted: Vec<IpAddr>,
+    header: ForwardedHeader,
+}
+
+/// The forwarding header your proxies write (see [`ClientIp`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (nginx's `$proxy_add_x_forwarded_for`,
+    /// AWS ALB, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
 }
 
 impl ClientIp {
@@ -83,26 +99,33 @@ impl ClientIp {
         ClientIp::default()
     }
 
-    /// Behind these reverse proxies (or load balancers): their forwarding headers are
-    /// believed when the peer is one of them.
+    /// Behind these reverse proxies (or load balancers): their `X-Forwarded-For` is
+    /// believed when the peer is one of them ([`ClientIp::header`] for `Forwarded`).
     pub fn behind_proxies(proxies: impl IntoIterator<Item = IpAddr>) -> Self {
         ClientIp {
-            trusted: proxies.into_iter().collect(),
+            trusted: proxies.into_iter().map(|ip| ip.to_canonical()).collect(),
+            header: ForwardedHeader::default(),
         }
+    }
+
+    /// Reads `header` instead (the only one your proxies write).
+    #[must_use]
+    pub fn header(mut self, header: ForwardedHeader) -> Self {
+        self.header = header;
+        self
     }
 
     /// The client IP of a request from `peer` with `headers`, by this rule.
     pub fn resolve(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-        let peer = peer?;
+        let peer = peer?.to_canonical();
         if !self.trusted.contains(&peer) {
             return Some(peer);
         }
-        let hops = forwarded_for(headers);
         let mut nearest = peer;
-        for hop in hops.iter().rev() {
-            match hop {
-                Some(ip) if self.trusted.contains(ip) => nearest = *ip,
-                Some(ip) => return Some(*ip),
+        for hop in forwarded_for(headers, self.header).iter().rev() {
+            match hop.map(|ip| ip.to_canonical()) {
+                Some(ip) if self.trusted.contains(&ip) => nearest = ip,
+                Some(ip) => return Some(ip),
                 // An address a trusted proxy could not give (`unknown`, garbage): the
                 // nearest proxy that is known is as far as the chain can be believed.
                 None => return Some(nearest),
@@ -112,36 +135,31 @@ impl ClientIp {
     }
 }
 
-/// The `for=` addresses of every `Forwarded` header, or else the `X-Forwarded-For` ones, in
-/// order (client first), `None` for one that is not an address.
-fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let values = |name: &str| -> Vec<String> {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect()
+/// The addresses of `header`'s lines, in order (client first), `None` for one that is not
+/// an address (or a whole line that is not text, which a client may have appended to).
+fn forwarded_for(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Option<IpAddr>> {
+    let name = match header {
+        ForwardedHeader::XForwardedFor => "x-forwarded-for",
+        ForwardedHeader::Forwarded => FORWARDED.as_str(),
     };
-    let forwarded = values(FORWARDED.as_str());
-    if !forwarded.is_empty() {
-        return forwarded
-            .iter()
-            .map(|element| {
-                element
+    let mut hops = Vec::new();
+    for line in headers.get_all(name) {
+        let Ok(line) = line.to_str() else {
+            hops.push(None);
+            continue;
+        };
+        for element in line.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            hops.push(match header {
+                ForwardedHeader::XForwardedFor => parse_node(element),
+                ForwardedHeader::Forwarded => element
                     .split(';')
                     .filter_map(|pair| pair.trim().split_once('='))
                     .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
-                    .and_then(|(_, v)| parse_node(v.trim().trim_matches('"')))
-            })
-            .collect();
+                    .and_then(|(_, v)| parse_node(v.trim().trim_matches('"'))),
+            });
+        }
     }
-    values("x-forwarded-for")
-        .iter()
-        .map(|s| parse_node(s))
-        .collect()
+    hops
 }
 
 /// An address as forwarding headers write it: `192.0.2.60`, `192.0.2.60:4711`,
@@ -485,9 +503,25 @@ mod tests {
             "forwarded",
             r#"for=1.1.1.1, for="[2001:db8::17]:4711";proto=https"#,
         )]);
+        let by_forwarded = rule.clone().header(ForwardedHeader::Forwarded);
         assert_eq!(
-            rule.resolve(Some(ip("10.0.0.2")), &h),
+            by_forwarded.resolve(Some(ip("10.0.0.2")), &h),
             Some(ip("2001:db8::17"))
+        );
+        // Behind proxies that write X-Forwarded-For, a client's own Forwarded is not read.
+        let both = headers(&[
+            ("forwarded", "for=6.6.6.6"),
+            ("x-forwarded-for", "203.0.113.9"),
+        ]);
+        assert_eq!(
+            rule.resolve(Some(ip("10.0.0.2")), &both),
+            Some(ip("203.0.113.9"))
+        );
+        // A dual-stack listener's mapped form of the proxy is the proxy.
+        let h = headers(&[("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(
+            rule.resolve(Some(ip("::ffff:10.0.0.2")), &h),
+            Some(ip("203.0.113.9"))
         );
         let h = headers(&[("x-forwarded-for", "unknown")]);
         assert_eq!(rule.resolve(Some(ip("10.0.0.2")), &h), Some(ip("10.0.0.2")));
@@ -495,6 +529,21 @@ mod tests {
         assert_eq!(
             rule.resolve(Some(ip("10.0.0.2")), &h),
             Some(ip("198.51.100.1"))
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_text_does_not_hide_the_proxy_s_own() {
+        let rule = ClientIp::behind_proxies([ip("10.0.0.2")]);
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            http::HeaderValue::from_bytes(b"\xfe1.1.1.1").unwrap(),
+        );
+        h.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        assert_eq!(
+            rule.resolve(Some(ip("10.0.0.2")), &h),
+            Some(ip("203.0.113.9"))
         );
     }
 

@@ -9,8 +9,12 @@ use crate::model::new_event::NewEvent;
 /// handle ([`crate::ScopedTrail`], and `AsyncScopedTrail` with feature `async`) that does not
 /// set them itself.
 ///
-/// An event's own [`NewEvent::tenant`], [`NewEvent::actor`], [`NewEvent::source`] and
-/// [`NewEvent::request`] win; the defaults fill only what it left unset.
+/// An event's own [`NewEvent::actor`], [`NewEvent::source`] and [`NewEvent::request`] win;
+/// the defaults fill only what it left unset. The tenant is a boundary, not a default to
+/// override: an event naming another tenant than the scope's is refused when it is recorded
+/// ([`crate::Error::Invalid`], field `tenant`), as the scope's reads refuse a query naming
+/// another tenant, so a handler that copies a tenant from a request body cannot write into
+/// another business's log.
 ///
 /// A scope is a value, not a thread-local or task-local: it goes where it is moved. To
 /// record from a spawned task, move a clone of the handle into it. For a background job
@@ -89,10 +93,18 @@ impl EventDefaults {
         self
     }
 
-    /// `event` with every field it left unset taken from these defaults.
+    /// `event` with every field it left unset taken from these defaults; one naming another
+    /// tenant than these defaults' fails when it is recorded.
     pub fn apply(&self, mut event: NewEvent) -> NewEvent {
-        if event.tenant.is_none() {
-            event.tenant.clone_from(&self.tenant);
+        match (&self.tenant, &event.tenant) {
+            (Some(scope), Some(own)) if scope != own => {
+                let problem = format!(
+                    "{own:?} is not this scope's tenant {scope:?}; record through the unscoped trail to write another tenant's log"
+                );
+                return event.fail("tenant", problem);
+            }
+            (Some(_), None) => event.tenant.clone_from(&self.tenant),
+            _ => {}
         }
         if event.actor.is_none() {
             event.actor.clone_from(&self.actor);
@@ -121,15 +133,20 @@ mod tests {
             .request(RequestContext::new().request_id("r1"));
         let e = d.apply(
             NewEvent::new("booking.created")
-                .tenant("t2")
+                .tenant("t1")
                 .actor(Actor::customer("c1")),
         );
-        assert_eq!(e.tenant.as_deref(), Some("t2"));
+        assert_eq!(e.tenant.as_deref(), Some("t1"));
         assert_eq!(e.actor.as_ref().map(|a| a.kind), Some(ActorKind::Customer));
         assert_eq!(e.source, Some(Source::Web));
         assert_eq!(
             e.request.as_ref().and_then(|r| r.request_id.as_deref()),
             Some("r1")
+        );
+        let other = d.apply(NewEvent::new("booking.created").tenant("t2"));
+        assert_eq!(
+            other.error.as_ref().map(|(f, _)| f.as_str()),
+            Some("tenant")
         );
         let empty = EventDefaults::new().apply(NewEvent::new("booking.created"));
         assert_eq!((empty.actor, empty.source), (None, None));

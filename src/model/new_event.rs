@@ -91,7 +91,7 @@ impl NewEvent {
         }
     }
 
-    fn fail(mut self, field: &str, problem: impl std::fmt::Display) -> Self {
+    pub(crate) fn fail(mut self, field: &str, problem: impl std::fmt::Display) -> Self {
         if self.error.is_none() {
             self.error = Some((field.to_owned(), problem.to_string()));
         }

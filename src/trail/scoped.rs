@@ -210,5 +210,11 @@ mod tests {
         assert_eq!(scope.count(&Query::new()).unwrap(), 2);
         let err = scope.query(&Query::new().tenant("other")).unwrap_err();
         assert!(err.to_string().contains("query.tenant"), "{err}");
+        // Nor does it write another tenant's log.
+        let err = scope
+            .record(NewEvent::new("booking.created").tenant("other"))
+            .unwrap_err();
+        assert!(err.to_string().contains("invalid tenant"), "{err}");
+        assert_eq!(trail.count(&Query::new().tenant("other")).unwrap(), 1);
     }
 }
