@@ -1,8 +1,12 @@
 //! A small booking service on axum with auditkit: create, reschedule, cancel and refund a
 //! booking, log in, and read a booking's timeline as JSON. Every route records through the
 //! `Audit` extractor, whose events get the request's tenant (from `x-tenant`), acting staff
-//! member (from `x-staff-id`, a stand-in for your session middleware), client IP (the peer,
-//! or `X-Forwarded-For` from the named proxy only) and request id.
+//! member (from `x-staff-id`), client IP (the peer, or `X-Forwarded-For` from the named proxy
+//! only) and request id.
+//!
+//! The two headers stand in for a session, to keep the demo small: a real service resolves
+//! tenant and actor from what its authentication middleware stored in the request's
+//! extensions, never from headers a client can set.
 //!
 //! `cargo run --example axum_app --features axum -- [PORT] [DB]` serves it on 127.0.0.1
 //! (default port 3000, database `axum_app.db`); `cargo test --example axum_app --features

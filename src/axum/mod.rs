@@ -18,6 +18,13 @@
 //! use auditkit::{Actor, AsyncAuditTrail, AuditTrail, MemoryStore, NewEvent, Target};
 //! use axum::{routing::post, Router};
 //!
+//! /// What your session middleware knows about the signed-in user.
+//! #[derive(Clone)]
+//! struct Staff {
+//!     tenant: String,
+//!     actor: Actor,
+//! }
+//!
 //! async fn cancel(audit: Audit<MemoryStore>) -> Result<&'static str, auditkit::Error> {
 //!     audit
 //!         .record(NewEvent::new("booking.cancelled").target(Target::new("booking", "b-1")))
@@ -31,11 +38,10 @@
 //! let app: Router = Router::new().route("/cancel", post(cancel)).layer(
 //!     AuditLayer::new(trail)
 //!         .client_ip(ClientIp::behind_proxies([proxy]))
-//!         .tenant(|req| {
-//!             let t = req.headers.get("x-tenant")?;
-//!             t.to_str().ok().map(str::to_owned)
-//!         })
-//!         .actor(|req| req.extensions.get::<Actor>().cloned()),
+//!         // What your auth middleware (outside this layer) stored for the signed-in user;
+//!         // never a header or parameter the client sends.
+//!         .tenant(|req| req.extensions.get::<Staff>().map(|s| s.tenant.clone()))
+//!         .actor(|req| req.extensions.get::<Staff>().map(|s| s.actor.clone())),
 //! );
 //! // Serve with `axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())`
 //! // so the layer knows the peer address.

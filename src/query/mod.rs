@@ -154,9 +154,10 @@ impl Query {
     /// ```
     ///
     /// An unknown zone, or `from` after `to`, is [`Error::Invalid`] when the query runs
-    /// (naming `zone` or `between_local_days.to`); until then the query matches nothing, so
-    /// even a store asked directly, without [`Query::validate`], never returns more than was
-    /// asked for.
+    /// (naming `zone` or `between_local_days.to`). Until then its time range is empty, so a
+    /// store asked directly, without [`Query::validate`], returns nothing for it, unless a
+    /// later `since`, `until` or `between` sets the range again; the trail validates every
+    /// query it runs.
     pub fn between_local_days(mut self, from: Date, to: Date, zone: &str) -> Self {
         let tz = match zone::get(zone) {
             Ok(tz) => tz,

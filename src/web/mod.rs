@@ -12,25 +12,34 @@
 //!   status (a whole-log verify, run at most once a minute however many pages are viewed).
 //! - JSON behind the same views: `/api/events`, `/api/timeline/{kind}/{id}`, `/api/verify`.
 //!
-//! Every request is scoped by your resolver ([`Viewer::access`]): from the request (your
-//! session, in its extensions or headers) it returns the tenant the viewer may read,
+//! Every request is scoped by your resolver ([`Viewer::access`]): from the request (the
+//! session your auth middleware put in its extensions; never a header or parameter the
+//! client sends) it returns the tenant the viewer may read,
 //! [`Access::AllTenants`] for a platform admin, or `None` to refuse (403). A tenant viewer's
-//! queries are held to its tenant whatever the URL, its parameters or the cursor say. Every
-//! value is HTML-escaped; the CSS and script are embedded, so the pages work offline.
+//! queries are held to its tenant whatever the URL, its parameters or the cursor say. Seq
+//! numbers are the log's own order across tenants, so a tenant viewer sees the seq of its
+//! events (and can tell how many were recorded between two of them), never their content.
+//! Every value is HTML-escaped; the CSS and script are embedded, so the pages work offline.
 //!
 //! ```
 //! use auditkit::web::{Access, Viewer};
 //! use auditkit::{AsyncAuditTrail, AuditTrail, MemoryStore};
 //! use axum::Router;
 //!
+//! /// What your session middleware knows about the signed-in user.
+//! #[derive(Clone)]
+//! struct Staff {
+//!     tenant: String,
+//! }
+//!
 //! # fn main() -> auditkit::Result<()> {
 //! let trail = AsyncAuditTrail::new(AuditTrail::new(MemoryStore::new()))?;
 //! let viewer = Viewer::new(trail)
 //!     .zone("Europe/Berlin")
-//!     // Your auth middleware put the signed-in staff member's tenant there.
+//!     // Your auth middleware (outside the viewer) put the signed-in staff member there.
 //!     .access(|req| {
-//!         let tenant = req.headers.get("x-tenant")?.to_str().ok()?;
-//!         Some(Access::Tenant(tenant.to_owned()))
+//!         let staff = req.extensions.get::<Staff>()?;
+//!         Some(Access::Tenant(staff.tenant.clone()))
 //!     });
 //! // `nest_service` answers both `/admin/audit` and `/admin/audit/` (axum's `nest` only the
 //! // first, and the viewer's links end in a slash).
@@ -87,7 +96,7 @@ pub struct Viewer<S> {
     access: Resolver,
     /// The last verify and when it finished; the lock is held while one runs, so concurrent
     /// page views wait for it instead of starting their own.
-    verified: tokio::sync::Mutex<Option<(Instant, VerifyReport)>>,
+    verified: Arc<tokio::sync::Mutex<Option<(Instant, VerifyReport)>>>,
 }
 
 impl<S> std::fmt::Debug for Viewer<S> {
@@ -106,7 +115,7 @@ impl<S: AuditStore + 'static> Viewer<S> {
             trail,
             zone: "UTC".into(),
             access: Arc::new(|_| None),
-            verified: tokio::sync::Mutex::new(None),
+            verified: Arc::default(),
         }
     }
 
@@ -418,20 +427,31 @@ async fn api_timeline<S: AuditStore + 'static>(
 /// log holds together, not where another tenant's event failed.
 async fn api_verify<S: AuditStore + 'static>(State(v): Shared<S>, parts: Parts) -> Answer {
     let scope = v.scope(&parts, true)?;
-    let report = {
-        let mut last = v.verified.lock().await;
+    // On a task of its own, which finishes and keeps its result even when the client that
+    // asked hangs up; the lock makes concurrent page views wait for that one verify.
+    let (cache, trail) = (Arc::clone(&v.verified), v.trail.clone());
+    let report = tokio::spawn(async move {
+        let mut last = cache.lock().await;
         match &*last {
-            Some((at, report)) if at.elapsed() < VERIFY_FRESH => report.clone(),
+            Some((at, report)) if at.elapsed() < VERIFY_FRESH => Ok(report.clone()),
             _ => {
-                let report = v.trail.verify().await.map_err(|e| scope.refuse(&e, true))?;
+                let report = trail.verify().await?;
                 *last = Some((Instant::now(), report.clone()));
-                report
+                Ok(report)
             }
         }
-    };
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(Error::Storage {
+            message: "verify stopped before answering".into(),
+            source: None,
+        })
+    })
+    .map_err(|e| scope.refuse(&e, true))?;
     let ok = report.is_ok();
-    // A tenant viewer learns whether the log holds together: not its size, not where
-    // another tenant's event failed.
+    // A tenant viewer learns whether the log holds together, not where another tenant's
+    // event failed (nor the count of every tenant's events).
     let message = match (&report.fault, scope.all_tenants) {
         (None, true) => format!(
             "Verified: {} events, none altered, missing or out of order",
