@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use auditkit::sqlite::SqliteStore;
-use auditkit::{Actor, AuditTrail, NewEvent, Query, Target};
+use auditkit::{Actor, AuditTrail, NewEvent, Outcome, Query, Target};
 use rusqlite::Connection;
 
 const BIN: &str = env!("CARGO_BIN_EXE_auditkit");
@@ -402,6 +402,68 @@ fn tail_shows_the_newest_and_follow_prints_new_events() {
     );
 }
 
+#[test]
+fn recorded_control_characters_reach_the_terminal_escaped() {
+    let (_dir, db) = quickstart_db();
+    let trail = AuditTrail::new(SqliteStore::open(&db).unwrap());
+    // Clears the screen, sets the window title, and a C1 CSI; then a line that fakes a row.
+    let evil = "Sam\u{1b}[2J\u{1b}]0;owned\u{7}\u{9b}1m\n  9  forged row";
+    trail
+        .record(
+            NewEvent::new("booking.created")
+                .tenant("salon-42")
+                .actor(Actor::customer("c-1").name(evil))
+                .target(Target::new("booking", "b-9").label(evil))
+                .outcome(Outcome::failure(evil))
+                .context("note", evil),
+        )
+        .unwrap();
+    drop(trail);
+    for args in [
+        vec!["query", s(&db)],
+        vec!["history", s(&db), "booking:b-9"],
+        vec!["tail", s(&db), "-n", "1"],
+    ] {
+        let o = run(&args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        let text = stdout(&o);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{args:?} printed a raw control character: {text:?}"
+        );
+        assert!(text.contains("Sam\\u{1b}[2J"), "{args:?}: {text}");
+        assert!(text.contains("\\n  9  forged row"), "{args:?}: {text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("  9  forged")),
+            "{text}"
+        );
+    }
+    // JSON Lines keep the text exactly, escaped by JSON itself.
+    let o = run(&["tail", s(&db), "-n", "1", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    let e: auditkit::Event = serde_json::from_str(text.trim_end()).unwrap();
+    assert_eq!(e.target.unwrap().label.as_deref(), Some(evil));
+}
+
+#[test]
+fn tail_checks_its_options_before_opening_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.db");
+    // Past the page limit: the operator's mistake (2), found before the missing file (3).
+    let o = run(&["tail", s(&missing), "-n", "5000"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("limit"), "{}", stderr(&o));
+    // With no newest events to show, the filters are still checked.
+    let o = run(&["tail", s(&missing), "-n", "0", "--action", "Booking"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(!missing.exists());
+}
+
 // ---- refusals and exit codes ----
 
 #[test]
@@ -569,6 +631,59 @@ fn purge_with_yes_purges_and_the_rest_verifies() {
     let o = run(&["verify", s(&db)]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert!(stdout(&o).contains("events 1..=4 purged"), "{}", stdout(&o));
+}
+
+#[test]
+fn purge_never_overwrites_an_archive() {
+    let (dir, db) = quickstart_db();
+    let archive = dir.path().join("2024.jsonl");
+    std::fs::write(&archive, "the only copy of last year's events\n").unwrap();
+    let o = run(&[
+        "purge",
+        s(&db),
+        "--before",
+        "2100-01-01",
+        "--archive",
+        s(&archive),
+        "--yes",
+    ]);
+    assert_eq!(code(&o), 2, "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("exists already"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&archive).unwrap(),
+        "the only copy of last year's events\n"
+    );
+    let trail = AuditTrail::new(SqliteStore::open(&db).unwrap());
+    assert_eq!(trail.count(&Query::new()).unwrap(), 5, "events were purged");
+}
+
+#[test]
+fn erase_says_it_spans_every_tenant_and_counts_them() {
+    let (_dir, db) = quickstart_db();
+    let help = run(&["erase", "--help"]);
+    assert!(
+        stdout(&help).contains("in every tenant"),
+        "{}",
+        stdout(&help)
+    );
+    let trail = AuditTrail::new(SqliteStore::open(&db).unwrap());
+    // Another salon's customer with the same id: another person, erased all the same.
+    trail
+        .record(
+            NewEvent::new("booking.created")
+                .tenant("salon-7")
+                .actor(Actor::customer("c-9").name("Kim Roe"))
+                .target(Target::new("booking", "b-700")),
+        )
+        .unwrap();
+    drop(trail);
+    let o = run_with_stdin(&["erase", s(&db), "--subject", "customer:c-9"], "n\n");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("appears in events of 2 tenants"), "{text}");
+    assert!(text.contains("  salon-42: 5 events\n"), "{text}");
+    assert!(text.contains("  salon-7: 1 event\n"), "{text}");
+    assert!(stderr(&o).contains("in every tenant?"), "{}", stderr(&o));
 }
 
 #[test]

@@ -230,14 +230,18 @@ pub(crate) enum Command {
         #[command(flatten)]
         yes: YesArg,
     },
-    /// Erase one person's personal values everywhere (GDPR), without breaking the chain
-    /// (asks first).
+    /// Erase one person's personal values everywhere (GDPR), in every tenant, without
+    /// breaking the chain (asks first).
     #[command(after_help = "Examples:\n  \
                             auditkit erase audit.db --subject customer:c-9\n  \
                             auditkit erase audit.db --subject user:u-17 --yes\n\n\
                             customer:ID is the customer as actor and as target; user:, service: \
                             and other actor kinds are that actor and the target of the same \
-                            KIND:ID; any other KIND:ID is a target.")]
+                            KIND:ID; any other KIND:ID is a target.\n\n\
+                            The subject is KIND:ID alone, with no tenant: its values are erased \
+                            in every tenant's events, so the same id used by two tenants (two \
+                            people) is erased in both. The preview shows the events per tenant \
+                            when there is more than one.")]
     Erase {
         #[command(flatten)]
         store: StoreArg,

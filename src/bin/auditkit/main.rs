@@ -26,7 +26,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             if !e.message.is_empty() {
-                eprintln!("auditkit: {}", e.message);
+                // Messages can quote stored values or file names.
+                eprintln!("auditkit: {}", output::terminal_safe(&e.message));
             }
             ExitCode::from(e.code)
         }

@@ -190,32 +190,103 @@ fn connect_pg(url: &str, schema: &str, read_only: bool) -> Result<auditkit::Resu
     ))
 }
 
-/// `postgres://user:secret@host/db` as `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db?password=secret` as
+/// `postgres://user:***@host/db?password=***`.
+///
+/// Passwords are often pasted unencoded, so `/`, `@`, `:` or `?` may appear in one: the
+/// user info is everything up to the last `@` before the query; with no `@` there, up to the
+/// last `@` at all if what precedes it could hold a password (this may hide more than the
+/// password, never less).
 fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return redact_params(url);
     };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
-            None => url.to_owned(),
+    let query_at = rest.find('?').unwrap_or(rest.len());
+    let at = rest[..query_at]
+        .rfind('@')
+        .or_else(|| rest.rfind('@').filter(|&at| rest[..at].contains(':')));
+    let (userinfo, host_and_more) = match at {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    };
+    let userinfo = match userinfo {
+        Some(u) => match u.split_once(':') {
+            Some((user, _)) => format!("{user}:***@"),
+            None => format!("{u}@"),
         },
-        None => url.to_owned(),
-    }
+        None => String::new(),
+    };
+    format!("{scheme}://{userinfo}{}", redact_params(host_and_more))
+}
+
+/// `text` with the value of every `password=` (or `sslpassword=`) parameter hidden. A
+/// parameter's name is what follows the `?` or `&` before its `=`.
+fn redact_params(text: &str) -> String {
+    text.split('&')
+        .map(|part| match part.split_once('=') {
+            Some((key, _)) if is_secret_param(key.rsplit('?').next().unwrap_or(key)) => {
+                format!("{key}=***")
+            }
+            _ => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The connection parameters whose values are secrets (libpq's names).
+fn is_secret_param(key: &str) -> bool {
+    key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword")
 }
 
 #[cfg(test)]
 mod tests {
+    use super::redact_password;
+
     #[test]
     fn passwords_stay_out_of_messages() {
         assert_eq!(
-            super::redact_password("postgres://audit:s3cret@db:5432/app"),
+            redact_password("postgres://audit:s3cret@db:5432/app"),
+            "postgres://audit:***@db:5432/app"
+        );
+        assert_eq!(redact_password("postgres://db/app"), "postgres://db/app");
+        assert_eq!(
+            redact_password("postgres://audit@db/app"),
+            "postgres://audit@db/app"
+        );
+    }
+
+    #[test]
+    fn a_password_with_a_slash_or_an_at_sign_is_redacted_whole() {
+        assert_eq!(
+            redact_password("postgres://audit:ab/cd+ef==@db:5432/app"),
             "postgres://audit:***@db:5432/app"
         );
         assert_eq!(
-            super::redact_password("postgres://db/app"),
-            "postgres://db/app"
+            redact_password("postgresql://audit:p@ss/w:rd@db/app?sslmode=disable"),
+            "postgresql://audit:***@db/app?sslmode=disable"
         );
+        // A `?` in the password: more may be hidden than the password, never less.
+        let r = redact_password("postgres://audit:wh?at@db/app");
+        assert!(!r.contains("wh?at") && !r.contains("at@"), "{r}");
+    }
+
+    #[test]
+    fn password_parameters_are_redacted() {
+        assert_eq!(
+            redact_password("postgres://db/app?user=audit&password=s3/cret&sslmode=require"),
+            "postgres://db/app?user=audit&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_password("postgres://audit:one@db/app?PASSWORD=two&sslpassword=three"),
+            "postgres://audit:***@db/app?PASSWORD=***&sslpassword=***"
+        );
+        // An `@` in another parameter is not mistaken for the user info...
+        assert_eq!(
+            redact_password("postgres://db/app?application_name=ops@host&password=x"),
+            "postgres://db/app?application_name=ops@host&password=***"
+        );
+        // ...and where it might be, the password is hidden all the same.
+        let r = redact_password("postgres://db:5432/app?application_name=ops@host&password=x");
+        assert!(!r.contains("=x"), "{r}");
     }
 }

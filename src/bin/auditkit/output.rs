@@ -1,5 +1,6 @@
 //! How results are printed: event tables, JSON Lines, faults in words, and questions.
 
+use std::borrow::Cow;
 use std::io::{BufRead as _, Write};
 
 use auditkit::{Event, Fault, FaultKind, Outcome, VerifyReport};
@@ -19,6 +20,27 @@ pub(crate) fn sink(out: Option<&std::path::Path>) -> Result<Box<dyn Write>> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     })
+}
+
+/// `text` made safe to print on the operator's terminal: every control character (ESC,
+/// C1 controls such as CSI, newlines, carriage returns, ...) is written as its Rust escape
+/// (`\u{1b}`, `\n`). Recorded text comes from whoever could record an event, and a raw
+/// escape sequence in it could rewrite the screen, hide rows or forge what the operator sees;
+/// escaped newlines also keep one event on one line. JSON output needs none of this: serde
+/// escapes control characters itself.
+pub(crate) fn terminal_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Formats times for tables: UTC, or local in `zone`.
@@ -115,21 +137,45 @@ fn row(e: &Event, clock: &Clock) -> [String; 8] {
         e.action.clone(),
         target,
         outcome,
-        // One line per event, whatever a label or reason holds.
-        e.describe().replace(['\n', '\r'], " "),
+        e.describe(),
     ]
+    // Every cell, not only the free text: which fields the library keeps free of control
+    // characters is its business, and may change.
+    .map(|cell| terminal_safe(&cell).into_owned())
 }
 
 /// One event as a line of JSON, the serde form `export_jsonl` writes.
 pub(crate) fn json_line(out: &mut dyn Write, e: &Event) -> Result<()> {
-    serde_json::to_writer(&mut *out, e).map_err(|err| Fail::output(std::io::Error::other(err)))?;
-    writeln!(out)?;
+    let line = serde_json::to_string(e).map_err(|err| Fail::output(std::io::Error::other(err)))?;
+    writeln!(out, "{}", json_safe(&line))?;
     Ok(())
+}
+
+/// serde's JSON with the control characters it leaves raw escaped too. serde escapes only
+/// U+0000 to U+001F inside strings; DEL and the C1 controls (U+009B is a one-character CSI
+/// to some terminals) pass through. Those are never JSON whitespace, so each is inside a
+/// string, where `\u00XX` is the same text to any JSON reader; the newlines and indents of
+/// pretty JSON stay as they are.
+pub(crate) fn json_safe(json: &str) -> Cow<'_, str> {
+    let raw = |c: char| c.is_control() && !matches!(c, '\n' | '\r' | '\t');
+    if !json.chars().any(raw) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if raw(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// The verify report's first line, then, for a fault, what it means and what to do.
 pub(crate) fn verify_report(out: &mut dyn Write, report: &VerifyReport) -> Result<()> {
-    writeln!(out, "{report}")?;
+    // A fault's detail may quote what was stored.
+    writeln!(out, "{}", terminal_safe(&report.to_string()))?;
     if let Some(fault) = &report.fault {
         let (meaning, todo) = explain(fault, report);
         writeln!(out, "What it means: {meaning}")?;
@@ -199,7 +245,7 @@ fn explain(fault: &Fault, report: &VerifyReport) -> (String, String) {
                 .to_owned(),
         ),
         _ => (
-            format!("event {seq}: {}", fault.detail),
+            format!("event {seq}: {}", terminal_safe(&fault.detail)),
             format!("{evidence}."),
         ),
     }
@@ -217,4 +263,30 @@ pub(crate) fn confirm(question: &str) -> Result<bool> {
         .map_err(|e| Fail::usage(format!("cannot read the answer from stdin: {e}")))?;
     let answer = answer.trim();
     Ok(answer.eq_ignore_ascii_case("y") || answer.eq_ignore_ascii_case("yes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(terminal_safe("Haircut with Sam"), "Haircut with Sam");
+        assert_eq!(
+            terminal_safe("a\u{1b}]0;pwned\u{7}b\u{9b}2Jc\r\nd\te\u{7f}"),
+            "a\\u{1b}]0;pwned\\u{7}b\\u{9b}2Jc\\r\\nd\\te\\u{7f}"
+        );
+        assert_eq!(terminal_safe("Zoë — ok"), "Zoë — ok");
+    }
+
+    #[test]
+    fn json_keeps_its_value_with_every_control_character_escaped() {
+        let text = "a\u{1b}b\u{7f}c\u{9b}d\ne";
+        let json = serde_json::to_string_pretty(&[text]).unwrap();
+        // What serde alone leaves raw.
+        assert!(json.contains('\u{9b}') && json.contains('\u{7f}'));
+        let safe = super::json_safe(&json);
+        assert!(!safe.chars().any(|c| c.is_control() && c != '\n'), "{safe}");
+        assert_eq!(serde_json::from_str::<[String; 1]>(&safe).unwrap(), [text]);
+    }
 }

@@ -64,12 +64,14 @@ pub(crate) fn verify_bundle(file: &Path, key: Option<&str>) -> Result<ExitCode> 
     });
     let mut out = std::io::stdout().lock();
     match checked {
+        // The bundle may come from anyone; what it names is quoted in the report.
         Ok(report) => {
-            writeln!(out, "{report}")?;
+            writeln!(out, "{}", output::terminal_safe(&report.to_string()))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            writeln!(out, "REFUSED: {}: {e}", file.display())?;
+            let refused = format!("REFUSED: {}: {e}", file.display());
+            writeln!(out, "{}", output::terminal_safe(&refused))?;
             writeln!(
                 out,
                 "What it means: the file is not the evidence it claims to be (edited, cut, \
@@ -140,7 +142,8 @@ pub(crate) fn bundle(store: &StoreArg, args: &BundleArgs) -> Result<ExitCode> {
         bundle
     };
     let mut w = output::sink(args.out.as_deref())?;
-    writeln!(w, "{}", bundle.to_json())?;
+    // Often printed to the terminal; the same JSON value either way.
+    writeln!(w, "{}", output::json_safe(&bundle.to_json()))?;
     w.flush()?;
     if let Some(path) = &args.out {
         eprintln!(

@@ -63,31 +63,37 @@ pub(crate) struct TailArgs {
 /// it is recorded, polling until interrupted.
 pub(crate) fn tail(store: &StoreArg, args: &TailArgs) -> Result<ExitCode> {
     let clock = Clock::new(args.zone.as_deref())?;
+    // Checked before the store is opened, whatever `--lines` is: a bad `--lines` is the
+    // operator's mistake (exit 2), not the store's.
+    args.query.validate().map_err(Fail::usage)?;
+    let newest_query =
+        (args.lines > 0).then(|| args.query.clone().newest_first().limit(args.lines));
+    if let Some(q) = &newest_query {
+        q.validate().map_err(Fail::usage)?;
+    }
     let opened = open::read_only(store)?;
     let trail = &opened.trail;
     // Taken before the newest are read, so nothing recorded in between is missed.
-    let mut seen = trail.store().head()?.seq;
-    let mut newest = if args.lines == 0 {
-        Vec::new()
-    } else {
-        trail
-            .query(&args.query.clone().newest_first().limit(args.lines))?
-            .events
+    let head = trail.store().head()?.seq;
+    let mut newest = match &newest_query {
+        Some(q) => trail.query(q)?.events,
+        None => Vec::new(),
     };
     newest.reverse();
+    let mut follow = Follow::new(head, newest.iter().map(|e| e.seq));
     let mut out = std::io::stdout().lock();
     let print = |out: &mut dyn std::io::Write, e: &Event| -> Result<()> {
         if args.json {
             output::json_line(out, e)
         } else {
-            writeln!(
-                out,
+            let line = format!(
                 "#{} {} {} {}",
                 e.seq,
                 clock.format(e.occurred_at),
                 e.action,
-                e.describe().replace(['\n', '\r'], " ")
-            )?;
+                e.describe()
+            );
+            writeln!(out, "{}", output::terminal_safe(&line))?;
             Ok(())
         }
     };
@@ -103,17 +109,56 @@ pub(crate) fn tail(store: &StoreArg, args: &TailArgs) -> Result<ExitCode> {
     loop {
         std::thread::sleep(Duration::from_millis(args.interval.max(10)));
         loop {
-            let batch = trail.store().read(seen + 1, 1_000)?;
+            let batch = trail.store().read(follow.next_seq(), 1_000)?;
             let Some(last) = batch.last() else { break };
-            seen = last.seq;
+            let last = last.seq;
             for sealed in &batch {
+                if !follow.fresh(sealed.seq) {
+                    continue;
+                }
                 let e = sealed.decode()?;
                 if args.query.matches(&e) {
                     print(&mut out, &e)?;
                 }
             }
+            follow.read_through(last);
         }
         out.flush()?;
+    }
+}
+
+/// Where `tail --follow` reads on from, and which events it has printed already.
+///
+/// The newest events are queried after the head is read, so events recorded in between can
+/// be among them. Reading on from the head alone would print those twice; reading on from
+/// the largest seq printed would skip any recorded in between that matched but were not
+/// among the newest by `occurred_at`. So reading goes on from the head, and the few printed
+/// events past it are skipped once.
+#[derive(Debug)]
+struct Follow {
+    read_through: u64,
+    shown: std::collections::BTreeSet<u64>,
+}
+
+impl Follow {
+    fn new(head: u64, printed: impl IntoIterator<Item = u64>) -> Self {
+        Follow {
+            read_through: head,
+            shown: printed.into_iter().filter(|&s| s > head).collect(),
+        }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.read_through + 1
+    }
+
+    /// False for an event printed already; each is skipped once, then forgotten.
+    fn fresh(&mut self, seq: u64) -> bool {
+        !self.shown.remove(&seq)
+    }
+
+    fn read_through(&mut self, seq: u64) {
+        self.read_through = self.read_through.max(seq);
     }
 }
 
@@ -211,5 +256,23 @@ fn bytes(n: u64) -> String {
         n if n >= KIB * KIB => format!("{:.1} MiB", n as f64 / (KIB * KIB) as f64),
         n if n >= KIB => format!("{:.1} KiB", n as f64 / KIB as f64),
         n => format!("{n} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Follow;
+
+    #[test]
+    fn follow_skips_what_the_newest_printed_past_the_head_and_nothing_else() {
+        // Head read at 5; events 6 and 7 were recorded before the newest query, which
+        // printed 4 and 7 (6 matched but had an older occurred_at).
+        let mut f = Follow::new(5, [4, 7]);
+        assert_eq!(f.next_seq(), 6);
+        assert!(f.fresh(6), "an event recorded in between was skipped");
+        assert!(!f.fresh(7), "an event printed already would print twice");
+        assert!(f.fresh(8));
+        f.read_through(8);
+        assert_eq!(f.next_seq(), 9);
     }
 }
