@@ -47,6 +47,9 @@
 //! | `trail/` | [`AuditTrail`]: preparing, group commit, reads, verify, exports, retention, erasure | the write pipeline (`trail/prepare.rs`, `trail/commit.rs`) |
 //! | `sql/`, `memory/`, `sqlite/`, `postgres/` | the backends, and what the SQL ones share (SQL builder, row codec, index rows) | a storage bug |
 //! | `testkit/` | the conformance suite (feature `testkit`) | a property every store must have |
+//! | `axum/`, `web/` | on top of the trail: the tower layer and `Audit` extractor (feature `axum`), the embeddable viewer (feature `web`) | request context, a viewer page |
+//!
+//! The operator binary (`src/bin/auditkit/`, feature `cli`) uses only the public API.
 //!
 //! ## Features
 //!
@@ -58,8 +61,8 @@
 //! | `sign`    | no      | Ed25519-signed checkpoints (C2SP signed notes): `auditkit::integrity::sign` |
 //! | `sqlx`    | no      | `AuditTrail::record_in_sqlx`: record inside an app's sqlx PostgreSQL transaction (implies `postgres`) |
 //! | `async`   | no      | `AsyncAuditTrail`: a bounded writer thread feeding group commit and a fixed pool of reader threads for tokio apps; exports as a `Stream` of bytes |
-//! | `web`     | no      | `auditkit::web::Viewer`: an embeddable axum `Router` with a target's timeline and the filtered audit log (CSV download, verify status, JSON), each request scoped by your resolver (implies `axum`) |
 //! | `axum`    | no      | `auditkit::axum`: a tower layer building each request's context (trusted client IP, user agent, request id), tenant and actor resolvers, and the `Audit` extractor (implies `async`) |
+//! | `web`     | no      | `auditkit::web::Viewer`: an embeddable axum `Router` with a target's timeline and the filtered audit log (CSV download, verify status, JSON), each request scoped by your resolver (implies `axum`) |
 //! | `cli`     | no      | the `auditkit` operator binary (`cargo install auditkit --features cli`): verify, checkpoint, prove, bundle, query, tail, export, stats, migrate, purge and erase a SQLite file or a PostgreSQL database from a shell (implies `sqlite`, `postgres` and `sign`) |
 //!
 //! Time zones ([`Event::describe_in`], [`GroupBy::Day`]) come from the tz database that
