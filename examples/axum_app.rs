@@ -124,6 +124,14 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// `event` about booking `b`, with its customer as a related target (so the customer's
+/// history across bookings finds it).
+fn about(b: &Booking, event: NewEvent) -> NewEvent {
+    event
+        .target(target(b))
+        .related(Target::new("customer", &b.customer))
+}
+
 fn target(b: &Booking) -> Target {
     Target::new("booking", &b.id).label(format!("{} for {}", b.service, b.customer))
 }
@@ -166,9 +174,7 @@ async fn create(
     };
     audit
         .record(
-            NewEvent::typed(&payload)
-                .target(target(&b))
-                .related(Target::new("customer", &b.customer))
+            about(&b, NewEvent::typed(&payload))
                 .after(json!({"start": rfc3339(b.start), "status": b.status})),
         )
         .await?;
@@ -198,9 +204,7 @@ async fn reschedule(
     };
     audit
         .record(
-            NewEvent::typed(&payload)
-                .target(target(&b))
-                .related(Target::new("customer", &b.customer))
+            about(&b, NewEvent::typed(&payload))
                 .before(json!({"start": rfc3339(b.start)}))
                 .after(json!({"start": rfc3339(req.start)})),
         )
@@ -229,9 +233,7 @@ async fn cancel(
     };
     audit
         .record(
-            NewEvent::typed(&payload)
-                .target(target(&b))
-                .related(Target::new("customer", &b.customer))
+            about(&b, NewEvent::typed(&payload))
                 .before(json!({"status": b.status}))
                 .after(json!({"status": "cancelled"})),
         )
@@ -269,10 +271,8 @@ async fn refund(
     };
     audit
         .record(
-            NewEvent::typed(&payload)
-                .target(target(&b))
-                // The payload states the amount and what was paid: its sentence says it all.
-                .related(Target::new("customer", &b.customer)),
+            // The payload states the amount and what was paid: its sentence says it all.
+            about(&b, NewEvent::typed(&payload)),
         )
         .await?;
     b.refunded_cents += req.cents;
