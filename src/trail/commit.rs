@@ -98,6 +98,7 @@ impl<S: AuditStore> AuditTrail<S> {
     /// Queues each batch of `batches` as its own job (each all or nothing, as from its own
     /// caller) for the next group commit and waits for all their results, in order: how the
     /// async trail's one writer thread hands over everything its callers have queued.
+    #[cfg(feature = "async")]
     pub(super) fn submit_all(&self, batches: Vec<Vec<SealedEvent>>) -> Vec<Result<Vec<Stored>>> {
         // The writer hands over all it has: nobody else is on the way to wait for.
         self.submit_jobs(batches, false)
