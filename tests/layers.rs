@@ -53,10 +53,18 @@ const LAYERS: &[(&str, &[&str])] = &[
         "axum",
         &["model", "query", "store", "integrity", "vocab", "trail"],
     ),
-    // The viewer, beside it on the pipeline.
+    // The viewer, on the axum integration (its errors answer as the layer's do).
     (
         "web",
-        &["model", "query", "store", "integrity", "vocab", "trail"],
+        &[
+            "model",
+            "query",
+            "store",
+            "integrity",
+            "vocab",
+            "trail",
+            "axum",
+        ],
     ),
     // The conformance suite drives a trail over a store: it may use everything.
     (

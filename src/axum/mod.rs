@@ -447,14 +447,18 @@ impl IntoResponse for MissingAuditLayer {
 /// naming the field, a busy store a 503, anything else a 500.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = match &self {
-            Error::Invalid { .. } | Error::Malformed { .. } | Error::Checkpoint { .. } => {
-                StatusCode::BAD_REQUEST
-            }
-            Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        (status, self.to_string()).into_response()
+        (status_of(&self), self.to_string()).into_response()
+    }
+}
+
+/// The HTTP status an error answers with: the client's mistake, a busy store, or ours.
+pub(crate) fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::Invalid { .. } | Error::Malformed { .. } | Error::Checkpoint { .. } => {
+            StatusCode::BAD_REQUEST
+        }
+        Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

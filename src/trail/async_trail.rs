@@ -682,16 +682,7 @@ impl<S: AuditStore + 'static> AsyncScopedTrail<S> {
     /// As [`AuditTrail::query`].
     pub async fn history(&self, target: &Target) -> Result<Vec<Event>> {
         let q = scoped::history_query(self.defaults.tenant.as_deref(), target);
-        self.trail
-            .run_blocking(move |t| {
-                let mut out = Vec::new();
-                t.for_each(&q, |e| {
-                    out.push(e);
-                    Ok(())
-                })?;
-                Ok(out)
-            })
-            .await
+        self.trail.run_blocking(move |t| t.all(&q)).await
     }
 
     /// The matching events of the scope's tenant as streamed CSV (see
@@ -726,6 +717,7 @@ mod tests {
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap()
     }
@@ -797,6 +789,38 @@ mod tests {
             );
             assert_eq!(scope.count(&Query::new()).await.unwrap(), 1);
             assert!(scope.query(&Query::new().tenant("x")).await.is_err());
+        });
+    }
+
+    #[test]
+    fn an_unread_export_holds_up_no_query_and_a_dropped_one_stops() {
+        runtime().block_on(async {
+            let trail = AsyncAuditTrail::builder(AuditTrail::new(MemoryStore::new()))
+                .read_threads(1)
+                .export_threads(1)
+                .build()
+                .unwrap();
+            // Far more CSV than the chunks an export may run ahead of its reader.
+            let events = (0..3_000)
+                .map(|i| NewEvent::new("booking.created").context("note", "x".repeat(200 + i % 7)))
+                .collect();
+            trail.record_batch(events).await.unwrap();
+            let stalled = trail.export_csv(&Query::new()).await.unwrap();
+            let patience = std::time::Duration::from_secs(10);
+            let count = tokio::time::timeout(patience, trail.count(&Query::new())).await;
+            assert_eq!(
+                count.expect("a query waited for an unread export").unwrap(),
+                3_000
+            );
+            // The one export thread is free again once the stalled stream is dropped.
+            drop(stalled);
+            let next = tokio::time::timeout(patience, async {
+                trail.export_csv(&Query::new()).await?.collect_bytes().await
+            })
+            .await
+            .expect("a dropped export kept its thread")
+            .unwrap();
+            assert_eq!(next.iter().filter(|b| **b == b'\n').count(), 3_001);
         });
     }
 

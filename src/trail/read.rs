@@ -109,8 +109,14 @@ impl<S: AuditStore> AuditTrail<S> {
     /// # Errors
     /// As [`AuditTrail::query`].
     pub fn history(&self, target: &Target) -> Result<Vec<Event>> {
+        self.all(&Query::new().target(target))
+    }
+
+    /// Every event matching `query`, in its order, its limit ignored: what the `history`
+    /// methods of the trail and its scopes return.
+    pub(crate) fn all(&self, query: &Query) -> Result<Vec<Event>> {
         let mut out = Vec::new();
-        self.for_each(&Query::new().target(target), |e| {
+        self.for_each(query, |e| {
             out.push(e);
             Ok(())
         })?;

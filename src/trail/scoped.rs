@@ -155,15 +155,8 @@ impl<S: AuditStore> ScopedTrail<S> {
     /// # Errors
     /// As [`AuditTrail::query`].
     pub fn history(&self, target: &Target) -> Result<Vec<Event>> {
-        let mut out = Vec::new();
-        self.trail.for_each(
-            &history_query(self.defaults.tenant.as_deref(), target),
-            |e| {
-                out.push(e);
-                Ok(())
-            },
-        )?;
-        Ok(out)
+        self.trail
+            .all(&history_query(self.defaults.tenant.as_deref(), target))
     }
 }
 

@@ -221,13 +221,8 @@ impl<S: AuditStore + 'static> Viewer<S> {
 
 impl<S> Scope<S> {
     fn refuse(&self, e: &Error, json: bool) -> Refusal {
-        let status = match e {
-            Error::Invalid { .. } | Error::Malformed { .. } => StatusCode::BAD_REQUEST,
-            Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
         Refusal {
-            status,
+            status: crate::axum::status_of(e),
             message: e.to_string(),
             base: self.base.clone(),
             json,
@@ -444,7 +439,7 @@ async fn api_verify<S: AuditStore + 'static>(State(v): Shared<S>, parts: Parts) 
     .await
     .unwrap_or_else(|_| {
         Err(Error::Storage {
-            message: "verify stopped before answering".into(),
+            message: "verify stopped before answering (a panic in the store); reload the page, and if it persists run `auditkit verify` on the store".into(),
             source: None,
         })
     })
